@@ -1,0 +1,86 @@
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import type { ReadinessDeps } from "./health/readiness";
+import { healthRoutes } from "./health/routes";
+import { httpCore } from "./http/plugin";
+import type { Clock } from "./lib/clock";
+import type { Logger } from "./lib/log";
+import type { SessionManager } from "./sessions/manager";
+import { sessionRoutes } from "./sessions/routes";
+import type { StreamHub } from "./sse/hub";
+
+export interface AppDeps {
+	readonly sessions: SessionManager;
+	readonly streams: StreamHub;
+	readonly readiness: ReadinessDeps;
+	readonly clock: Clock;
+	readonly log: Logger;
+	readonly maxBodyBytes: number;
+	readonly sharedSecret: string | undefined;
+	readonly version: string;
+}
+
+const UUID = /^\/sessions\/[^/]+$/;
+const SESSION_SUB = /^\/sessions\/[^/]+\/(stream|status)$/;
+
+/** Methods each known path answers, for 405 on the others. */
+function allowedMethods(path: string): string[] | undefined {
+	if (path === "/sessions" || path === "/sessions/") return ["POST"];
+	if (SESSION_SUB.test(path)) return ["GET"];
+	if (UUID.test(path)) return ["DELETE"];
+	if (path === "/healthz" || path === "/health" || path === "/ready")
+		return ["GET"];
+	return undefined;
+}
+
+/** The HTTP application, without a listening socket (tests call `app.handle`). */
+export function createApp(deps: AppDeps) {
+	return new Elysia({ name: "opencode-sidecar" })
+		.use(
+			httpCore({
+				maxBodyBytes: deps.maxBodyBytes,
+				sharedSecret: deps.sharedSecret,
+				protectedPrefix: "/sessions",
+				clock: deps.clock,
+				log: deps.log,
+				allowedMethods,
+			}),
+		)
+		.use(
+			openapi({
+				path: "/swagger",
+				provider: "swagger-ui",
+				documentation: {
+					info: {
+						title: "opencode-sidecar",
+						version: deps.version,
+						description:
+							"Runs OpenCode coding sessions in a task pod and streams them as typed Server-Sent Events. See API_CONTRACT.md.",
+					},
+					tags: [
+						{
+							name: "probes",
+							description: "Kubernetes liveness and readiness",
+						},
+						{
+							name: "sessions",
+							description: "Start, watch, poll and cancel coding sessions",
+						},
+					],
+					components: {
+						securitySchemes: {
+							bearer: {
+								type: "http",
+								scheme: "bearer",
+								description: "OPENCODE_SHARED_SECRET, when set",
+							},
+						},
+					},
+				},
+			}),
+		)
+		.use(healthRoutes(deps.readiness))
+		.use(sessionRoutes(deps.sessions, deps.streams));
+}
+
+export type App = ReturnType<typeof createApp>;

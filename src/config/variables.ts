@@ -1,0 +1,95 @@
+/**
+ * Every environment variable the sidecar reads, with its default and meaning.
+ * This table is the single source for parsing (see `parse.ts`) and for the
+ * README's configuration table (a test keeps the two in step).
+ */
+export interface VariableSpec {
+	readonly name: string;
+	readonly default: string | undefined;
+	readonly description: string;
+}
+
+export const VARIABLES = [
+	{
+		name: "WORKSPACE_DIR",
+		default: "/workspace",
+		description: "The agent's working tree (the shared workspace volume).",
+	},
+	{
+		name: "PORT",
+		default: "3003",
+		description:
+			"HTTP port, bound on every interface (`0`: any free port, logged at start).",
+	},
+	{
+		name: "HOST",
+		default: "0.0.0.0",
+		description:
+			"Interface to bind. The engine and the credential gateway always stay on 127.0.0.1.",
+	},
+	{
+		name: "LOG_LEVEL",
+		default: "info",
+		description: "`debug`, `info`, `warn` or `error`. JSON lines on stdout.",
+	},
+	{
+		name: "SESSION_TIMEOUT",
+		default: "3600",
+		description:
+			"Longest a run may take, in seconds, before it is aborted with a terminal `timeout` error.",
+	},
+	{
+		name: "MAX_CONCURRENT_SESSIONS",
+		default: "5",
+		description:
+			"Runs in progress at once; further `POST /sessions` get 503 with `Retry-After`.",
+	},
+	{
+		name: "OPENCODE_SHARED_SECRET",
+		default: undefined,
+		description:
+			"When set, every `/sessions` route needs `Authorization: Bearer <secret>`. Probes stay open.",
+	},
+	{
+		name: "HEARTBEAT_INTERVAL",
+		default: "15",
+		description: "Seconds between `heartbeat` events on an open stream.",
+	},
+	{
+		name: "STATE_DIR",
+		default: "/var/lib/opencode-sidecar",
+		description:
+			"The sidecar's durable data: session records, event logs and the engine's home and database. Must not be inside `WORKSPACE_DIR`.",
+	},
+	{
+		name: "OPENCODE_BIN",
+		default: "",
+		description:
+			"Path of the `opencode` engine binary. Empty: the one installed with the sidecar (`node_modules/.bin/opencode`).",
+	},
+	{
+		name: "MAX_BODY_BYTES",
+		default: "1048576",
+		description: "Largest accepted request body; larger ones get 413.",
+	},
+	{
+		name: "STREAM_BUFFER_BYTES",
+		default: "1048576",
+		description:
+			"Bytes queued for one SSE subscriber before it is judged too slow and disconnected (it resumes with `Last-Event-ID`).",
+	},
+	{
+		name: "HTTP_IDLE_TIMEOUT",
+		default: "30",
+		description:
+			"Seconds an idle keep-alive connection is kept open (1-255). SSE streams are exempt; heartbeats keep proxies on the path awake.",
+	},
+	{
+		name: "ENGINE_START_TIMEOUT",
+		default: "30",
+		description:
+			"Seconds the engine may take to start listening before the attempt counts as failed.",
+	},
+] as const satisfies readonly VariableSpec[];
+
+export type VariableName = (typeof VARIABLES)[number]["name"];

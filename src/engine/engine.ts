@@ -1,0 +1,32 @@
+import type { EngineEvent } from "./events";
+
+/** The prompt of one run. */
+export interface PromptInput {
+	readonly text: string;
+	readonly system?: string;
+	readonly tools: Record<string, boolean>;
+	readonly model: { readonly providerID: string; readonly modelID: string };
+}
+
+/** What the sessions need from the engine; `EngineSupervisor` is the real one. */
+export interface Engine {
+	/** True when the engine answers and its event stream is connected. */
+	readonly ready: boolean;
+	/** Why it is not ready, for `/ready`. */
+	readonly notReadyReason: string | undefined;
+	createSession(title: string): Promise<string>;
+	prompt(engineSessionId: string, input: PromptInput): Promise<void>;
+	abort(engineSessionId: string): Promise<void>;
+	/** The parent of a sub-agent session, if it has one. */
+	parentOf(engineSessionId: string): Promise<string | undefined>;
+	replyPermission(
+		requestId: string,
+		reply: "once" | "always" | "reject",
+		message?: string,
+	): Promise<void>;
+	replyQuestion(requestId: string, answers: string[][]): Promise<void>;
+	/** Every event of the engine's `/event` stream. */
+	onEvent(listener: (e: EngineEvent) => void): () => void;
+	/** Told when the engine process is lost (runs in it are gone); a new one is being started. */
+	onLost(listener: (reason: string) => void): () => void;
+}

@@ -1,0 +1,432 @@
+import { isAbsolute, relative, sep } from "node:path";
+import type { ErrorCode, LoggedEvent, Usage } from "../events/catalogue";
+import { isoTime } from "../lib/clock";
+import { type EngineEvent, isObject, type Json, num, str } from "./events";
+
+/** How a run ended, as far as the engine tells. */
+export type RunOutcome =
+	| { readonly status: "completed" }
+	| {
+			readonly status: "failed";
+			readonly code: ErrorCode;
+			readonly error: string;
+	  }
+	| { readonly status: "aborted" };
+
+export interface TranslateResult {
+	readonly events: LoggedEvent[];
+	readonly outcome?: RunOutcome;
+}
+
+export interface TranslatorOptions {
+	/** Absolute workspace path, to make changed paths relative. */
+	readonly workspaceDir: string;
+	/** Scrubs secrets out of any text that came from outside (provider errors). */
+	readonly redact: (text: string) => string;
+	/** What earlier runs of this session already recorded (after a restart). */
+	readonly initial?: {
+		readonly files: readonly string[];
+		readonly usage?: Usage;
+	};
+}
+
+interface PartState {
+	readonly messageID: string;
+	readonly kind: string;
+	/** Characters of text (or live tool output) already emitted. */
+	emitted: number;
+	text: string;
+	callAnnounced: boolean;
+	resultAnnounced: boolean;
+}
+
+/** Tools whose input names the one file they change. */
+const EDITING_TOOLS = new Set(["write", "edit", "multiedit"]);
+/**
+ * Tools that may change any file. The engine's `patch` part lists what changed
+ * in the workspace during a step, including other sessions' concurrent changes
+ * to the shared workspace, so its files are attributed to this session only
+ * for steps where one of these ran.
+ */
+const BROAD_TOOLS = new Set(["bash", "apply_patch", "task"]);
+const EMPTY_USAGE: Usage = {
+	input_tokens: 0,
+	output_tokens: 0,
+	reasoning_tokens: 0,
+	cache_read_tokens: 0,
+	cache_write_tokens: 0,
+	cost: 0,
+};
+
+/**
+ * Turns one engine session's `/event` stream into contract events. Pure: it
+ * keeps state between calls but does no I/O; time comes in as an argument.
+ *
+ * A run is bracketed by `beginRun()` (the prompt was sent) and the outcome the
+ * translator returns once. Engine idles before the run has been seen busy,
+ * and any after the outcome (the engine can report idle twice), are ignored.
+ */
+export class RunTranslator {
+	private readonly roles = new Map<string, string>();
+	private readonly parts = new Map<string, PartState>();
+	/** Assistant message ids in order of appearance. */
+	private readonly assistantMessages: string[] = [];
+	private readonly files = new Set<string>();
+	private readonly countedSteps = new Set<string>();
+	/** Assistant messages (steps) in which a broad tool ran. */
+	private readonly broadSteps = new Set<string>();
+	private usageTotal: Usage = { ...EMPTY_USAGE };
+	private running = false;
+	private sawBusy = false;
+
+	constructor(private readonly options: TranslatorOptions) {
+		for (const f of options.initial?.files ?? []) this.files.add(f);
+		if (options.initial?.usage) this.usageTotal = { ...options.initial.usage };
+	}
+
+	/** A prompt was just sent to the engine: the next busy→idle is this run's. */
+	beginRun(): void {
+		this.running = true;
+		this.sawBusy = false;
+	}
+
+	/** The run was ended from outside (cancel, timeout): ignore the rest of it. */
+	endRun(): void {
+		this.running = false;
+	}
+
+	get inRun(): boolean {
+		return this.running;
+	}
+
+	get usage(): Usage {
+		return { ...this.usageTotal };
+	}
+
+	/** Workspace-relative paths changed so far, in order of first change. */
+	get filesModified(): string[] {
+		return [...this.files];
+	}
+
+	/** Text of the newest assistant message that has any. */
+	get finalMessage(): string {
+		for (let i = this.assistantMessages.length - 1; i >= 0; i--) {
+			const id = this.assistantMessages[i];
+			let text = "";
+			for (const part of this.parts.values())
+				if (part.messageID === id && part.kind === "text") text += part.text;
+			if (text.trim() !== "") return text;
+		}
+		return "";
+	}
+
+	translate(e: EngineEvent, nowMs: number): TranslateResult {
+		const timestamp = isoTime(nowMs);
+		const events: LoggedEvent[] = [];
+		const p = e.properties;
+		switch (e.type) {
+			case "message.updated": {
+				const info = p.info;
+				if (isObject(info)) this.noteMessage(info);
+				break;
+			}
+			case "message.part.delta": {
+				const part = this.parts.get(str(p.partID) ?? "");
+				const delta = str(p.delta);
+				if (
+					!part ||
+					!delta ||
+					str(p.field) !== "text" ||
+					this.roles.get(part.messageID) === "user"
+				)
+					break;
+				if (part.kind !== "text" && part.kind !== "reasoning") break;
+				part.text += delta;
+				part.emitted += delta.length;
+				events.push(this.outputOf(part, delta, timestamp));
+				break;
+			}
+			case "message.part.updated": {
+				if (isObject(p.part)) this.part(p.part, events, timestamp);
+				break;
+			}
+			case "session.status": {
+				const status = isObject(p.status) ? p.status : {};
+				const type = str(status.type);
+				if (type === "busy" && this.running) this.sawBusy = true;
+				else if (type === "retry" && this.running)
+					events.push(this.retryError(status, nowMs, timestamp));
+				else if (type === "idle") return { events, outcome: this.idle() };
+				break;
+			}
+			case "session.idle":
+				return { events, outcome: this.idle() };
+			case "session.error": {
+				if (!this.running) break;
+				this.running = false;
+				return { events, outcome: this.errorOutcome(p.error) };
+			}
+		}
+		return { events };
+	}
+
+	private idle(): RunOutcome | undefined {
+		if (!this.running || !this.sawBusy) return undefined;
+		this.running = false;
+		return { status: "completed" };
+	}
+
+	private noteMessage(info: Json): void {
+		const id = str(info.id);
+		const role = str(info.role);
+		if (!id || !role) return;
+		if (!this.roles.has(id) && role === "assistant")
+			this.assistantMessages.push(id);
+		this.roles.set(id, role);
+	}
+
+	private part(part: Json, events: LoggedEvent[], timestamp: string): void {
+		const id = str(part.id);
+		const messageID = str(part.messageID);
+		const kind = str(part.type);
+		if (!id || !messageID || !kind) return;
+		let state = this.parts.get(id);
+		if (!state) {
+			state = {
+				messageID,
+				kind,
+				emitted: 0,
+				text: "",
+				callAnnounced: false,
+				resultAnnounced: false,
+			};
+			this.parts.set(id, state);
+		}
+		if (this.roles.get(messageID) === "user" || part.synthetic === true) return;
+		switch (kind) {
+			case "text":
+			case "reasoning": {
+				const text = str(part.text) ?? "";
+				state.text = text;
+				// Deltas normally carried it all; emit whatever they missed.
+				if (text.length > state.emitted) {
+					const rest = text.slice(state.emitted);
+					state.emitted = text.length;
+					events.push(this.outputOf(state, rest, timestamp));
+				}
+				break;
+			}
+			case "tool":
+				this.tool(part, state, events, timestamp);
+				break;
+			case "patch": {
+				if (!this.broadSteps.has(messageID)) break;
+				const files = Array.isArray(part.files) ? part.files : [];
+				for (const f of files) if (typeof f === "string") this.noteFile(f);
+				break;
+			}
+			case "step-finish":
+				if (!this.countedSteps.has(id)) {
+					this.countedSteps.add(id);
+					this.addUsage(part);
+				}
+				break;
+		}
+	}
+
+	private tool(
+		part: Json,
+		state: PartState,
+		events: LoggedEvent[],
+		timestamp: string,
+	): void {
+		const tool = str(part.tool) ?? "unknown";
+		const callID = str(part.callID) ?? str(part.id) ?? "";
+		const s = isObject(part.state) ? part.state : {};
+		const status = str(s.status);
+		const input = isObject(s.input) ? s.input : {};
+		if (status === "pending" || status === undefined) return;
+		if (BROAD_TOOLS.has(tool)) this.broadSteps.add(state.messageID);
+		if (!state.callAnnounced) {
+			state.callAnnounced = true;
+			events.push({
+				event: "tool_call",
+				data: { tool, args: input, call_id: callID, timestamp },
+			});
+		}
+		const metadata = isObject(s.metadata) ? s.metadata : {};
+		const live = str(metadata.output);
+		if (
+			status === "running" &&
+			live !== undefined &&
+			live.length > state.emitted
+		) {
+			const delta = live.slice(state.emitted);
+			state.emitted = live.length;
+			events.push({
+				event: "output",
+				data: {
+					type: "stdout",
+					text: delta,
+					source: "tool",
+					tool,
+					call_id: callID,
+					timestamp,
+				},
+			});
+		}
+		if (
+			(status === "completed" || status === "error") &&
+			!state.resultAnnounced
+		) {
+			state.resultAnnounced = true;
+			if (status === "completed") {
+				if (EDITING_TOOLS.has(tool)) {
+					const path = str(input.filePath) ?? str(input.path);
+					if (path) this.noteFile(path);
+				}
+				const { output: _duplicate, ...rest } = metadata;
+				events.push({
+					event: "tool_result",
+					data: {
+						tool,
+						result: {
+							output: str(s.output) ?? "",
+							title: str(s.title) ?? "",
+							metadata: rest,
+						},
+						call_id: callID,
+						is_error: false,
+						timestamp,
+					},
+				});
+			} else {
+				const error = this.options.redact(str(s.error) ?? "tool failed");
+				events.push({
+					event: "output",
+					data: {
+						type: "stderr",
+						text: error,
+						source: "tool",
+						tool,
+						call_id: callID,
+						timestamp,
+					},
+				});
+				events.push({
+					event: "tool_result",
+					data: {
+						tool,
+						result: { error },
+						call_id: callID,
+						is_error: true,
+						timestamp,
+					},
+				});
+			}
+		}
+	}
+
+	private outputOf(
+		part: PartState,
+		text: string,
+		timestamp: string,
+	): LoggedEvent {
+		return {
+			event: "output",
+			data: {
+				type: "stdout",
+				text,
+				source: part.kind === "reasoning" ? "reasoning" : "assistant",
+				timestamp,
+			},
+		};
+	}
+
+	private noteFile(path: string): void {
+		const rel = isAbsolute(path)
+			? relative(this.options.workspaceDir, path)
+			: path.replace(/^\.\//, "");
+		if (
+			rel === "" ||
+			rel === ".." ||
+			rel.startsWith(`..${sep}`) ||
+			isAbsolute(rel)
+		)
+			return;
+		this.files.add(rel);
+	}
+
+	private addUsage(part: Json): void {
+		const tokens = isObject(part.tokens) ? part.tokens : {};
+		const cache = isObject(tokens.cache) ? tokens.cache : {};
+		const u = this.usageTotal;
+		this.usageTotal = {
+			input_tokens: u.input_tokens + (num(tokens.input) ?? 0),
+			output_tokens: u.output_tokens + (num(tokens.output) ?? 0),
+			reasoning_tokens: u.reasoning_tokens + (num(tokens.reasoning) ?? 0),
+			cache_read_tokens: u.cache_read_tokens + (num(cache.read) ?? 0),
+			cache_write_tokens: u.cache_write_tokens + (num(cache.write) ?? 0),
+			cost: u.cost + (num(part.cost) ?? 0),
+		};
+	}
+
+	private retryError(
+		status: Json,
+		nowMs: number,
+		timestamp: string,
+	): LoggedEvent {
+		const message = this.options.redact(
+			str(status.message) ?? "provider asked to retry",
+		);
+		const next = num(status.next);
+		const attempt = num(status.attempt);
+		const rateLimited = /rate.?limit|too many requests|429/i.test(message);
+		return {
+			event: "error",
+			data: {
+				error:
+					attempt === undefined ? message : `${message} (attempt ${attempt})`,
+				fatal: false,
+				...(next === undefined
+					? {}
+					: { retry_after: Math.max(0, Math.ceil((next - nowMs) / 1000)) }),
+				code: rateLimited ? "provider_rate_limited" : "provider_error",
+				timestamp,
+			},
+		};
+	}
+
+	private errorOutcome(error: unknown): RunOutcome {
+		const e = isObject(error) ? error : {};
+		const name = str(e.name) ?? "UnknownError";
+		if (name === "MessageAbortedError") return { status: "aborted" };
+		const data = isObject(e.data) ? e.data : {};
+		const message = this.options.redact(str(data.message) ?? name);
+		const statusCode = num(data.statusCode);
+		if (name === "APIError" || statusCode !== undefined) {
+			if (statusCode === 401 || statusCode === 403) {
+				return {
+					status: "failed",
+					code: "provider_auth",
+					error: `provider rejected the credentials (${statusCode}): ${message}`,
+				};
+			}
+			return {
+				status: "failed",
+				code: "provider_error",
+				error:
+					statusCode === undefined
+						? message
+						: `provider error (${statusCode}): ${message}`,
+			};
+		}
+		if (name === "ProviderAuthError")
+			return { status: "failed", code: "provider_auth", error: message };
+		return {
+			status: "failed",
+			code: "engine_error",
+			error: `${name}: ${message}`,
+		};
+	}
+}

@@ -1,0 +1,45 @@
+import { isTerminal, type LoggedEvent, type StoredEvent } from "./catalogue";
+import type { EventLog } from "./log";
+import { eventToFrame } from "./record";
+
+/** Receives each event once, already encoded, right after it is stored. */
+export interface Subscriber {
+	deliver(id: number, frame: string, terminal: boolean): void;
+}
+
+/**
+ * One session's event fan-out: stores an event first, encodes it once, then
+ * hands the same frame to every live subscriber.
+ */
+export class EventChannel {
+	private readonly subscribers = new Set<Subscriber>();
+
+	constructor(readonly log: EventLog) {}
+
+	publish(event: LoggedEvent): StoredEvent {
+		const stored = this.log.append(event);
+		const frame = eventToFrame(stored);
+		const terminal = isTerminal(stored);
+		for (const s of this.subscribers) s.deliver(stored.id, frame, terminal);
+		return stored;
+	}
+
+	subscribe(subscriber: Subscriber): () => void {
+		this.subscribers.add(subscriber);
+		return () => this.subscribers.delete(subscriber);
+	}
+
+	get subscriberCount(): number {
+		return this.subscribers.size;
+	}
+
+	get lastId(): number {
+		return this.log.lastId;
+	}
+
+	/** True when the newest event ends a run: nothing more comes unless a new run starts. */
+	get atRest(): boolean {
+		const last = this.log.last;
+		return last !== undefined && isTerminal(last);
+	}
+}

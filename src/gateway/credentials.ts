@@ -1,0 +1,25 @@
+import type { ProviderName } from "../providers/catalogue";
+import type { CallParameters } from "./rewrite";
+
+/** What the gateway needs to make one session's LLM calls. Lives in memory only. */
+export interface SessionCredentials extends CallParameters {
+	readonly sessionId: string;
+	readonly provider: ProviderName;
+	readonly apiKey: string;
+	/** Base URL of the provider's API, without a trailing slash. */
+	readonly endpoint: string;
+	/** Tells the session's stream that a parameter could not be applied as asked. */
+	readonly notice: (message: string) => void;
+	/** Counts a call and its outcome (for metrics); optional. */
+	readonly onCall?: (outcome: { status: number; ms: number }) => void;
+}
+
+/** Finds the credentials of a live session from the engine session id of a call. */
+export type CredentialResolver = (
+	engineSessionId: string,
+) => Promise<SessionCredentials | undefined>;
+
+/** Replaces every occurrence of `secret` in `text`. */
+export function scrub(text: string, secret: string): string {
+	return secret.length === 0 ? text : text.split(secret).join("[REDACTED]");
+}

@@ -1,0 +1,46 @@
+import { Elysia, t } from "elysia";
+import { type ReadinessDeps, readinessProblem } from "./readiness";
+
+const Ok = t.Object({ status: t.Literal("ok") });
+const Ready = t.Object({ status: t.Literal("ready") });
+const NotReady = t.Object({
+	status: t.Literal("not ready"),
+	error: t.String(),
+});
+
+/** Liveness (cheap: never touches the engine or disk) and readiness probes. */
+export function healthRoutes(deps: ReadinessDeps) {
+	const live = () => ({ status: "ok" as const });
+	const detail = { tags: ["probes"] };
+	return new Elysia({ name: "health" })
+		.get("/healthz", live, {
+			response: { 200: Ok },
+			detail: { ...detail, operationId: "liveness", summary: "Liveness probe" },
+		})
+		.get("/health", live, {
+			response: { 200: Ok },
+			detail: {
+				...detail,
+				operationId: "livenessAlias",
+				summary: "Alias of /healthz",
+			},
+		})
+		.get(
+			"/ready",
+			async ({ set }) => {
+				const problem = await readinessProblem(deps);
+				if (problem === undefined) return { status: "ready" as const };
+				set.status = 503;
+				return { status: "not ready" as const, error: problem };
+			},
+			{
+				response: { 200: Ready, 503: NotReady },
+				detail: {
+					...detail,
+					operationId: "readiness",
+					summary:
+						"Readiness probe: workspace and state directory usable, engine answering, not draining",
+				},
+			},
+		);
+}

@@ -1,0 +1,48 @@
+import type { ErrorCode, SessionStatusName, Usage } from "../events/catalogue";
+import { TERMINAL_STATUSES } from "../events/catalogue";
+import type { ProviderName } from "../providers/catalogue";
+import type { SessionStatus } from "./schemas";
+
+/**
+ * What the sidecar keeps about a session on disk (`session.json`). Never holds
+ * the API key, the endpoint or the prompt.
+ */
+export interface SessionRecord {
+	readonly session_id: string;
+	engine_session_id: string | null;
+	status: SessionStatusName;
+	readonly provider: ProviderName;
+	readonly model: string;
+	readonly model_version?: string;
+	readonly created_at: string;
+	started_at: string | null;
+	updated_at: string;
+	ended_at: string | null;
+	cancelled_at: string | null;
+	error?: { code: ErrorCode; message: string };
+	files_modified: string[];
+	usage?: Usage;
+	progress?: number;
+}
+
+export const isEnded = (r: Pick<SessionRecord, "status">): boolean =>
+	TERMINAL_STATUSES.has(r.status);
+
+/** The public status object of a session. */
+export function toStatus(r: SessionRecord, lastEventId: number): SessionStatus {
+	return {
+		session_id: r.session_id,
+		status: r.status,
+		created_at: r.created_at,
+		started_at: r.started_at,
+		updated_at: r.updated_at,
+		ended_at: r.ended_at,
+		last_event_id: lastEventId,
+		...(r.progress === undefined ? {} : { progress: r.progress }),
+		...(r.error === undefined ? {} : { error: r.error }),
+		files_modified: r.files_modified,
+		...(r.usage === undefined ? {} : { usage: r.usage }),
+		provider: r.provider,
+		model: r.model,
+	};
+}

@@ -1,0 +1,143 @@
+import { Elysia, t } from "elysia";
+import { ValidationFailed } from "../http/errors";
+import type { StreamHub } from "../sse/hub";
+import type { SessionManager } from "./manager";
+import {
+	CancelResponse,
+	ConflictEnvelope,
+	CreateSessionBody,
+	ErrorEnvelope,
+	SessionParams,
+	SessionStatus,
+	StreamQuery,
+} from "./schemas";
+
+const SSE_HEADERS = {
+	"Content-Type": "text/event-stream; charset=utf-8",
+	"Cache-Control": "no-cache, no-transform",
+	Connection: "keep-alive",
+	"X-Accel-Buffering": "no",
+};
+
+/** `Last-Event-ID` (header, or query for a browser's first connection) → the id to replay after. */
+export function parseLastEventId(
+	header: string | null | undefined,
+	query: string | undefined,
+): number {
+	const raw = header ?? query;
+	if (raw === undefined || raw === null || raw === "") return 0;
+	if (!/^\d{1,15}$/.test(raw.trim()))
+		throw new ValidationFailed(
+			"Last-Event-ID",
+			"must be a non-negative integer event id",
+		);
+	return Number(raw.trim());
+}
+
+/** Thin routes: parse, call the session service, map the result. */
+export function sessionRoutes(sessions: SessionManager, streams: StreamHub) {
+	const tags = ["sessions"];
+	return new Elysia({ name: "sessions", prefix: "/sessions" })
+		.post(
+			"/",
+			async ({ body, set }) => {
+				const status = await sessions.create(body);
+				set.status = 201;
+				return status;
+			},
+			{
+				body: CreateSessionBody,
+				response: {
+					201: SessionStatus,
+					400: ErrorEnvelope,
+					401: ErrorEnvelope,
+					409: ConflictEnvelope,
+					413: ErrorEnvelope,
+					503: ErrorEnvelope,
+				},
+				detail: {
+					tags,
+					operationId: "createSession",
+					summary: "Create a session and start its run",
+				},
+			},
+		)
+		.get("/:id/status", ({ params }) => sessions.status(params.id), {
+			params: SessionParams,
+			response: {
+				200: SessionStatus,
+				400: ErrorEnvelope,
+				401: ErrorEnvelope,
+				404: ErrorEnvelope,
+			},
+			detail: {
+				tags,
+				operationId: "getSessionStatus",
+				summary: "Current status of a session",
+			},
+		})
+		.delete("/:id", ({ params }) => sessions.cancel(params.id), {
+			params: SessionParams,
+			response: {
+				200: CancelResponse,
+				400: ErrorEnvelope,
+				401: ErrorEnvelope,
+				404: ErrorEnvelope,
+			},
+			detail: {
+				tags,
+				operationId: "cancelSession",
+				summary:
+					"Cancel a session's run (idempotent: an ended session returns its final state)",
+			},
+		})
+		.get(
+			"/:id/stream",
+			({ params, query, headers, request, server }) => {
+				const session = sessions.get(params.id);
+				const afterId = parseLastEventId(
+					headers["last-event-id"],
+					query.last_event_id,
+				);
+				const channel = session.channel;
+				if (afterId > channel.lastId) {
+					throw new ValidationFailed(
+						"Last-Event-ID",
+						"is beyond the newest event of this session",
+					);
+				}
+				// Nothing left to send: 204 tells EventSource to stop reconnecting.
+				if (channel.atRest && afterId >= channel.lastId)
+					return new Response(null, { status: 204 });
+				// A quiet stream must outlive Bun's idle timeout; heartbeats keep proxies awake.
+				server?.timeout(request, 0);
+				return new Response(streams.stream(channel, afterId), {
+					headers: SSE_HEADERS,
+				});
+			},
+			{
+				params: SessionParams,
+				query: StreamQuery,
+				headers: t.Object({
+					"last-event-id": t.Optional(t.String({ maxLength: 32 })),
+				}),
+				detail: {
+					tags,
+					operationId: "streamSession",
+					summary:
+						"Server-Sent Events: replay after Last-Event-ID, then live, until the terminal event",
+					responses: {
+						200: {
+							description:
+								"text/event-stream (see API_CONTRACT.md for the event catalogue)",
+						},
+						204: {
+							description: "The session has ended and nothing is left to send",
+						},
+						400: { description: "Malformed Last-Event-ID or session id" },
+						404: { description: "Unknown session" },
+					},
+				},
+			},
+		);
+}

@@ -1,0 +1,129 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { ENGINE_TOOLS } from "../engine/tools";
+import { ErrorCode, SessionStatusName, Usage } from "../events/catalogue";
+import { literalUnion } from "../lib/schema";
+import { PROVIDER_NAMES } from "../providers/catalogue";
+
+const UUID =
+	"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+const Timestamp = Type.String({ format: "date-time" });
+const Nullable = <T extends ReturnType<typeof Type.String>>(s: T) =>
+	Type.Union([s, Type.Null()]);
+
+export const SessionId = Type.String({
+	pattern: UUID,
+	description: "A UUID chosen by the backend",
+});
+
+export const SessionParams = Type.Object({ id: SessionId });
+
+export const ModelConfig = Type.Object(
+	{
+		provider: literalUnion(PROVIDER_NAMES, {
+			description: "`openai-compatible` needs `api_endpoint`",
+		}),
+		model: Type.String({
+			minLength: 1,
+			maxLength: 200,
+			description: "Model name as the provider knows it",
+		}),
+		api_key: Type.String({
+			minLength: 1,
+			maxLength: 4096,
+			description:
+				"Used only for this session's LLM calls; never stored, logged or shown",
+		}),
+		temperature: Type.Number({ minimum: 0, maximum: 2 }),
+		max_tokens: Type.Integer({
+			minimum: 1,
+			maximum: 1_000_000,
+			description: "Output tokens per LLM call",
+		}),
+		enabled_tools: Type.Array(literalUnion(ENGINE_TOOLS), {
+			maxItems: ENGINE_TOOLS.length,
+			description: "The only tools the agent may use in this session",
+		}),
+		model_version: Type.Optional(
+			Type.String({
+				maxLength: 100,
+				description: "Informational; recorded with the session",
+			}),
+		),
+		api_endpoint: Type.Optional(
+			Type.String({
+				pattern: "^https?://[^\\s]+$",
+				maxLength: 2048,
+				description:
+					"Base URL of the provider API (e.g. https://api.openai.com/v1); overrides the provider default",
+			}),
+		),
+	},
+	{
+		additionalProperties: true,
+		description: "Unknown fields are ignored, for forward compatibility",
+	},
+);
+
+export const CreateSessionBody = Type.Object(
+	{
+		session_id: SessionId,
+		prompt: Type.String({ minLength: 1, maxLength: 262_144 }),
+		model_config: ModelConfig,
+		system_prompt: Type.Optional(Type.String({ maxLength: 65_536 })),
+	},
+	{
+		additionalProperties: true,
+		description: "Unknown fields are ignored, for forward compatibility",
+	},
+);
+export type CreateSessionBody = Static<typeof CreateSessionBody>;
+
+export const SessionError = Type.Object({
+	code: ErrorCode,
+	message: Type.String(),
+});
+
+export const SessionStatus = Type.Object({
+	session_id: Type.String(),
+	status: SessionStatusName,
+	created_at: Timestamp,
+	started_at: Nullable(Timestamp),
+	updated_at: Timestamp,
+	ended_at: Nullable(Timestamp),
+	last_event_id: Type.Integer({
+		minimum: 0,
+		description: "Id of the newest stored event (0: none yet)",
+	}),
+	progress: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+	error: Type.Optional(SessionError),
+	files_modified: Type.Optional(Type.Array(Type.String())),
+	usage: Type.Optional(Usage),
+	provider: Type.String({ description: "Addition" }),
+	model: Type.String({ description: "Addition" }),
+});
+export type SessionStatus = Static<typeof SessionStatus>;
+
+export const CancelResponse = Type.Object({
+	session_id: Type.String(),
+	status: SessionStatusName,
+	cancelled_at: Nullable(Timestamp),
+	ended_at: Nullable(Timestamp),
+});
+export type CancelResponse = Static<typeof CancelResponse>;
+
+export const ErrorEnvelope = Type.Object({
+	error: Type.String(),
+	code: Type.String(),
+	details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+	timestamp: Timestamp,
+});
+
+/** 409 body: the envelope plus the existing session, so a retrying backend can treat it as accepted. */
+export const ConflictEnvelope = Type.Intersect([
+	ErrorEnvelope,
+	Type.Object({ session: SessionStatus }),
+]);
+
+export const StreamQuery = Type.Object({
+	last_event_id: Type.Optional(Type.String({ maxLength: 32 })),
+});

@@ -1,0 +1,102 @@
+import type { RunTranslator } from "../engine/translate";
+import type { LoggedEvent, StoredEvent } from "../events/catalogue";
+import type { EventChannel } from "../events/channel";
+import type { SessionCredentials } from "../gateway/credentials";
+import type { Cancel } from "../lib/clock";
+import { isoTime } from "../lib/clock";
+import { type RunEnd, terminalEvents } from "./lifecycle";
+import { isEnded, type SessionRecord, toStatus } from "./record";
+import type { SessionStatus } from "./schemas";
+import type { SessionStore } from "./store";
+
+/**
+ * One session: its record, its event channel, the translator of its engine
+ * events, and (while a run is live) its credentials, which exist only here,
+ * in memory.
+ */
+export class Session {
+	credentials: SessionCredentials | undefined;
+	stopTimeout: Cancel | undefined;
+	private readonly notices = new Set<string>();
+
+	constructor(
+		readonly record: SessionRecord,
+		readonly channel: EventChannel,
+		readonly translator: RunTranslator,
+		private readonly store: SessionStore,
+	) {}
+
+	get id(): string {
+		return this.record.session_id;
+	}
+
+	get ended(): boolean {
+		return isEnded(this.record);
+	}
+
+	status(): SessionStatus {
+		return toStatus(this.record, this.channel.lastId);
+	}
+
+	/** Stores and fans out one event. */
+	emit(event: LoggedEvent): StoredEvent {
+		const stored = this.channel.publish(event);
+		this.record.updated_at = event.data.timestamp;
+		if (event.event === "status" && event.data.progress !== undefined)
+			this.record.progress = event.data.progress;
+		return stored;
+	}
+
+	/** A run is starting: the record says so and the stream gets a `status` event. */
+	begin(nowMs: number): void {
+		const timestamp = isoTime(nowMs);
+		this.record.status = "running";
+		this.record.started_at ??= timestamp;
+		this.record.ended_at = null;
+		this.record.updated_at = timestamp;
+		this.store.save(this.record);
+		this.emit({ event: "status", data: { status: "running", timestamp } });
+	}
+
+	/** Says once per session that a parameter could not be applied as asked. */
+	notice(message: string, nowMs: number): void {
+		if (this.ended || this.notices.has(message)) return;
+		this.notices.add(message);
+		this.emit({
+			event: "error",
+			data: {
+				error: message,
+				fatal: false,
+				code: "parameter_ignored",
+				timestamp: isoTime(nowMs),
+			},
+		});
+	}
+
+	/**
+	 * Ends the current run: the final `status` and the terminal event, the
+	 * record saved and the log flushed to disk. Drops the credentials.
+	 * Returns false if the run had already ended.
+	 */
+	end(end: RunEnd, nowMs: number): boolean {
+		if (this.ended) return false;
+		this.stopTimeout?.();
+		this.stopTimeout = undefined;
+		this.translator.endRun();
+		this.credentials = undefined;
+		const timestamp = isoTime(nowMs);
+		const r = this.record;
+		r.status = end.status;
+		r.ended_at = timestamp;
+		r.updated_at = timestamp;
+		r.files_modified = this.translator.filesModified;
+		r.usage = this.translator.usage;
+		if (end.status === "cancelled") r.cancelled_at = timestamp;
+		if (end.status === "completed") delete r.error;
+		else r.error = { code: end.code, message: end.error };
+		for (const e of terminalEvents(end, timestamp)) this.emit(e);
+		this.store.save(r);
+		this.channel.log.sync();
+		return true;
+	}
+}

@@ -1,0 +1,154 @@
+import type { EventChannel, Subscriber } from "../events/channel";
+import type { Cancel, Clock } from "../lib/clock";
+import { encodeFrame } from "./encode";
+
+export interface EventStreamOptions {
+	/** Replay everything after this id (0: from the start). */
+	readonly afterId: number;
+	readonly heartbeatMs: number;
+	/** Bytes a subscriber may have queued before it is dropped as too slow. */
+	readonly maxQueuedBytes: number;
+	/** Reconnection hint sent first, in ms. */
+	readonly retryMs: number;
+	readonly clock: Clock;
+	/** Replay read size per step. */
+	readonly replayChunkBytes?: number;
+	/** Told once when the stream ends, with why. */
+	readonly onClose?: (reason: CloseReason) => void;
+}
+
+export type CloseReason =
+	| "terminal"
+	| "client_gone"
+	| "too_slow"
+	| "server_closing"
+	| "error";
+
+const HEARTBEAT = encodeFrame({ event: "heartbeat", data: {} });
+
+/**
+ * An SSE body for one subscriber: replays the log after `afterId` from disk
+ * (respecting backpressure), then switches to live delivery with no gap and no
+ * duplicate, and closes after the terminal event. A subscriber that lets more
+ * than `maxQueuedBytes` pile up is dropped; it resumes with Last-Event-ID.
+ *
+ * Returns the stream and a `close` to end it from the server side.
+ */
+export function openEventStream(
+	channel: EventChannel,
+	options: EventStreamOptions,
+): { stream: ReadableStream<string>; close: (reason: CloseReason) => void } {
+	let controller!: ReadableStreamDefaultController<string>;
+	let cursor = options.afterId;
+	let live = false;
+	let closed = false;
+	let reading = false;
+	let unsubscribe: (() => void) | undefined;
+	let stopHeartbeat: Cancel | undefined;
+
+	const highWaterMark = Math.min(64 * 1024, options.maxQueuedBytes);
+	// Queued size as the stream counts it (UTF-16 units, close to bytes for JSON).
+	const queued = () => highWaterMark - (controller.desiredSize ?? 0);
+
+	const finish = (reason: CloseReason, how: "close" | "error" | "none") => {
+		if (closed) return;
+		closed = true;
+		unsubscribe?.();
+		stopHeartbeat?.();
+		try {
+			if (how === "close") controller.close();
+			else if (how === "error")
+				controller.error(new Error(`stream ended: ${reason}`));
+		} catch {
+			// Already closed by the consumer.
+		}
+		options.onClose?.(reason);
+	};
+
+	const write = (text: string): boolean => {
+		if (closed) return false;
+		// One frame is always accepted into an empty queue, however large it is.
+		const before = queued();
+		try {
+			controller.enqueue(text);
+		} catch {
+			finish("client_gone", "none");
+			return false;
+		}
+		if (before > 0 && queued() > options.maxQueuedBytes) {
+			finish("too_slow", "error");
+			return false;
+		}
+		return true;
+	};
+
+	const subscriber: Subscriber = {
+		deliver(id, frame, terminal) {
+			if (!live || id <= cursor) return;
+			if (id !== cursor + 1) {
+				// Cannot happen while delivery is synchronous; fall back to the log rather than skip.
+				live = false;
+				void catchUp();
+				return;
+			}
+			cursor = id;
+			if (write(frame) && terminal) finish("terminal", "close");
+		},
+	};
+
+	// Reads from disk until caught up with the log, then goes live in the same
+	// tick as the last check, so no append can fall between the two.
+	const catchUp = async (): Promise<void> => {
+		if (reading || closed || live) return;
+		reading = true;
+		try {
+			while (!closed && cursor < channel.lastId) {
+				// Never read more than the queue has room for, so replay cannot trip the slow-subscriber limit.
+				const room = Math.max(1, options.maxQueuedBytes - queued());
+				const { text, lastId } = await channel.log.readFrames(
+					cursor,
+					Math.min(options.replayChunkBytes ?? 256 * 1024, room),
+				);
+				if (closed) return;
+				if (lastId <= cursor) break;
+				cursor = lastId;
+				if (!write(text)) return;
+				if ((controller.desiredSize ?? 0) <= 0) return; // resume in pull()
+			}
+			if (closed || cursor < channel.lastId) return;
+			if (channel.atRest) {
+				finish("terminal", "close");
+				return;
+			}
+			live = true;
+		} catch {
+			finish("error", "error");
+		} finally {
+			reading = false;
+		}
+	};
+
+	const stream = new ReadableStream<string>(
+		{
+			start(c) {
+				controller = c;
+				c.enqueue(
+					encodeFrame({ comment: "stream open", retry: options.retryMs }),
+				);
+				unsubscribe = channel.subscribe(subscriber);
+				stopHeartbeat = options.clock.setInterval(
+					() => write(HEARTBEAT),
+					options.heartbeatMs,
+				);
+			},
+			pull() {
+				return live ? undefined : catchUp();
+			},
+			cancel() {
+				finish("client_gone", "none");
+			},
+		},
+		{ highWaterMark, size: (chunk) => chunk?.length ?? 0 },
+	);
+	return { stream, close: (reason) => finish(reason, "close") };
+}

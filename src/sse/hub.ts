@@ -1,0 +1,46 @@
+import type { EventChannel } from "../events/channel";
+import type { Clock } from "../lib/clock";
+import { type CloseReason, openEventStream } from "./event-stream";
+
+export interface StreamHubOptions {
+	readonly heartbeatMs: number;
+	readonly maxQueuedBytes: number;
+	readonly retryMs: number;
+	readonly clock: Clock;
+}
+
+/** Every open SSE stream, so shutdown can end them and metrics can count them. */
+export class StreamHub {
+	private readonly open = new Set<(reason: CloseReason) => void>();
+	readonly closed: Record<CloseReason, number> = {
+		terminal: 0,
+		client_gone: 0,
+		too_slow: 0,
+		server_closing: 0,
+		error: 0,
+	};
+
+	constructor(private readonly options: StreamHubOptions) {}
+
+	get size(): number {
+		return this.open.size;
+	}
+
+	stream(channel: EventChannel, afterId: number): ReadableStream<string> {
+		const { stream, close } = openEventStream(channel, {
+			...this.options,
+			afterId,
+			onClose: (reason) => {
+				this.open.delete(close);
+				this.closed[reason]++;
+			},
+		});
+		this.open.add(close);
+		return stream;
+	}
+
+	/** Ends every stream cleanly; clients resume with Last-Event-ID elsewhere. */
+	closeAll(): void {
+		for (const close of [...this.open]) close("server_closing");
+	}
+}

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { postSession, sessionBody } from "../support/api";
+import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
+import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
+import { readStream } from "../support/sse-client";
+import { makeTempDirs, type TempDirs } from "../support/workspace";
+
+const SECRET = "s3cret-shared-token-0123456789";
+let llm: ScriptedLlm;
+let dirs: TempDirs;
+let sidecar: SidecarProcess;
+const auth = { authorization: `Bearer ${SECRET}` };
+
+beforeAll(async () => {
+	llm = await startScriptedLlm();
+	dirs = makeTempDirs();
+	sidecar = await startSidecar({
+		workspace: dirs.workspace,
+		state: dirs.state,
+		// A 1 s idle timeout and a heartbeat far beyond it: only the per-stream exemption keeps a quiet stream open.
+		env: {
+			OPENCODE_SHARED_SECRET: SECRET,
+			HTTP_IDLE_TIMEOUT: "1",
+			HEARTBEAT_INTERVAL: "60",
+		},
+	});
+});
+
+afterAll(async () => {
+	await sidecar?.stop();
+	await llm?.close();
+	expect(sidecar.output.join("\n")).not.toContain(SECRET);
+	dirs.cleanup();
+});
+
+test("with OPENCODE_SHARED_SECRET every /sessions route needs the bearer token; probes stay open", async () => {
+	const id = crypto.randomUUID();
+	const routes: [string, string][] = [
+		["POST", "/sessions"],
+		["GET", `/sessions/${id}/status`],
+		["GET", `/sessions/${id}/stream`],
+		["DELETE", `/sessions/${id}`],
+	];
+	const attempts: Record<string, string>[] = [
+		{},
+		{ authorization: "Bearer wrong-token-wrong-token-00" },
+		{ authorization: SECRET },
+		{ authorization: `Basic ${btoa(`x:${SECRET}`)}` },
+	];
+	for (const [method, path] of routes) {
+		for (const headers of attempts) {
+			const res = await fetch(`${sidecar.url}${path}`, {
+				method,
+				headers,
+				...(method === "POST" ? { body: "{}" } : {}),
+			});
+			expect(res.status).toBe(401);
+			expect(res.headers.get("www-authenticate")).toStartWith("Bearer");
+			expect(await res.json()).toMatchObject({ code: "unauthorized" });
+		}
+	}
+	for (const probe of ["/healthz", "/health", "/ready"])
+		expect((await fetch(`${sidecar.url}${probe}`)).status).toBe(200);
+
+	const key = `sk-auth-${crypto.randomUUID()}`;
+	llm.script(key, [{ kind: "text", text: "authorised" }]);
+	const body = sessionBody({
+		model_config: { api_key: key, api_endpoint: llm.url },
+	});
+	expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
+	const events = await readStream(
+		`${sidecar.url}/sessions/${body.session_id}/stream`,
+		{ headers: auth },
+	);
+	expect(events.events.at(-1)).toMatchObject({
+		event: "complete",
+		data: { final_message: "authorised" },
+	});
+	expect(
+		(
+			await fetch(`${sidecar.url}/sessions/${body.session_id}/status`, {
+				headers: auth,
+			})
+		).status,
+	).toBe(200);
+});
+
+test("a quiet stream outlives the HTTP idle timeout", async () => {
+	const key = `sk-quiet-${crypto.randomUUID()}`;
+	llm.script(key, [{ kind: "hang" }]);
+	const body = sessionBody({
+		model_config: { api_key: key, api_endpoint: llm.url },
+	});
+	expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
+	await llm.waitForRequest((r) => r.key === key, 30_000);
+	const controller = new AbortController();
+	const reading = readStream(
+		`${sidecar.url}/sessions/${body.session_id}/stream`,
+		{ headers: auth, signal: controller.signal },
+	);
+	// Nothing is sent for 3 s (3× the idle timeout); then the run is cancelled and its terminal events must still arrive.
+	await new Promise((r) => setTimeout(r, 3000));
+	expect(
+		(
+			await fetch(`${sidecar.url}/sessions/${body.session_id}`, {
+				method: "DELETE",
+				headers: auth,
+			})
+		).status,
+	).toBe(200);
+	const r = await reading;
+	expect(r.events.map((e) => e.event)).toEqual(["status", "status", "error"]);
+	expect(r.events.at(-1)).toMatchObject({
+		data: { code: "cancelled", fatal: true },
+	});
+});

@@ -1,0 +1,489 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApp } from "../../src/app";
+import { systemClock } from "../../src/lib/clock";
+import { createLogger } from "../../src/lib/log";
+import { sessionBody } from "../support/api";
+import { type InProcess, startInProcess } from "../support/in-process";
+import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
+import { makeTempDirs, type TempDirs } from "../support/workspace";
+
+const SENTINEL = "SENTINEL-7f3a9c";
+let llm: ScriptedLlm;
+let dirs: TempDirs;
+let it: InProcess;
+
+beforeAll(async () => {
+	llm = await startScriptedLlm();
+	dirs = makeTempDirs();
+	it = await startInProcess({
+		WORKSPACE_DIR: dirs.workspace,
+		STATE_DIR: dirs.state,
+		MAX_BODY_BYTES: "65536",
+	});
+});
+
+afterAll(async () => {
+	await it?.sidecar.stop();
+	await llm?.close();
+	dirs.cleanup();
+});
+
+const json = (body: unknown, method = "POST"): RequestInit => ({
+	method,
+	headers: { "content-type": "application/json" },
+	body: typeof body === "string" ? body : JSON.stringify(body),
+});
+
+async function expectEnvelope(res: Response, status: number, code: string) {
+	expect(res.status).toBe(status);
+	expect(res.headers.get("content-type")).toStartWith("application/json");
+	const body = (await res.json()) as Record<string, unknown>;
+	expect(body).toMatchObject({ code });
+	expect(typeof body.error).toBe("string");
+	expect(Date.parse(String(body.timestamp))).toBeGreaterThan(0);
+	return body;
+}
+
+describe("probes", () => {
+	test("/healthz and /health answer ok", async () => {
+		for (const path of ["/healthz", "/health"]) {
+			const res = await it.handle(path);
+			expect(res.status).toBe(200);
+			expect(await res.json()).toEqual({ status: "ok" });
+		}
+	});
+
+	test("/ready is 200 with a usable workspace and a live engine", async () => {
+		const res = await it.handle("/ready");
+		expect(res.status).toBe(200);
+		expect(await res.json()).toEqual({ status: "ready" });
+	});
+
+	test("/ready is 503 naming the check that failed", async () => {
+		const app = createApp({
+			sessions: it.sidecar.sessions,
+			streams: it.sidecar.streams,
+			clock: systemClock,
+			log: createLogger("error"),
+			maxBodyBytes: 1024,
+			sharedSecret: undefined,
+			version: "test",
+			readiness: {
+				workspaceDir: `${dirs.root}/missing`,
+				stateDir: dirs.state,
+				draining: () => false,
+				engineProblem: async () => undefined,
+			},
+		});
+		const res = await app.handle(new Request("http://localhost/ready"));
+		expect(res.status).toBe(503);
+		const body = (await res.json()) as { status: string; error: string };
+		expect(body.status).toBe("not ready");
+		expect(body.error).toContain("workspace");
+	});
+});
+
+describe("POST /sessions", () => {
+	test("201 with the status object of the started session", async () => {
+		const key = `sk-${SENTINEL}-ok`;
+		llm.script(key, [{ kind: "text", text: "hello" }]);
+		const body = sessionBody({
+			model_config: { api_key: key, api_endpoint: llm.url },
+		});
+		const res = await it.handle("/sessions", json(body));
+		expect(res.status).toBe(201);
+		const status = (await res.json()) as Record<string, unknown>;
+		expect(status).toMatchObject({
+			session_id: body.session_id,
+			status: "running",
+			ended_at: null,
+			last_event_id: 1,
+			provider: "openai-compatible",
+			model: body.model_config.model,
+		});
+		expect(JSON.stringify(status)).not.toContain(key);
+
+		// 409 for the same id, carrying the existing session so a retrying backend can treat it as accepted.
+		const again = await it.handle("/sessions", json(body));
+		const conflict = await expectEnvelope(again, 409, "session_exists");
+		expect(conflict.session).toMatchObject({ session_id: body.session_id });
+		expect(JSON.stringify(conflict)).not.toContain(key);
+	});
+
+	const bad: [string, (b: Record<string, any>) => unknown, string][] = [
+		[
+			"session_id missing",
+			(b) => ({ ...b, session_id: undefined }),
+			"session_id",
+		],
+		[
+			"session_id not a UUID",
+			(b) => ({ ...b, session_id: SENTINEL }),
+			"session_id",
+		],
+		["prompt missing", (b) => ({ ...b, prompt: undefined }), "prompt"],
+		["prompt empty", (b) => ({ ...b, prompt: "" }), "prompt"],
+		["prompt not a string", (b) => ({ ...b, prompt: 42 }), "prompt"],
+		[
+			"model_config missing",
+			(b) => ({ ...b, model_config: undefined }),
+			"model_config",
+		],
+		[
+			"unknown provider",
+			(b) => ({
+				...b,
+				model_config: { ...b.model_config, provider: SENTINEL },
+			}),
+			"model_config.provider",
+		],
+		[
+			"unknown tool",
+			(b) => ({
+				...b,
+				model_config: { ...b.model_config, enabled_tools: ["read", SENTINEL] },
+			}),
+			"model_config.enabled_tools.1",
+		],
+		[
+			"api_key empty",
+			(b) => ({ ...b, model_config: { ...b.model_config, api_key: "" } }),
+			"model_config.api_key",
+		],
+		[
+			"api_key not a string",
+			(b) => ({ ...b, model_config: { ...b.model_config, api_key: 12345 } }),
+			"model_config.api_key",
+		],
+		[
+			"temperature out of range",
+			(b) => ({ ...b, model_config: { ...b.model_config, temperature: 7 } }),
+			"model_config.temperature",
+		],
+		[
+			"max_tokens zero",
+			(b) => ({ ...b, model_config: { ...b.model_config, max_tokens: 0 } }),
+			"model_config.max_tokens",
+		],
+		[
+			"max_tokens fractional",
+			(b) => ({ ...b, model_config: { ...b.model_config, max_tokens: 1.5 } }),
+			"model_config.max_tokens",
+		],
+		[
+			"api_endpoint not a URL",
+			(b) => ({
+				...b,
+				model_config: { ...b.model_config, api_endpoint: `ftp://${SENTINEL}` },
+			}),
+			"model_config.api_endpoint",
+		],
+		[
+			"openai-compatible without endpoint",
+			(b) => ({
+				...b,
+				model_config: { ...b.model_config, api_endpoint: undefined },
+			}),
+			"model_config.api_endpoint",
+		],
+		[
+			"system_prompt not a string",
+			(b) => ({ ...b, system_prompt: [SENTINEL] }),
+			"system_prompt",
+		],
+	];
+	for (const [name, mutate, field] of bad) {
+		test(`400 naming ${field} when ${name}, without echoing input`, async () => {
+			const body = mutate(
+				sessionBody({ model_config: { api_key: `sk-${SENTINEL}` } }) as Record<
+					string,
+					any
+				>,
+			);
+			const res = await it.handle("/sessions", json(body));
+			const env = await expectEnvelope(res, 400, "invalid_request");
+			expect(env.details).toMatchObject({ field });
+			expect(
+				String((env.details as { reason: string }).reason).length,
+			).toBeGreaterThan(3);
+			expect(JSON.stringify(env)).not.toContain(SENTINEL);
+		});
+	}
+
+	test("400 malformed_json for a body that is not JSON, and for no body", async () => {
+		for (const body of [`{"session_id": "${SENTINEL}`, "not json", "{'a':1}"]) {
+			const env = await expectEnvelope(
+				await it.handle("/sessions", json(body)),
+				400,
+				"malformed_json",
+			);
+			expect(JSON.stringify(env)).not.toContain(SENTINEL);
+		}
+		await expectEnvelope(
+			await it.handle("/sessions", { method: "POST" }),
+			400,
+			"invalid_request",
+		);
+		await expectEnvelope(
+			await it.handle("/sessions", json("[]")),
+			400,
+			"invalid_request",
+		);
+	});
+
+	test("a JSON body sent without a JSON content type is still read (curl -d)", async () => {
+		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
+		llm.script(body.model_config.api_key, [{ kind: "text", text: "fine" }]);
+		const res = await it.handle("/sessions", {
+			method: "POST",
+			headers: { "content-type": "application/x-www-form-urlencoded" },
+			body: JSON.stringify(body),
+		});
+		expect(res.status).toBe(201);
+	});
+
+	test("413 for a body over MAX_BODY_BYTES, declared or streamed", async () => {
+		const big = JSON.stringify(sessionBody({ prompt: "x".repeat(70_000) }));
+		await expectEnvelope(
+			await it.handle("/sessions", json(big)),
+			413,
+			"body_too_large",
+		);
+		const stream = new ReadableStream({
+			start(c) {
+				c.enqueue(new TextEncoder().encode(big));
+				c.close();
+			},
+		});
+		await expectEnvelope(
+			await it.handle("/sessions", { method: "POST", body: stream }),
+			413,
+			"body_too_large",
+		);
+	});
+
+	test("503 with Retry-After while the engine is not ready", async () => {
+		const { EngineSupervisor } = await import("../../src/engine/supervisor");
+		const { SessionManager } = await import("../../src/sessions/manager");
+		const { SessionStore } = await import("../../src/sessions/store");
+		const { parseConfig } = await import("../../src/config/parse");
+		const log = createLogger("error");
+		const other = makeTempDirs();
+		const config = parseConfig(
+			{ WORKSPACE_DIR: other.workspace, STATE_DIR: other.state },
+			process.cwd(),
+		);
+		// A real supervisor that was never started: exactly the state between pod start and engine ready.
+		const engine = new EngineSupervisor({
+			bin: config.engineBin,
+			workspaceDir: config.workspaceDir,
+			engineDir: `${other.state}/engine`,
+			config: {},
+			startTimeoutMs: 1000,
+			log,
+			clock: systemClock,
+		});
+		const sessions = new SessionManager({
+			config,
+			store: new SessionStore(other.state),
+			engine,
+			clock: systemClock,
+			log,
+		});
+		sessions.init();
+		const app = createApp({
+			sessions,
+			streams: it.sidecar.streams,
+			clock: systemClock,
+			log,
+			maxBodyBytes: 65536,
+			sharedSecret: undefined,
+			version: "test",
+			readiness: {
+				workspaceDir: other.workspace,
+				stateDir: other.state,
+				draining: () => false,
+				engineProblem: async () => "x",
+			},
+		});
+		const res = await app.handle(
+			new Request(
+				"http://localhost/sessions",
+				json(sessionBody({ model_config: { api_endpoint: llm.url } })),
+			),
+		);
+		await expectEnvelope(res, 503, "engine_unavailable");
+		expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
+		sessions.close();
+		other.cleanup();
+	});
+});
+
+describe("session routes", () => {
+	test("404 for an unknown session on status, stream and delete", async () => {
+		const id = crypto.randomUUID();
+		await expectEnvelope(
+			await it.handle(`/sessions/${id}/status`),
+			404,
+			"session_not_found",
+		);
+		await expectEnvelope(
+			await it.handle(`/sessions/${id}/stream`),
+			404,
+			"session_not_found",
+		);
+		await expectEnvelope(
+			await it.handle(`/sessions/${id}`, { method: "DELETE" }),
+			404,
+			"session_not_found",
+		);
+	});
+
+	test("400 for a session id that is not a UUID, without echoing it", async () => {
+		for (const id of [SENTINEL, "..%2F..%2Fetc", "%00"]) {
+			const env = await expectEnvelope(
+				await it.handle(`/sessions/${id}/status`),
+				400,
+				"invalid_request",
+			);
+			expect(JSON.stringify(env)).not.toContain(SENTINEL);
+		}
+	});
+
+	test("status and cancel of a live session; cancel is idempotent", async () => {
+		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
+		llm.script(body.model_config.api_key, [{ kind: "hang" }]);
+		expect((await it.handle("/sessions", json(body))).status).toBe(201);
+		const status = await it.handle(`/sessions/${body.session_id}/status`);
+		expect(status.status).toBe(200);
+		expect(await status.json()).toMatchObject({
+			session_id: body.session_id,
+			status: "running",
+		});
+		const cancelled = await it.handle(`/sessions/${body.session_id}`, {
+			method: "DELETE",
+		});
+		expect(cancelled.status).toBe(200);
+		const c = (await cancelled.json()) as Record<string, unknown>;
+		expect(c).toMatchObject({
+			session_id: body.session_id,
+			status: "cancelled",
+		});
+		const again = await it.handle(`/sessions/${body.session_id}`, {
+			method: "DELETE",
+		});
+		expect(await again.json()).toEqual(c);
+		const after = (await (
+			await it.handle(`/sessions/${body.session_id}/status`)
+		).json()) as Record<string, unknown>;
+		expect(after).toMatchObject({
+			status: "cancelled",
+			error: { code: "cancelled" },
+		});
+		expect(after.ended_at).toBe(c.ended_at as string);
+	});
+
+	test("405 with Allow for a wrong method on a known path, 404 envelope for unknown paths", async () => {
+		const put = await it.handle("/sessions", { method: "PUT" });
+		await expectEnvelope(put, 405, "method_not_allowed");
+		expect(put.headers.get("allow")).toBe("POST");
+		const post = await it.handle("/healthz", { method: "POST" });
+		await expectEnvelope(post, 405, "method_not_allowed");
+		await expectEnvelope(await it.handle("/nope"), 404, "not_found");
+	});
+});
+
+describe("documentation", () => {
+	test("Swagger UI at /swagger and the OpenAPI document with an operationId per route", async () => {
+		const ui = await it.handle("/swagger");
+		expect(ui.status).toBe(200);
+		expect(await ui.text()).toContain("swagger");
+		const doc = (await (await it.handle("/swagger/json")).json()) as {
+			paths: Record<string, Record<string, { operationId?: string }>>;
+		};
+		const ops = Object.values(doc.paths).flatMap((p) =>
+			Object.values(p).map((o) => o.operationId),
+		);
+		for (const op of [
+			"liveness",
+			"livenessAlias",
+			"readiness",
+			"createSession",
+			"getSessionStatus",
+			"cancelSession",
+			"streamSession",
+		]) {
+			expect(ops).toContain(op);
+		}
+	});
+});
+
+test("no log line holds an API key or the sentinel", () => {
+	expect(it.logLines.join("")).not.toContain(SENTINEL);
+});
+
+describe("the engine", () => {
+	test("holds no API key in its environment or configuration", async () => {
+		const key = `sk-env-${SENTINEL}-${crypto.randomUUID()}`;
+		llm.script(key, [{ kind: "hang" }]);
+		const body = sessionBody({
+			model_config: { api_key: key, api_endpoint: llm.url },
+		});
+		expect((await it.handle("/sessions", json(body))).status).toBe(201);
+		await llm.waitForRequest((r) => r.key === key, 30_000);
+		const pid = it.sidecar.engine.pid;
+		expect(pid).toBeGreaterThan(0);
+		const environ = await Bun.file(`/proc/${pid}/environ`).text();
+		expect(environ).toContain("OPENCODE_CONFIG_CONTENT");
+		expect(environ).not.toContain(key);
+		expect(environ).not.toContain(SENTINEL);
+		await it.handle(`/sessions/${body.session_id}`, { method: "DELETE" });
+	});
+
+	test("a killed engine is restarted; /ready is 503 meanwhile and runs in it end with engine_unavailable", async () => {
+		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
+		llm.script(body.model_config.api_key, [{ kind: "hang" }]);
+		expect((await it.handle("/sessions", json(body))).status).toBe(201);
+		await llm.waitForRequest(
+			(r) => r.key === body.model_config.api_key,
+			30_000,
+		);
+		const before = it.sidecar.engine.starts;
+		it.sidecar.engine.kill("SIGKILL");
+		// Not ready from the moment the process is gone until the new one answers.
+		await waitUntil(() => !it.sidecar.engine.ready);
+		const during = await it.handle("/ready");
+		expect(during.status).toBe(503);
+		expect(((await during.json()) as { error: string }).error).toContain(
+			"engine",
+		);
+		await it.sidecar.engine.whenReady();
+		expect(it.sidecar.engine.starts).toBe(before + 1);
+		expect((await it.handle("/ready")).status).toBe(200);
+		const status = (await (
+			await it.handle(`/sessions/${body.session_id}/status`)
+		).json()) as Record<string, unknown>;
+		expect(status).toMatchObject({
+			status: "failed",
+			error: { code: "engine_unavailable" },
+		});
+		// And the new engine runs sessions.
+		const next = sessionBody({ model_config: { api_endpoint: llm.url } });
+		llm.script(next.model_config.api_key, [
+			{ kind: "text", text: "after restart" },
+		]);
+		expect((await it.handle("/sessions", json(next))).status).toBe(201);
+	});
+});
+
+/** Resolves once `check` holds, re-checking on each turn of the event loop (no fixed sleeps). */
+async function waitUntil(
+	check: () => boolean,
+	timeoutMs = 10_000,
+): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!check()) {
+		if (Date.now() > deadline) throw new Error("condition not met in time");
+		await new Promise((r) => setImmediate(r));
+	}
+}

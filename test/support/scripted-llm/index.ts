@@ -1,0 +1,2 @@
+export { startScriptedLlm } from "./server";
+export type { ApiFormat, RecordedRequest, ScriptedLlm, Turn } from "./types";

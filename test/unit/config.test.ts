@@ -1,0 +1,221 @@
+import { describe, expect, it } from "bun:test";
+import { join } from "node:path";
+import { type Config, ConfigError, parseConfig } from "../../src/config/parse";
+import { VARIABLES, type VariableName } from "../../src/config/variables";
+
+const INSTALL = "/opt/sidecar";
+
+/** Runs `parseConfig` and returns the ConfigError it throws. */
+function configError(env: Record<string, string>): ConfigError {
+	try {
+		parseConfig(env, INSTALL);
+	} catch (e) {
+		if (e instanceof ConfigError) return e;
+		throw e;
+	}
+	throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+/** How each variable's default shows up in the parsed config. */
+const FIELDS: Partial<
+	Record<VariableName, [keyof Config, (text: string) => unknown]>
+> = {
+	WORKSPACE_DIR: ["workspaceDir", (t) => t],
+	PORT: ["port", Number],
+	HOST: ["host", (t) => t],
+	LOG_LEVEL: ["logLevel", (t) => t],
+	SESSION_TIMEOUT: ["sessionTimeoutMs", (t) => Number(t) * 1000],
+	MAX_CONCURRENT_SESSIONS: ["maxConcurrentSessions", Number],
+	OPENCODE_SHARED_SECRET: ["sharedSecret", () => undefined],
+	HEARTBEAT_INTERVAL: ["heartbeatIntervalMs", (t) => Number(t) * 1000],
+	STATE_DIR: ["stateDir", (t) => t],
+	OPENCODE_BIN: [
+		"engineBin",
+		(t) => t || join(INSTALL, "node_modules", ".bin", "opencode"),
+	],
+	MAX_BODY_BYTES: ["maxBodyBytes", Number],
+	STREAM_BUFFER_BYTES: ["streamBufferBytes", Number],
+	HTTP_IDLE_TIMEOUT: ["httpIdleTimeoutSeconds", Number],
+	ENGINE_START_TIMEOUT: ["engineStartTimeoutMs", (t) => Number(t) * 1000],
+};
+
+describe("parseConfig defaults", () => {
+	const config = parseConfig({}, INSTALL);
+
+	it("uses the defaults listed in variables.ts", () => {
+		const expected: Record<string, unknown> = {};
+		for (const v of VARIABLES) {
+			const field = FIELDS[v.name];
+			if (!field) throw new Error(`test does not know variable ${v.name}`);
+			expected[field[0]] = field[1](v.default ?? "");
+		}
+		expect(config).toEqual(expected as unknown as Config);
+	});
+
+	it("has the documented concrete defaults", () => {
+		expect(config.port).toBe(3003);
+		expect(config.workspaceDir).toBe("/workspace");
+		expect(config.sessionTimeoutMs).toBe(3_600_000);
+		expect(config.heartbeatIntervalMs).toBe(15_000);
+		expect(config.logLevel).toBe("info");
+	});
+
+	it("treats empty and blank values as unset", () => {
+		expect(parseConfig({ PORT: "", LOG_LEVEL: "   " }, INSTALL)).toEqual(
+			config,
+		);
+	});
+
+	it("returns a frozen object", () => {
+		expect(Object.isFrozen(config)).toBe(true);
+		expect(() => {
+			(config as { port: number }).port = 1;
+		}).toThrow(TypeError);
+		expect(config.port).toBe(3003);
+	});
+
+	it("describes every variable it reads", () => {
+		for (const v of VARIABLES) expect(v.description.length).toBeGreaterThan(10);
+	});
+});
+
+describe("parseConfig values", () => {
+	it("reads every variable it is given", () => {
+		const config = parseConfig(
+			{
+				WORKSPACE_DIR: "/work/tree/",
+				PORT: " 8080 ",
+				HOST: "127.0.0.1",
+				LOG_LEVEL: "DEBUG",
+				SESSION_TIMEOUT: "0.5",
+				MAX_CONCURRENT_SESSIONS: "2",
+				OPENCODE_SHARED_SECRET: "0123456789abcdef",
+				HEARTBEAT_INTERVAL: "0.25",
+				STATE_DIR: "/var/state",
+				OPENCODE_BIN: "/usr/local/bin/opencode",
+				MAX_BODY_BYTES: "2048",
+				STREAM_BUFFER_BYTES: "8192",
+				HTTP_IDLE_TIMEOUT: "60",
+				ENGINE_START_TIMEOUT: "2.5",
+			},
+			INSTALL,
+		);
+		expect(config).toEqual({
+			workspaceDir: "/work/tree",
+			port: 8080,
+			host: "127.0.0.1",
+			logLevel: "debug",
+			sessionTimeoutMs: 500,
+			maxConcurrentSessions: 2,
+			sharedSecret: "0123456789abcdef",
+			heartbeatIntervalMs: 250,
+			stateDir: "/var/state",
+			engineBin: "/usr/local/bin/opencode",
+			maxBodyBytes: 2048,
+			streamBufferBytes: 8192,
+			httpIdleTimeoutSeconds: 60,
+			engineStartTimeoutMs: 2500,
+		});
+	});
+
+	it("accepts port 0 (any free port)", () => {
+		expect(parseConfig({ PORT: "0" }, INSTALL).port).toBe(0);
+	});
+
+	it("accepts a state directory next to, not inside, the workspace", () => {
+		expect(
+			parseConfig(
+				{ WORKSPACE_DIR: "/data/ws", STATE_DIR: "/data/ws-state" },
+				INSTALL,
+			).stateDir,
+		).toBe("/data/ws-state");
+	});
+});
+
+describe("parseConfig rejects bad values with an error naming the variable", () => {
+	it.each<[string, Record<string, string>, VariableName]>([
+		["a non-number PORT", { PORT: "eighty" }, "PORT"],
+		["a fractional PORT", { PORT: "80.5" }, "PORT"],
+		["PORT 70000", { PORT: "70000" }, "PORT"],
+		["a negative PORT", { PORT: "-1" }, "PORT"],
+		["LOG_LEVEL=verbose", { LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
+		[
+			"a relative WORKSPACE_DIR",
+			{ WORKSPACE_DIR: "workspace" },
+			"WORKSPACE_DIR",
+		],
+		["a relative STATE_DIR", { STATE_DIR: "./state" }, "STATE_DIR"],
+		[
+			"STATE_DIR inside WORKSPACE_DIR",
+			{ WORKSPACE_DIR: "/workspace", STATE_DIR: "/workspace/.sidecar" },
+			"STATE_DIR",
+		],
+		[
+			"STATE_DIR equal to WORKSPACE_DIR",
+			{ WORKSPACE_DIR: "/workspace", STATE_DIR: "/workspace/" },
+			"STATE_DIR",
+		],
+		[
+			"STATE_DIR inside WORKSPACE_DIR through ..",
+			{ WORKSPACE_DIR: "/workspace", STATE_DIR: "/tmp/../workspace/state" },
+			"STATE_DIR",
+		],
+		[
+			"STATE_DIR inside WORKSPACE_DIR in a directory whose name starts with ..",
+			{ WORKSPACE_DIR: "/workspace", STATE_DIR: "/workspace/..state" },
+			"STATE_DIR",
+		],
+		["SESSION_TIMEOUT=0", { SESSION_TIMEOUT: "0" }, "SESSION_TIMEOUT"],
+		[
+			"a non-number SESSION_TIMEOUT",
+			{ SESSION_TIMEOUT: "1h" },
+			"SESSION_TIMEOUT",
+		],
+		[
+			"MAX_CONCURRENT_SESSIONS=0",
+			{ MAX_CONCURRENT_SESSIONS: "0" },
+			"MAX_CONCURRENT_SESSIONS",
+		],
+		[
+			"HEARTBEAT_INTERVAL=Infinity",
+			{ HEARTBEAT_INTERVAL: "Infinity" },
+			"HEARTBEAT_INTERVAL",
+		],
+		["a tiny MAX_BODY_BYTES", { MAX_BODY_BYTES: "10" }, "MAX_BODY_BYTES"],
+		[
+			"a tiny STREAM_BUFFER_BYTES",
+			{ STREAM_BUFFER_BYTES: "100" },
+			"STREAM_BUFFER_BYTES",
+		],
+		[
+			"HTTP_IDLE_TIMEOUT=256",
+			{ HTTP_IDLE_TIMEOUT: "256" },
+			"HTTP_IDLE_TIMEOUT",
+		],
+		[
+			"ENGINE_START_TIMEOUT=0",
+			{ ENGINE_START_TIMEOUT: "0" },
+			"ENGINE_START_TIMEOUT",
+		],
+		[
+			"a short OPENCODE_SHARED_SECRET",
+			{ OPENCODE_SHARED_SECRET: "short-secret" },
+			"OPENCODE_SHARED_SECRET",
+		],
+	])("%s", (_label, env, variable) => {
+		const error = configError(env);
+		expect(error.name).toBe("ConfigError");
+		expect(error.variable).toBe(variable);
+		expect(error.message.startsWith(`${variable}: `)).toBe(true);
+	});
+
+	it("does not quote the secret in its error", () => {
+		const error = configError({ OPENCODE_SHARED_SECRET: "tiny-SENTINEL" });
+		expect(error.message).not.toContain("tiny-SENTINEL");
+	});
+
+	it("quotes the bad value for ordinary variables", () => {
+		expect(configError({ PORT: "eighty" }).message).toContain('"eighty"');
+		expect(configError({ LOG_LEVEL: "verbose" }).message).toContain("verbose");
+	});
+});

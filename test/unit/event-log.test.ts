@@ -1,0 +1,349 @@
+import { afterEach, beforeEach, describe, expect, it } from "bun:test";
+import {
+	appendFileSync,
+	mkdtempSync,
+	readFileSync,
+	rmSync,
+	statSync,
+	writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { LoggedEvent, StoredEvent } from "../../src/events/catalogue";
+import { EventLog } from "../../src/events/log";
+import {
+	decodeRecord,
+	encodeRecord,
+	eventToFrame,
+	recordToFrame,
+} from "../../src/events/record";
+import { encodeFrame } from "../../src/sse/encode";
+import { SseParser } from "../../src/sse/parse";
+
+const T = "2026-01-01T00:00:00.000Z";
+
+const output = (text: string): LoggedEvent => ({
+	event: "output",
+	data: { type: "stdout", text, source: "assistant", timestamp: T },
+});
+
+/** A varied run: text with awkward characters, a tool call and result, and a status. */
+function sampleEvents(n: number): LoggedEvent[] {
+	const out: LoggedEvent[] = [];
+	for (let i = 0; i < n; i++) {
+		switch (i % 4) {
+			case 0:
+				out.push(output(`line ${i}\nsecond\tline ✓ \u2028 🚀 "quoted"`));
+				break;
+			case 1:
+				out.push({
+					event: "tool_call",
+					data: {
+						tool: "bash",
+						args: { command: `echo ${i} > f.txt` },
+						call_id: `call_${i}`,
+						timestamp: T,
+					},
+				});
+				break;
+			case 2:
+				out.push({
+					event: "tool_result",
+					data: {
+						tool: "bash",
+						result: {
+							output: `${i}\r\n`,
+							title: "echo",
+							metadata: { exit: 0 },
+						},
+						call_id: `call_${i - 1}`,
+						is_error: false,
+						timestamp: T,
+					},
+				});
+				break;
+			default:
+				out.push({
+					event: "status",
+					data: { status: "running", progress: i % 100, timestamp: T },
+				});
+		}
+	}
+	return out;
+}
+
+let dir: string;
+let path: string;
+const opened: EventLog[] = [];
+
+function open(): ReturnType<typeof EventLog.open> {
+	const result = EventLog.open(path);
+	opened.push(result.log);
+	return result;
+}
+
+beforeEach(() => {
+	dir = mkdtempSync(join(tmpdir(), "event-log-"));
+	path = join(dir, "events.log");
+});
+
+afterEach(() => {
+	for (const log of opened.splice(0)) log.close();
+	rmSync(dir, { recursive: true, force: true });
+});
+
+describe("EventLog", () => {
+	it("numbers events densely from 1", () => {
+		const { log, recovery } = open();
+		expect(recovery).toEqual({ events: 0, discardedBytes: 0 });
+		expect(log.lastId).toBe(0);
+		expect(log.last).toBeUndefined();
+		const ids = sampleEvents(5).map((e) => log.append(e).id);
+		expect(ids).toEqual([1, 2, 3, 4, 5]);
+		expect(log.lastId).toBe(5);
+		expect(log.last?.id).toBe(5);
+	});
+
+	it("returns the stored event with the payload it was given", () => {
+		const { log } = open();
+		const event = output("hello\nworld");
+		expect(log.append(event)).toEqual({ ...event, id: 1 } as StoredEvent);
+	});
+
+	it("keeps every event with the same ids and payloads after close and reopen", async () => {
+		const events = sampleEvents(9);
+		const first = open().log;
+		for (const e of events) first.append(e);
+		first.close();
+
+		const { log, recovery } = open();
+		expect(recovery).toEqual({ events: 9, discardedBytes: 0 });
+		expect(log.lastId).toBe(9);
+		expect(log.last).toEqual({ ...events[8], id: 9 } as StoredEvent);
+		expect(await log.readAll()).toEqual(
+			events.map((e, i) => ({ ...e, id: i + 1 }) as StoredEvent),
+		);
+		expect(log.append(output("after reopen")).id).toBe(10);
+	});
+
+	it("refuses to append after close", () => {
+		const { log } = open();
+		log.close();
+		expect(() => log.append(output("late"))).toThrow(/closed/);
+	});
+
+	it("discards a torn last record without a newline and continues from the right id", async () => {
+		const first = open().log;
+		for (const e of sampleEvents(3)) first.append(e);
+		first.close();
+		const intact = statSync(path).size;
+		const torn = '4\toutput\t{"type":"stdout","text":"cut';
+		appendFileSync(path, torn);
+
+		const { log, recovery } = open();
+		expect(recovery).toEqual({
+			events: 3,
+			discardedBytes: Buffer.byteLength(torn),
+		});
+		expect(statSync(path).size).toBe(intact);
+		expect(log.lastId).toBe(3);
+		expect(log.append(output("next")).id).toBe(4);
+		const all = await log.readAll();
+		expect(all.map((e) => e.id)).toEqual([1, 2, 3, 4]);
+		expect(all[3]).toEqual({ ...output("next"), id: 4 } as StoredEvent);
+	});
+
+	it("discards a complete record that was torn just before its newline", () => {
+		const first = open().log;
+		first.append(output("one"));
+		first.close();
+		const whole = encodeRecord({ ...output("two"), id: 2 } as StoredEvent);
+		appendFileSync(path, whole);
+		const { log, recovery } = open();
+		expect(recovery.discardedBytes).toBe(Buffer.byteLength(whole));
+		expect(log.lastId).toBe(1);
+	});
+
+	it("discards a garbage last line and reports its size", async () => {
+		const first = open().log;
+		for (const e of sampleEvents(2)) first.append(e);
+		first.close();
+		const garbage = "\u0000\u0000garbage ✗\n";
+		appendFileSync(path, garbage);
+
+		const { log, recovery } = open();
+		expect(recovery).toEqual({
+			events: 2,
+			discardedBytes: Buffer.byteLength(garbage),
+		});
+		expect(log.append(output("three")).id).toBe(3);
+		expect((await log.readAll()).map((e) => e.id)).toEqual([1, 2, 3]);
+	});
+
+	it("cuts the log at a record whose id is out of sequence", () => {
+		const first = open().log;
+		first.append(output("one"));
+		first.close();
+		const skipped = `${encodeRecord({ ...output("five"), id: 5 } as StoredEvent)}\n`;
+		appendFileSync(path, skipped);
+		const { log, recovery } = open();
+		expect(recovery).toEqual({
+			events: 1,
+			discardedBytes: Buffer.byteLength(skipped),
+		});
+		expect(log.append(output("two")).id).toBe(2);
+	});
+
+	it("recovers an empty log from a file holding only a torn record", () => {
+		writeFileSync(path, "1\tout");
+		const { log, recovery } = open();
+		expect(recovery).toEqual({ events: 0, discardedBytes: 5 });
+		expect(log.lastId).toBe(0);
+		expect(readFileSync(path, "utf8")).toBe("");
+	});
+});
+
+describe("EventLog.readFrames", () => {
+	const events = sampleEvents(20);
+	let log: EventLog;
+
+	beforeEach(() => {
+		log = open().log;
+		for (const e of events) log.append(e);
+	});
+
+	const expectedFrames = (afterId: number) =>
+		events
+			.slice(afterId)
+			.map((e, i) => eventToFrame({ ...e, id: afterId + i + 1 } as StoredEvent))
+			.join("");
+
+	it("returns every event after afterId as frames identical to eventToFrame", async () => {
+		for (const afterId of [0, 1, 7, 19]) {
+			const { text, lastId } = await log.readFrames(afterId);
+			expect(lastId).toBe(20);
+			expect(text).toBe(expectedFrames(afterId));
+		}
+	});
+
+	it("returns nothing when afterId is the last id", async () => {
+		expect(await log.readFrames(20)).toEqual({ text: "", lastId: 20 });
+	});
+
+	it("returns nothing for an empty log", async () => {
+		const empty = EventLog.open(join(dir, "empty.log"));
+		opened.push(empty.log);
+		expect(await empty.log.readFrames(0)).toEqual({ text: "", lastId: 0 });
+	});
+
+	it.each([1, 50, 300, 1000])(
+		"reads in chunks of about %d bytes that together hold exactly the events after afterId, in order",
+		async (maxBytes) => {
+			for (const afterId of [0, 5]) {
+				let cursor = afterId;
+				let text = "";
+				let chunks = 0;
+				while (cursor < log.lastId) {
+					const chunk = await log.readFrames(cursor, maxBytes);
+					expect(chunk.lastId).toBeGreaterThan(cursor);
+					text += chunk.text;
+					cursor = chunk.lastId;
+					chunks++;
+				}
+				expect(text).toBe(expectedFrames(afterId));
+				if (maxBytes < 300) expect(chunks).toBe(20 - afterId);
+				else expect(chunks).toBeGreaterThan(1);
+			}
+		},
+	);
+
+	it("includes at least one event even when it is larger than maxBytes", async () => {
+		const { text, lastId } = await log.readFrames(3, 1);
+		expect(lastId).toBe(4);
+		expect(text).toBe(expectedFrames(3).slice(0, text.length));
+		expect(new SseParser().push(text)).toHaveLength(1);
+	});
+
+	it("parses back to the stored ids and payloads", async () => {
+		const { text } = await log.readFrames(0);
+		const parsed = new SseParser().push(text);
+		expect(
+			parsed.map((p) => ({
+				event: p.event,
+				id: Number(p.id),
+				data: JSON.parse(p.data),
+			})),
+		).toEqual(events.map((e, i) => ({ ...e, id: i + 1 })));
+	});
+
+	it("sees events appended after an earlier read", async () => {
+		await log.readFrames(0);
+		log.append(output("late\narrival"));
+		const { text, lastId } = await log.readFrames(20);
+		expect(lastId).toBe(21);
+		expect(text).toBe(
+			eventToFrame({ ...output("late\narrival"), id: 21 } as StoredEvent),
+		);
+	});
+});
+
+describe("records", () => {
+	const tricky: LoggedEvent[] = [
+		output("newline\ninside"),
+		output("carriage\rreturn and\r\nCRLF"),
+		output("tab\there\tand there"),
+		output("unicode ✓ 日本語 🚀 \u2028 \u2029 é"),
+		output("control \u0000 \u0001 \u001f"),
+		output(""),
+		{
+			event: "tool_call",
+			data: {
+				tool: "write",
+				args: { "key\twith\ttabs": "v\nw", nested: { list: ["a\tb"] } },
+				call_id: "c",
+				timestamp: T,
+			},
+		},
+		{
+			event: "error",
+			data: {
+				error: "bad\nthing",
+				fatal: true,
+				code: "engine_error",
+				timestamp: T,
+			},
+		},
+	];
+
+	it.each(tricky.map((e, i) => [i, e] as const))(
+		"recordToFrame equals encodeFrame({event, id, data}) (case %d)",
+		(i, e) => {
+			const stored = { ...e, id: i + 1 } as StoredEvent;
+			const record = encodeRecord(stored);
+			expect(record).not.toMatch(/[\n\r]/);
+			const frame = encodeFrame({
+				event: stored.event,
+				id: stored.id,
+				data: stored.data,
+			});
+			expect(recordToFrame(record)).toBe(frame);
+			expect(eventToFrame(stored)).toBe(frame);
+			expect(decodeRecord(record)).toEqual(stored);
+		},
+	);
+
+	it.each([
+		["an empty line", ""],
+		["no tabs", "1 output {}"],
+		["one tab", '1\t{"a":1}'],
+		["a zero id", "0\toutput\t{}"],
+		["a negative id", "-1\toutput\t{}"],
+		["a fractional id", "1.5\toutput\t{}"],
+		["a non-numeric id", "x\toutput\t{}"],
+		["truncated JSON", '1\toutput\t{"a":'],
+		["a JSON scalar", "1\toutput\t42"],
+		["JSON null", "1\toutput\tnull"],
+	])("decodeRecord rejects %s", (_name, line) => {
+		expect(decodeRecord(line)).toBeUndefined();
+	});
+});
