@@ -38,6 +38,8 @@ export class EngineSupervisor implements Engine {
 	private phase: Phase = "stopped";
 	private proc: ReturnType<typeof Bun.spawn> | undefined;
 	private client: OpencodeClient | undefined;
+	private base: string | undefined;
+	private auth: string | undefined;
 	private eventsConnected = false;
 	private eventsAbort: AbortController | undefined;
 	private failures = 0;
@@ -193,6 +195,8 @@ export class EngineSupervisor implements Engine {
 			headers: { authorization: auth },
 			directory: this.options.workspaceDir,
 		});
+		this.base = base;
+		this.auth = auth;
 		this.phase = "running";
 		this.lastError = undefined;
 		log.info(
@@ -277,6 +281,8 @@ export class EngineSupervisor implements Engine {
 		if (this.proc !== proc) return;
 		this.proc = undefined;
 		this.client = undefined;
+		this.base = undefined;
+		this.auth = undefined;
 		this.eventsConnected = false;
 		this.eventsAbort?.abort();
 		if (this.phase === "stopping" || this.phase === "stopped") return;
@@ -330,6 +336,16 @@ export class EngineSupervisor implements Engine {
 	/** Kills the engine process as a crash would (for fault tests and recycling). */
 	kill(signal: NodeJS.Signals = "SIGKILL"): void {
 		this.proc?.kill(signal);
+	}
+
+	/**
+	 * Where the engine listens and how to authenticate, for diagnostics and
+	 * benchmarks that need their own view of it; undefined until it listens.
+	 */
+	connection(): { url: string; authorization: string } | undefined {
+		return this.base && this.auth
+			? { url: this.base, authorization: this.auth }
+			: undefined;
 	}
 
 	private api(): OpencodeClient {

@@ -46,6 +46,15 @@ export interface SessionManagerDeps {
 
 const ENGINE_CALL_TIMEOUT_MS = 10_000;
 
+/** A session's run started or ended; for observers such as the Kubernetes reporter. */
+export interface LifecycleEvent {
+	readonly session_id: string;
+	readonly status: SessionStatus["status"];
+	readonly code?: string;
+	readonly message?: string;
+	readonly at: string;
+}
+
 /**
  * The sessions service: creates runs on the engine, routes engine events to
  * each session's translator, ends runs (completion, failure, cancel, timeout),
@@ -56,6 +65,7 @@ export class SessionManager {
 	/** Engine session id (including sub-agent sessions) → our session. */
 	private readonly byEngine = new Map<string, Session>();
 	private readonly unsubscribe: (() => void)[] = [];
+	private readonly lifecycleListeners = new Set<(e: LifecycleEvent) => void>();
 	private closing = false;
 	private stopSync: (() => void) | undefined;
 
@@ -126,6 +136,36 @@ export class SessionManager {
 		for (const s of this.sessions.values())
 			if (s.credentials) out = scrub(out, s.credentials.apiKey);
 		return out;
+	}
+
+	/** Observes runs starting and ending. Listeners must not throw; errors are logged and ignored. */
+	onLifecycle(listener: (e: LifecycleEvent) => void): () => void {
+		this.lifecycleListeners.add(listener);
+		return () => this.lifecycleListeners.delete(listener);
+	}
+
+	private announce(session: Session): void {
+		const r = session.record;
+		const event: LifecycleEvent = {
+			session_id: r.session_id,
+			status: r.status,
+			...(r.error ? { code: r.error.code, message: r.error.message } : {}),
+			at: r.updated_at,
+		};
+		for (const l of this.lifecycleListeners) {
+			try {
+				l(event);
+			} catch (error) {
+				this.deps.log.warn({ err: String(error) }, "lifecycle listener failed");
+			}
+		}
+	}
+
+	/** Sessions (all of them, newest first). */
+	list(): Session[] {
+		return [...this.sessions.values()].sort((a, b) =>
+			b.record.created_at.localeCompare(a.record.created_at),
+		);
 	}
 
 	get runningCount(): number {
@@ -318,6 +358,7 @@ export class SessionManager {
 
 	private endRun(session: Session, end: RunEnd): void {
 		if (!session.end(end, this.deps.clock.now())) return;
+		this.announce(session);
 		const r = session.record;
 		const level =
 			end.status === "completed" || end.status === "cancelled"
