@@ -12,14 +12,7 @@
  * the script exit non-zero.
  */
 import { spawn, spawnSync } from "node:child_process";
-import {
-	existsSync,
-	mkdirSync,
-	mkdtempSync,
-	readFileSync,
-	rmSync,
-	writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -76,18 +69,10 @@ class EventLog {
 	}
 
 	/** The first event from index `from` on that matches. */
-	waitFor(
-		what: string,
-		pred: (e: EngineEvent) => boolean,
-		timeoutMs = TIMEOUT_MS,
-		from = 0,
-	): Promise<EngineEvent> {
+	waitFor(what: string, pred: (e: EngineEvent) => boolean, timeoutMs = TIMEOUT_MS, from = 0): Promise<EngineEvent> {
 		const existing = this.events.slice(from).find(pred);
 		if (existing) return Promise.resolve(existing);
-		if (this.#ended)
-			return Promise.reject(
-				new Error(`event stream ended before ${what}: ${this.#ended.message}`),
-			);
+		if (this.#ended) return Promise.reject(new Error(`event stream ended before ${what}: ${this.#ended.message}`));
 		return new Promise((resolvePromise, reject) => {
 			const waiter = {
 				pred,
@@ -98,35 +83,23 @@ class EventLog {
 			};
 			const timer = setTimeout(() => {
 				this.#waiters.delete(waiter);
-				reject(
-					new Error(`timed out after ${timeoutMs} ms waiting for ${what}`),
-				);
+				reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
 			}, timeoutMs);
 			this.#waiters.add(waiter);
 		});
 	}
 
 	ofSession(sessionID: string, type?: string): EngineEvent[] {
-		return this.events.filter(
-			(e) =>
-				sessionOf(e) === sessionID && (type === undefined || e.type === type),
-		);
+		return this.events.filter((e) => sessionOf(e) === sessionID && (type === undefined || e.type === type));
 	}
 }
 
 function sessionOf(e: EngineEvent): string | undefined {
-	return (
-		e.properties?.sessionID ??
-		e.properties?.part?.sessionID ??
-		e.properties?.info?.sessionID
-	);
+	return e.properties?.sessionID ?? e.properties?.part?.sessionID ?? e.properties?.info?.sessionID;
 }
 
 /** Reads an SSE body into `log`: `data:` lines joined per event, other fields ignored. */
-async function readSse(
-	body: ReadableStream<Uint8Array>,
-	log: EventLog,
-): Promise<void> {
+async function readSse(body: ReadableStream<Uint8Array>, log: EventLog): Promise<void> {
 	const decoder = new TextDecoder();
 	let buffer = "";
 	let data: string[] = [];
@@ -139,9 +112,7 @@ async function readSse(
 			let newline = buffer.search(/\r\n|\r|\n/);
 			while (newline >= 0) {
 				const line = buffer.slice(0, newline);
-				buffer = buffer.slice(
-					newline + (buffer.startsWith("\r\n", newline) ? 2 : 1),
-				);
+				buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
 				if (line === "") {
 					if (data.length > 0) log.push(data.join("\n"));
 					data = [];
@@ -163,21 +134,12 @@ async function readSse(
 interface Engine {
 	base: string;
 	logFile: string;
-	api(
-		method: string,
-		path: string,
-		body?: unknown,
-		signal?: AbortSignal,
-	): Promise<Response>;
+	api(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response>;
 	stop(): Promise<void>;
 }
 
 /** The configuration the engine gets through OPENCODE_CONFIG_CONTENT. */
-export function engineConfig(
-	llmUrl: string,
-	keys: Record<ProviderID, string>,
-	smallModel: string,
-) {
+export function engineConfig(llmUrl: string, keys: Record<ProviderID, string>, smallModel: string) {
 	const model = {
 		name: MODEL_ID,
 		tool_call: true,
@@ -212,11 +174,7 @@ export function engineConfig(
 }
 
 /** A deliberately small environment: the engine also reads OPENAI_API_KEY & co. from it. */
-function engineEnv(
-	stateDir: string,
-	password: string,
-	config: unknown,
-): Record<string, string> {
+function engineEnv(stateDir: string, password: string, config: unknown): Record<string, string> {
 	return {
 		PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
 		LANG: process.env.LANG ?? "C.UTF-8",
@@ -250,26 +208,13 @@ async function freePort(): Promise<number> {
 	return port;
 }
 
-async function startEngine(
-	workspace: string,
-	stateDir: string,
-	config: unknown,
-): Promise<Engine> {
+async function startEngine(workspace: string, stateDir: string, config: unknown): Promise<Engine> {
 	const port = await freePort();
 	const password = crypto.randomUUID();
 	const logFile = join(stateDir, "engine.log");
 	const child = spawn(
 		ENGINE,
-		[
-			"serve",
-			"--hostname",
-			"127.0.0.1",
-			"--port",
-			String(port),
-			"--print-logs",
-			"--log-level",
-			"INFO",
-		],
+		["serve", "--hostname", "127.0.0.1", "--port", String(port), "--print-logs", "--log-level", "INFO"],
 		{
 			cwd: workspace,
 			env: engineEnv(stateDir, password, config),
@@ -283,10 +228,7 @@ async function startEngine(
 
 	await new Promise<void>((ready, fail) => {
 		let stdout = "";
-		const timer = setTimeout(
-			() => fail(new Error(`engine not listening after ${TIMEOUT_MS} ms`)),
-			TIMEOUT_MS,
-		);
+		const timer = setTimeout(() => fail(new Error(`engine not listening after ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
 		child.stdout.on("data", (chunk: Buffer) => {
 			stdout += chunk.toString();
 			if (stdout.includes("opencode server listening on")) {
@@ -297,11 +239,7 @@ async function startEngine(
 		child.once("exit", (code) => {
 			clearTimeout(timer);
 			flushLog();
-			fail(
-				new Error(
-					`engine exited with ${code} before listening; log in ${logFile}`,
-				),
-			);
+			fail(new Error(`engine exited with ${code} before listening; log in ${logFile}`));
 		});
 	});
 
@@ -339,9 +277,9 @@ async function json<T>(response: Promise<Response>, what: string): Promise<T> {
 // ---------------------------------------------------------------------------------------------
 // Workspace
 
+const COMMIT_DATE = "2025-01-01T00:00:00Z";
 const GREETING_FILE = "src/greeting.txt";
-const GREETING =
-	"Hello, world!\nThis file is edited by the edit-tool scenario.\n";
+const GREETING = "Hello, world!\nThis file is edited by the edit-tool scenario.\n";
 
 /** A git clone stand-in: one commit holding a README and the file the edit scenario changes. */
 function createWorkspace(dir: string): void {
@@ -351,17 +289,19 @@ function createWorkspace(dir: string): void {
 	const git = (...args: string[]) => {
 		const r = spawnSync(
 			"git",
-			[
-				"-c",
-				"user.name=capture",
-				"-c",
-				"user.email=capture@example.invalid",
-				...args,
-			],
-			{ cwd: dir, encoding: "utf8" },
+			["-c", "user.name=capture", "-c", "user.email=capture@example.invalid", ...args],
+			// Fixed dates give the same commit, hence the same engine project id, on every run.
+			{
+				cwd: dir,
+				encoding: "utf8",
+				env: {
+					...process.env,
+					GIT_AUTHOR_DATE: COMMIT_DATE,
+					GIT_COMMITTER_DATE: COMMIT_DATE,
+				},
+			},
 		);
-		if (r.status !== 0)
-			throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`);
+		if (r.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`);
 	};
 	git("init", "-q", "-b", "main");
 	git("add", ".");
@@ -409,19 +349,14 @@ function toolParts(ctx: ScenarioContext, tool: string) {
 }
 
 function completedTool(ctx: ScenarioContext, tool: string) {
-	const part = toolParts(ctx, tool).find(
-		(p) => p.state?.status === "completed",
-	);
+	const part = toolParts(ctx, tool).find((p) => p.state?.status === "completed");
 	check(part, `a completed ${tool} tool part`);
 	return part;
 }
 
 function noSessionError(ctx: ScenarioContext): void {
 	const errors = ctx.log.ofSession(ctx.sessionID, "session.error");
-	check(
-		errors.length === 0,
-		`no session.error, got ${JSON.stringify(errors.map((e) => e.properties.error))}`,
-	);
+	check(errors.length === 0, `no session.error, got ${JSON.stringify(errors.map((e) => e.properties.error))}`);
 }
 
 function finalText(ctx: ScenarioContext, text: string): void {
@@ -430,10 +365,7 @@ function finalText(ctx: ScenarioContext, text: string): void {
 		.map((e) => e.properties.part)
 		.filter((p) => p.type === "text" && p.time?.end !== undefined)
 		.map((p) => p.text);
-	check(
-		texts.includes(text),
-		`a finished text part "${text}", got ${JSON.stringify(texts)}`,
-	);
+	check(texts.includes(text), `a finished text part "${text}", got ${JSON.stringify(texts)}`);
 }
 
 function writeScenario(name: string, provider: ProviderID): Scenario {
@@ -446,9 +378,7 @@ function writeScenario(name: string, provider: ProviderID): Scenario {
 			{
 				kind: "tool",
 				text: "I'll create the notes file.",
-				calls: [
-					{ name: "write", args: { filePath: "notes/hello.txt", content } },
-				],
+				calls: [{ name: "write", args: { filePath: "notes/hello.txt", content } }],
 			},
 			{ kind: "text", text: "Created notes/hello.txt with a greeting." },
 		],
@@ -459,10 +389,7 @@ function writeScenario(name: string, provider: ProviderID): Scenario {
 			completedTool(ctx, "write");
 			finalText(ctx, "Created notes/hello.txt with a greeting.");
 			const file = join(ctx.workspace, "notes/hello.txt");
-			check(
-				existsSync(file) && readFileSync(file, "utf8") === content,
-				`${file} holds the scripted content`,
-			);
+			check(existsSync(file) && readFileSync(file, "utf8") === content, `${file} holds the scripted content`);
 		},
 	};
 }
@@ -514,10 +441,7 @@ const SCENARIOS: Scenario[] = [
 		async drive(ctx) {
 			await ctx.llm.waitForRequest((r) => r.key === ctx.key, TIMEOUT_MS);
 			check(
-				(await json<boolean>(
-					ctx.engine.api("POST", `/session/${ctx.sessionID}/abort`),
-					"abort",
-				)) === true,
+				(await json<boolean>(ctx.engine.api("POST", `/session/${ctx.sessionID}/abort`), "abort")) === true,
 				"abort answers true",
 			);
 			const error = await ctx.log.waitFor(
@@ -542,10 +466,7 @@ const SCENARIOS: Scenario[] = [
 				"session.error",
 				(e) => e.type === "session.error" && sessionOf(e) === ctx.sessionID,
 			);
-			check(
-				error.properties.error?.name === "APIError",
-				`APIError, got ${JSON.stringify(error.properties.error)}`,
-			);
+			check(error.properties.error?.name === "APIError", `APIError, got ${JSON.stringify(error.properties.error)}`);
 			check(error.properties.error?.data?.statusCode === 401, "statusCode 401");
 			await idle(ctx);
 		},
@@ -566,10 +487,7 @@ const SCENARIOS: Scenario[] = [
 			const retries = ctx.log
 				.ofSession(ctx.sessionID, "session.status")
 				.filter((e) => e.properties.status?.type === "retry");
-			check(
-				retries.length >= 2,
-				`at least two retry statuses, got ${retries.length}`,
-			);
+			check(retries.length >= 2, `at least two retry statuses, got ${retries.length}`);
 			finalText(ctx, "Hello after two rate limits.");
 		},
 	},
@@ -578,7 +496,8 @@ const SCENARIOS: Scenario[] = [
 		provider: "anthropic",
 		prompt: `Change the greeting in ${GREETING_FILE} to address the sidecar.`,
 		turns: [
-			// The engine refuses to edit a file this session has not read.
+			// Not required by the engine (1.18.33 edits unread files), but what models do, and it
+			// puts a `read` tool part in the capture too.
 			{
 				kind: "tool",
 				text: "Let me look at the file first.",
@@ -625,12 +544,11 @@ interface CaptureResult {
 	requests: RecordedRequest[];
 }
 
-async function capture(
-	scenario: Scenario,
-	llm: ScriptedLlm,
-	keep: boolean,
-): Promise<CaptureResult> {
-	const root = mkdtempSync(join(tmpdir(), `capture-${scenario.name}-`));
+async function capture(scenario: Scenario, llm: ScriptedLlm, keep: boolean): Promise<CaptureResult> {
+	// A fixed place, so paths in the capture stay the same from one run to the next.
+	const root = join(tmpdir(), "opencode-sidecar-capture", scenario.name);
+	rmSync(root, { recursive: true, force: true });
+	mkdirSync(root, { recursive: true });
 	const workspace = join(root, "workspace");
 	const stateDir = join(root, "state");
 	mkdirSync(workspace);
@@ -645,11 +563,7 @@ async function capture(
 	const key = keys[scenario.provider];
 	llm.script(key, scenario.turns);
 	const model = `${scenario.provider}/${MODEL_ID}`;
-	const engine = await startEngine(
-		workspace,
-		stateDir,
-		engineConfig(llm.url, keys, model),
-	);
+	const engine = await startEngine(workspace, stateDir, engineConfig(llm.url, keys, model));
 	let stream: { log: EventLog; close: () => void } | undefined;
 	try {
 		stream = await subscribe(engine);
@@ -657,26 +571,17 @@ async function capture(
 		// Headless runs wait forever on these; with "*": "allow" none should come.
 		log.onEvent = (e) => {
 			if (e.type === "permission.asked" || e.type === "question.asked")
-				console.error(
-					`  ! ${scenario.name}: unexpected ${e.type}: ${JSON.stringify(e.properties)}`,
-				);
+				console.error(`  ! ${scenario.name}: unexpected ${e.type}: ${JSON.stringify(e.properties)}`);
 		};
 		const session = await json<{ id: string }>(
 			engine.api("POST", "/session", { title: scenario.name }),
 			"POST /session",
 		);
-		const prompt = await engine.api(
-			"POST",
-			`/session/${session.id}/prompt_async`,
-			{
-				parts: [{ type: "text", text: scenario.prompt }],
-				model: { providerID: scenario.provider, modelID: MODEL_ID },
-			},
-		);
-		check(
-			prompt.status === 204,
-			`prompt_async answers 204, got ${prompt.status}`,
-		);
+		const prompt = await engine.api("POST", `/session/${session.id}/prompt_async`, {
+			parts: [{ type: "text", text: scenario.prompt }],
+			model: { providerID: scenario.provider, modelID: MODEL_ID },
+		});
+		check(prompt.status === 204, `prompt_async answers 204, got ${prompt.status}`);
 		const ctx: ScenarioContext = {
 			engine,
 			log,
@@ -687,16 +592,9 @@ async function capture(
 		};
 		await scenario.drive(ctx);
 		const done = log.events.length;
-		await log.waitFor(
-			"server.heartbeat",
-			(e) => e.type === "server.heartbeat",
-			HEARTBEAT_WAIT_MS,
-			done,
-		);
+		await log.waitFor("server.heartbeat", (e) => e.type === "server.heartbeat", HEARTBEAT_WAIT_MS, done);
 
-		const requests = llm.requests.filter((r) =>
-			Object.values(keys).includes(r.key ?? ""),
-		);
+		const requests = llm.requests.filter((r) => Object.values(keys).includes(r.key ?? ""));
 		check(
 			requests.length === scenario.expectedRequests,
 			`${scenario.expectedRequests} LLM requests, got ${requests.length}`,
@@ -712,6 +610,7 @@ async function capture(
 			requests,
 		};
 	} catch (error) {
+		keep = true;
 		console.error(`  engine log: ${engine.logFile}`);
 		throw error;
 	} finally {
@@ -722,14 +621,11 @@ async function capture(
 	}
 }
 
-async function subscribe(
-	engine: Engine,
-): Promise<{ log: EventLog; close: () => void }> {
+async function subscribe(engine: Engine): Promise<{ log: EventLog; close: () => void }> {
 	const log = new EventLog();
 	const aborter = new AbortController();
 	const response = await engine.api("GET", "/event", undefined, aborter.signal);
-	if (!response.ok || !response.body)
-		throw new Error(`GET /event answered ${response.status}`);
+	if (!response.ok || !response.body) throw new Error(`GET /event answered ${response.status}`);
 	void readSse(response.body, log);
 	await log.waitFor("server.connected", (e) => e.type === "server.connected");
 	return { log, close: () => aborter.abort() };
@@ -737,6 +633,7 @@ async function subscribe(
 
 /** Request headers and bodies without the bulky prompt: what the engine sends, per scenario. */
 function summarize(result: CaptureResult) {
+	const first = result.requests[0]?.at ?? 0;
 	return result.requests.map((r) => {
 		const { messages, input, system, tools, ...rest } = r.body ?? {};
 		const { host: _host, "content-length": _length, ...headers } = r.headers;
@@ -744,13 +641,11 @@ function summarize(result: CaptureResult) {
 			scenario: result.scenario,
 			format: r.format,
 			path: r.path,
+			msSinceFirstRequest: r.at - first,
 			headers,
 			body: {
 				...rest,
-				tools: (tools ?? []).map(
-					(t: { name?: string; function?: { name: string } }) =>
-						t.name ?? t.function?.name,
-				),
+				tools: (tools ?? []).map((t: { name?: string; function?: { name: string } }) => t.name ?? t.function?.name),
 				messageCount: (messages ?? input ?? []).length,
 				systemType: Array.isArray(system) ? "blocks" : typeof system,
 			},
@@ -776,9 +671,7 @@ function parseArgs(argv: string[]) {
 
 async function main(): Promise<void> {
 	const args = parseArgs(process.argv.slice(2));
-	const selected = SCENARIOS.filter(
-		(s) => !args.only || args.only.includes(s.name),
-	);
+	const selected = SCENARIOS.filter((s) => !args.only || args.only.includes(s.name));
 	mkdirSync(args.out, { recursive: true });
 	const version = spawnSync(ENGINE, ["--version"], {
 		encoding: "utf8",
@@ -792,29 +685,18 @@ async function main(): Promise<void> {
 			const started = Date.now();
 			try {
 				const result = await capture(scenario, llm, args.keep);
-				writeFileSync(
-					join(args.out, `${scenario.name}.jsonl`),
-					`${result.events.join("\n")}\n`,
-				);
+				writeFileSync(join(args.out, `${scenario.name}.jsonl`), `${result.events.join("\n")}\n`);
 				summaries.push(...summarize(result));
-				console.log(
-					`ok   ${scenario.name}: ${result.events.length} events (${Date.now() - started} ms)`,
-				);
+				console.log(`ok   ${scenario.name}: ${result.events.length} events (${Date.now() - started} ms)`);
 			} catch (error) {
 				failed += 1;
-				console.error(
-					`FAIL ${scenario.name}: ${error instanceof Error ? error.message : String(error)}`,
-				);
+				console.error(`FAIL ${scenario.name}: ${error instanceof Error ? error.message : String(error)}`);
 			}
 		}
 	} finally {
 		await llm.close();
 	}
-	if (!args.only)
-		writeFileSync(
-			join(args.out, "llm-requests.json"),
-			`${JSON.stringify(summaries, null, "\t")}\n`,
-		);
+	if (!args.only) writeFileSync(join(args.out, "llm-requests.json"), `${JSON.stringify(summaries, null, "\t")}\n`);
 	if (failed > 0) process.exit(1);
 }
 

@@ -84,49 +84,31 @@ try {
 	console.log(`  ${created.status} ${JSON.stringify(await created.json())}`);
 
 	say(`GET /sessions/${sessionId}/stream`);
-	const stream = await readStream(
-		`${sidecar.url}/sessions/${sessionId}/stream`,
-		{
-			until: (e) => {
-				const { timestamp: _t, ...data } = e.data;
-				console.log(
-					`  ${String(e.id ?? "-").padStart(3)} ${e.event.padEnd(11)} ${JSON.stringify(data)}`,
-				);
-				return false;
-			},
+	const stream = await readStream(`${sidecar.url}/sessions/${sessionId}/stream`, {
+		until: (e) => {
+			const { timestamp: _t, ...data } = e.data;
+			console.log(`  ${String(e.id ?? "-").padStart(3)} ${e.event.padEnd(11)} ${JSON.stringify(data)}`);
+			return false;
 		},
-	);
+	});
 	const last = stream.events.at(-1)?.id ?? 0;
 
 	const from = Math.max(0, last - 3);
-	say(
-		`reconnect with Last-Event-ID: ${from} (replays the rest, then the stream ends)`,
-	);
-	const replay = await readStream(
-		`${sidecar.url}/sessions/${sessionId}/stream`,
-		{ headers: { "Last-Event-ID": String(from) } },
-	);
-	for (const e of replay.events)
-		console.log(`  ${String(e.id).padStart(3)} ${e.event}`);
+	say(`reconnect with Last-Event-ID: ${from} (replays the rest, then the stream ends)`);
+	const replay = await readStream(`${sidecar.url}/sessions/${sessionId}/stream`, {
+		headers: { "Last-Event-ID": String(from) },
+	});
+	for (const e of replay.events) console.log(`  ${String(e.id).padStart(3)} ${e.event}`);
 	const ended = await fetch(`${sidecar.url}/sessions/${sessionId}/stream`, {
 		headers: { "Last-Event-ID": String(last) },
 	});
-	console.log(
-		`  after the last id: ${ended.status} (EventSource stops reconnecting)`,
-	);
+	console.log(`  after the last id: ${ended.status} (EventSource stops reconnecting)`);
 
 	say(`GET /sessions/${sessionId}/status`);
-	console.log(
-		`  ${JSON.stringify(await (await fetch(`${sidecar.url}/sessions/${sessionId}/status`)).json())}`,
-	);
+	console.log(`  ${JSON.stringify(await (await fetch(`${sidecar.url}/sessions/${sessionId}/status`)).json())}`);
 
 	say("the workspace after the run: src/greet.sh");
-	console.log(
-		readFileSync(join(dirs.workspace, "src/greet.sh"), "utf8").replace(
-			/^/gm,
-			"  ",
-		),
-	);
+	console.log(readFileSync(join(dirs.workspace, "src/greet.sh"), "utf8").replace(/^/gm, "  "));
 } finally {
 	await sidecar.stop();
 	await llm.close();

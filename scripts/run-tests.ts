@@ -16,9 +16,7 @@ const bin = (name: string) => join(repo, "node_modules/.bin", name);
 const paths = process.argv.slice(2);
 
 function run(label: string, cmd: string[]): number {
-	process.stdout.write(
-		`\n=== ${label}: ${cmd.map((c) => c.replace(`${repo}/`, "")).join(" ")}\n`,
-	);
+	process.stdout.write(`\n=== ${label}: ${cmd.map((c) => c.replace(`${repo}/`, "")).join(" ")}\n`);
 	const r = Bun.spawnSync(cmd, {
 		cwd: repo,
 		stdout: "inherit",
@@ -60,9 +58,7 @@ try {
 	// No report: bun test failed before running anything.
 }
 rmSync(out, { recursive: true, force: true });
-const cases = [
-	...xml.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g),
-];
+const cases = [...xml.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)];
 let passed = 0;
 let failures = 0;
 let skipped = 0;
@@ -75,9 +71,5 @@ for (const c of cases) {
 if (code !== 0 && failures === 0) failures = 1; // the runner itself failed (e.g. an error outside any test)
 if (passed === 0) console.error("no test ran");
 const skippedNote = skipped > 0 ? `, ${skipped} skipped` : "";
-console.log(
-	`\n${passed + checksPassed} passed, ${failures + checksFailed} failed${skippedNote}`,
-);
-process.exit(
-	failures + checksFailed > 0 || skipped > 0 || passed === 0 ? 1 : 0,
-);
+console.log(`\n${passed + checksPassed} passed, ${failures + checksFailed} failed${skippedNote}`);
+process.exit(failures + checksFailed > 0 || skipped > 0 || passed === 0 ? 1 : 0);

@@ -5,6 +5,8 @@ import { healthRoutes } from "./health/routes";
 import { httpCore } from "./http/plugin";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
+import type { Metrics } from "./metrics/metrics";
+import { metricsRoutes } from "./metrics/routes";
 import type { SessionManager } from "./sessions/manager";
 import { sessionRoutes } from "./sessions/routes";
 import type { StreamHub } from "./sse/hub";
@@ -18,18 +20,22 @@ export interface AppDeps {
 	readonly maxBodyBytes: number;
 	readonly sharedSecret: string | undefined;
 	readonly version: string;
+	readonly metrics?: Metrics;
 }
 
 const UUID = /^\/sessions\/[^/]+$/;
-const SESSION_SUB = /^\/sessions\/[^/]+\/(stream|status)$/;
+const SESSION_SUB = /^\/sessions\/[^/]+\/(stream|status|diff)$/;
+const MESSAGES = /^\/sessions\/[^/]+\/messages$/;
+const QUESTION = /^\/sessions\/[^/]+\/questions\/[^/]+$/;
 
 /** Methods each known path answers, for 405 on the others. */
 function allowedMethods(path: string): string[] | undefined {
-	if (path === "/sessions" || path === "/sessions/") return ["POST"];
+	if (path === "/sessions" || path === "/sessions/") return ["GET", "POST"];
 	if (SESSION_SUB.test(path)) return ["GET"];
+	if (MESSAGES.test(path)) return ["GET", "POST"];
+	if (QUESTION.test(path)) return ["POST"];
 	if (UUID.test(path)) return ["DELETE"];
-	if (path === "/healthz" || path === "/health" || path === "/ready")
-		return ["GET"];
+	if (["/healthz", "/health", "/ready", "/metrics"].includes(path)) return ["GET"];
 	return undefined;
 }
 
@@ -40,7 +46,7 @@ export function createApp(deps: AppDeps) {
 			httpCore({
 				maxBodyBytes: deps.maxBodyBytes,
 				sharedSecret: deps.sharedSecret,
-				protectedPrefix: "/sessions",
+				protectedPrefixes: ["/sessions", "/metrics"],
 				clock: deps.clock,
 				log: deps.log,
 				allowedMethods,
@@ -80,6 +86,7 @@ export function createApp(deps: AppDeps) {
 			}),
 		)
 		.use(healthRoutes(deps.readiness))
+		.use(metricsRoutes(deps.metrics))
 		.use(sessionRoutes(deps.sessions, deps.streams));
 }
 

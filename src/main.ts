@@ -11,9 +11,7 @@ try {
 	config = parseConfig(process.env, installDir);
 } catch (error) {
 	if (error instanceof ConfigError) {
-		process.stderr.write(
-			`opencode-sidecar: invalid configuration: ${error.message}\n`,
-		);
+		process.stderr.write(`opencode-sidecar: invalid configuration: ${error.message}\n`);
 		process.exit(78); // EX_CONFIG
 	}
 	throw error;

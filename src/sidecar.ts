@@ -8,6 +8,7 @@ import { EngineSupervisor } from "./engine/supervisor";
 import { type Gateway, startGateway } from "./gateway/server";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
+import { Metrics } from "./metrics/metrics";
 import { SessionManager } from "./sessions/manager";
 import { SessionStore } from "./sessions/store";
 import { StreamHub } from "./sse/hub";
@@ -19,6 +20,7 @@ export interface Sidecar {
 	readonly engine: EngineSupervisor;
 	readonly gateway: Gateway;
 	readonly streams: StreamHub;
+	readonly metrics: Metrics;
 	/** Readiness goes 503 and new sessions are refused; nothing else stops yet. */
 	drain(): void;
 	/** Ends streams, flushes state, stops the engine and the gateway. */
@@ -26,22 +28,33 @@ export interface Sidecar {
 }
 
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
-export function createSidecar(
-	config: Config,
-	clock: Clock,
-	log: Logger,
-): Sidecar {
+export function createSidecar(config: Config, clock: Clock, log: Logger): Sidecar {
 	mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
 	const store = new SessionStore(config.stateDir);
 	const gatewayToken = randomBytes(24).toString("base64url");
+	// The metrics read these when scraped; they exist by the time anything scrapes.
 	let sessions: SessionManager | undefined;
+	let engine: EngineSupervisor | undefined;
+	let streams: StreamHub | undefined;
+	const metrics = new Metrics({
+		sessionStatuses: () => (sessions?.list() ?? []).map((s) => s.record.status),
+		runsInProgress: () => sessions?.runningCount ?? 0,
+		subscribers: () => streams?.size ?? 0,
+		enginePid: () => engine?.pid,
+	});
 	const gateway = startGateway({
 		token: gatewayToken,
-		resolve: async (engineSessionId) =>
-			sessions?.resolveCredentials(engineSessionId),
+		resolve: async (engineSessionId) => sessions?.resolveCredentials(engineSessionId),
 		log: log.child({ component: "gateway" }),
+		observer: {
+			call: (provider, status, ms) => metrics.llmCall(provider, status, ms),
+			tokens: (provider, counts) => {
+				metrics.llmTokens.inc({ provider, kind: "input" }, counts.input);
+				metrics.llmTokens.inc({ provider, kind: "output" }, counts.output);
+			},
+		},
 	});
-	const engine = new EngineSupervisor({
+	engine = new EngineSupervisor({
 		bin: config.engineBin,
 		workspaceDir: config.workspaceDir,
 		engineDir: join(config.stateDir, "engine"),
@@ -50,49 +63,56 @@ export function createSidecar(
 		log: log.child({ component: "engine" }),
 		clock,
 	});
+	engine.onLost(() => metrics.engineRestarts.inc());
 	sessions = new SessionManager({
 		config,
 		store,
 		engine,
 		clock,
 		log: log.child({ component: "sessions" }),
+		onStored: (e) => metrics.eventsStored.inc({ event: e.event }),
 	});
 	sessions.init();
-	const streams = new StreamHub({
+	streams = new StreamHub({
 		heartbeatMs: config.heartbeatIntervalMs,
 		maxQueuedBytes: config.streamBufferBytes,
 		retryMs: 2000,
 		clock,
+		onReplay: (n) => metrics.eventsReplayed.inc(n),
+		onHeartbeat: () => metrics.heartbeats.inc(),
+		onDropped: () => metrics.subscribersDropped.inc(),
 	});
 	let draining = false;
 	const manager = sessions;
+	const hub = streams;
+	const supervisor = engine;
 	const app = createApp({
 		sessions: manager,
-		streams,
+		streams: hub,
 		clock,
 		log,
 		maxBodyBytes: config.maxBodyBytes,
 		sharedSecret: config.sharedSecret,
 		version: VERSION,
+		metrics,
 		readiness: {
 			workspaceDir: config.workspaceDir,
 			stateDir: config.stateDir,
 			draining: () => draining,
 			engineProblem: async () => {
-				if (!engine.ready) return engine.notReadyReason ?? "engine not ready";
-				return (await engine.healthy())
-					? undefined
-					: "engine did not answer its health check";
+				if (!supervisor.ready) return supervisor.notReadyReason ?? "engine not ready";
+				return (await supervisor.healthy()) ? undefined : "engine did not answer its health check";
 			},
 		},
 	});
-	engine.start();
+	supervisor.start();
 	return {
 		app,
 		sessions: manager,
-		engine,
+		engine: supervisor,
 		gateway,
-		streams,
+		streams: hub,
+		metrics,
 		drain() {
 			draining = true;
 			manager.close();
@@ -100,8 +120,8 @@ export function createSidecar(
 		async stop() {
 			draining = true;
 			manager.close();
-			streams.closeAll();
-			await engine.stop();
+			hub.closeAll();
+			await supervisor.stop();
 			await gateway.stop();
 		},
 	};

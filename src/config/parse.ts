@@ -19,7 +19,12 @@ export interface Config {
 	readonly streamBufferBytes: number;
 	readonly engineStartTimeoutMs: number;
 	readonly httpIdleTimeoutSeconds: number;
+	readonly questionTimeoutMs: number;
+	readonly permissionPolicy: PermissionPolicy;
 }
+
+export type PermissionPolicy = "workspace" | "allow" | "reject";
+const PERMISSION_POLICIES: readonly PermissionPolicy[] = ["workspace", "allow", "reject"];
 
 /** Raised for a variable that cannot be used; the message names it. */
 export class ConfigError extends Error {
@@ -46,32 +51,21 @@ function required(env: Env, name: VariableName): string {
 	return value;
 }
 
-function number(
-	env: Env,
-	name: VariableName,
-	opts: { min: number; max: number; integer: boolean },
-): number {
+function number(env: Env, name: VariableName, opts: { min: number; max: number; integer: boolean }): number {
 	const text = required(env, name);
 	const value = Number(text);
 	if (!Number.isFinite(value) || (opts.integer && !Number.isInteger(value))) {
-		throw new ConfigError(
-			name,
-			`must be ${opts.integer ? "a whole number" : "a number"}, got "${text}"`,
-		);
+		throw new ConfigError(name, `must be ${opts.integer ? "a whole number" : "a number"}, got "${text}"`);
 	}
 	if (value < opts.min || value > opts.max) {
-		throw new ConfigError(
-			name,
-			`must be between ${opts.min} and ${opts.max}, got ${value}`,
-		);
+		throw new ConfigError(name, `must be between ${opts.min} and ${opts.max}, got ${value}`);
 	}
 	return value;
 }
 
 function absoluteDir(env: Env, name: VariableName): string {
 	const value = required(env, name);
-	if (!isAbsolute(value))
-		throw new ConfigError(name, `must be an absolute path, got "${value}"`);
+	if (!isAbsolute(value)) throw new ConfigError(name, `must be an absolute path, got "${value}"`);
 	return resolve(value);
 }
 
@@ -86,32 +80,25 @@ export function parseConfig(env: Env, installDir: string): Config {
 	const workspaceDir = absoluteDir(env, "WORKSPACE_DIR");
 	const stateDir = absoluteDir(env, "STATE_DIR");
 	const inside = relative(workspaceDir, stateDir);
-	if (
-		inside === "" ||
-		(inside !== ".." && !inside.startsWith(`..${sep}`) && !isAbsolute(inside))
-	) {
-		throw new ConfigError(
-			"STATE_DIR",
-			"must not be inside WORKSPACE_DIR (the agent would see and commit it)",
-		);
+	if (inside === "" || (inside !== ".." && !inside.startsWith(`..${sep}`) && !isAbsolute(inside))) {
+		throw new ConfigError("STATE_DIR", "must not be inside WORKSPACE_DIR (the agent would see and commit it)");
 	}
 	const logLevel = required(env, "LOG_LEVEL").toLowerCase();
 	if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
-		throw new ConfigError(
-			"LOG_LEVEL",
-			`must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`,
-		);
+		throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
 	}
 	const secret = env.OPENCODE_SHARED_SECRET;
 	if (secret !== undefined && secret !== "" && secret.length < 16) {
+		throw new ConfigError("OPENCODE_SHARED_SECRET", "must be at least 16 characters when set");
+	}
+	const permissionPolicy = required(env, "PERMISSION_POLICY").toLowerCase();
+	if (!PERMISSION_POLICIES.includes(permissionPolicy as PermissionPolicy)) {
 		throw new ConfigError(
-			"OPENCODE_SHARED_SECRET",
-			"must be at least 16 characters when set",
+			"PERMISSION_POLICY",
+			`must be one of ${PERMISSION_POLICIES.join(", ")}, got "${permissionPolicy}"`,
 		);
 	}
-	const engineBin =
-		raw(env, "OPENCODE_BIN") ||
-		join(installDir, "node_modules", ".bin", "opencode");
+	const engineBin = raw(env, "OPENCODE_BIN") || join(installDir, "node_modules", ".bin", "opencode");
 	return Object.freeze({
 		workspaceDir,
 		port: number(env, "PORT", { min: 0, max: 65535, integer: true }),
@@ -150,6 +137,14 @@ export function parseConfig(env: Env, installDir: string): Config {
 			max: 256 * 1024 * 1024,
 			integer: true,
 		}),
+		questionTimeoutMs: Math.round(
+			number(env, "QUESTION_TIMEOUT", {
+				min: 0.1,
+				max: 24 * 3600,
+				integer: false,
+			}) * 1000,
+		),
+		permissionPolicy: permissionPolicy as PermissionPolicy,
 		httpIdleTimeoutSeconds: number(env, "HTTP_IDLE_TIMEOUT", {
 			min: 1,
 			max: 255,

@@ -18,14 +18,12 @@ export const VARIABLES = [
 	{
 		name: "PORT",
 		default: "3003",
-		description:
-			"HTTP port, bound on every interface (`0`: any free port, logged at start).",
+		description: "HTTP port, bound on every interface (`0`: any free port, logged at start).",
 	},
 	{
 		name: "HOST",
 		default: "0.0.0.0",
-		description:
-			"Interface to bind. The engine and the credential gateway always stay on 127.0.0.1.",
+		description: "Interface to bind. The engine and the credential gateway always stay on 127.0.0.1.",
 	},
 	{
 		name: "LOG_LEVEL",
@@ -35,20 +33,17 @@ export const VARIABLES = [
 	{
 		name: "SESSION_TIMEOUT",
 		default: "3600",
-		description:
-			"Longest a run may take, in seconds, before it is aborted with a terminal `timeout` error.",
+		description: "Longest a run may take, in seconds, before it is aborted with a terminal `timeout` error.",
 	},
 	{
 		name: "MAX_CONCURRENT_SESSIONS",
 		default: "5",
-		description:
-			"Runs in progress at once; further `POST /sessions` get 503 with `Retry-After`.",
+		description: "Runs in progress at once; further `POST /sessions` get 503 with `Retry-After`.",
 	},
 	{
 		name: "OPENCODE_SHARED_SECRET",
 		default: undefined,
-		description:
-			"When set, every `/sessions` route needs `Authorization: Bearer <secret>`. Probes stay open.",
+		description: "When set, every `/sessions` route needs `Authorization: Bearer <secret>`. Probes stay open.",
 	},
 	{
 		name: "HEARTBEAT_INTERVAL",
@@ -85,10 +80,21 @@ export const VARIABLES = [
 			"Seconds an idle keep-alive connection is kept open (1-255). SSE streams are exempt; heartbeats keep proxies on the path awake.",
 	},
 	{
+		name: "QUESTION_TIMEOUT",
+		default: "300",
+		description:
+			"Seconds a question from the agent waits for `POST /sessions/{id}/questions/{question_id}` before it is answered with its default option.",
+	},
+	{
+		name: "PERMISSION_POLICY",
+		default: "workspace",
+		description:
+			"How the agent's permission requests are answered: `workspace` (allow inside `WORKSPACE_DIR`, reject outside it and repeated identical calls), `allow` (allow everything), `reject` (reject everything asked).",
+	},
+	{
 		name: "ENGINE_START_TIMEOUT",
 		default: "30",
-		description:
-			"Seconds the engine may take to start listening before the attempt counts as failed.",
+		description: "Seconds the engine may take to start listening before the attempt counts as failed.",
 	},
 ] as const satisfies readonly VariableSpec[];
 

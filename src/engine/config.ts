@@ -30,19 +30,15 @@ export function engineModelFor(provider: ProviderName): {
 /**
  * The engine's configuration (OPENCODE_CONFIG_CONTENT). Its providers point at
  * the gateway and authenticate with the gateway token, which is not a
- * provider key. Permissions never wait for a person: everything inside the
- * workspace is allowed, anything outside it is refused.
+ * provider key. Permissions never wait for a person: everything is allowed
+ * except what the sidecar decides itself (directories outside the workspace,
+ * doom loops), which it answers the moment the engine asks.
  */
-export function buildEngineConfig(
-	gatewayUrl: string,
-	gatewayToken: string,
-): Record<string, unknown> {
+export function buildEngineConfig(gatewayUrl: string, gatewayToken: string): Record<string, unknown> {
 	const provider: Record<string, unknown> = {};
 	for (const [name, spec] of Object.entries(PROVIDERS)) {
 		provider[spec.engineProvider] = {
-			...(name === "openai-compatible"
-				? { npm: "@ai-sdk/openai-compatible", name: "OpenAI-compatible" }
-				: {}),
+			...(name === "openai-compatible" ? { npm: "@ai-sdk/openai-compatible", name: "OpenAI-compatible" } : {}),
 			options: { baseURL: `${gatewayUrl}/${name}`, apiKey: gatewayToken },
 			models: { [ENGINE_MODEL_ID]: MODEL },
 		};
@@ -56,10 +52,12 @@ export function buildEngineConfig(
 		provider,
 		model: `openai/${ENGINE_MODEL_ID}`,
 		small_model: `openai/${ENGINE_MODEL_ID}`,
+		// "*" first: the last matching rule wins. The two asks are answered at once by
+		// the sidecar's PERMISSION_POLICY (and shown as `permission` events).
 		permission: {
 			"*": "allow",
-			external_directory: "deny",
-			doom_loop: "allow",
+			external_directory: "ask",
+			doom_loop: "ask",
 		},
 	};
 }

@@ -19,14 +19,14 @@ export interface Engine {
 	abort(engineSessionId: string): Promise<void>;
 	/** The parent of a sub-agent session, if it has one. */
 	parentOf(engineSessionId: string): Promise<string | undefined>;
-	replyPermission(
-		requestId: string,
-		reply: "once" | "always" | "reject",
-		message?: string,
-	): Promise<void>;
+	replyPermission(requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<void>;
 	replyQuestion(requestId: string, answers: string[][]): Promise<void>;
+	/** The session's messages with their parts, as the engine stores them. */
+	messages(engineSessionId: string): Promise<unknown[]>;
 	/** Every event of the engine's `/event` stream. */
 	onEvent(listener: (e: EngineEvent) => void): () => void;
+	/** Told each time the engine (first or restarted) becomes usable. */
+	onReady(listener: () => void): () => void;
 	/** Told when the engine process is lost (runs in it are gone); a new one is being started. */
 	onLost(listener: (reason: string) => void): () => void;
 }

@@ -11,12 +11,9 @@ export interface EngineEvent {
 
 export type Json = Record<string, unknown>;
 
-export const isObject = (v: unknown): v is Json =>
-	typeof v === "object" && v !== null && !Array.isArray(v);
-export const str = (v: unknown): string | undefined =>
-	typeof v === "string" ? v : undefined;
-export const num = (v: unknown): number | undefined =>
-	typeof v === "number" && Number.isFinite(v) ? v : undefined;
+export const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+export const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+export const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 
 /** Parses one `/event` data payload; undefined when it is not an engine event. */
 export function parseEngineEvent(data: string): EngineEvent | undefined {
@@ -39,18 +36,14 @@ export function engineSessionOf(e: EngineEvent): string | undefined {
 		str(p.sessionID) ??
 		(isObject(p.part) ? str(p.part.sessionID) : undefined) ??
 		(isObject(p.info)
-			? (str(p.info.sessionID) ??
-				(e.type.startsWith("session.") ? str(p.info.id) : undefined))
+			? (str(p.info.sessionID) ?? (e.type.startsWith("session.") ? str(p.info.id) : undefined))
 			: undefined)
 	);
 }
 
 /** For `session.created`/`session.updated`: the parent of a sub-agent session. */
-export function parentSessionOf(
-	e: EngineEvent,
-): { id: string; parentID: string } | undefined {
-	if (e.type !== "session.created" && e.type !== "session.updated")
-		return undefined;
+export function parentSessionOf(e: EngineEvent): { id: string; parentID: string } | undefined {
+	if (e.type !== "session.created" && e.type !== "session.updated") return undefined;
 	const info = e.properties.info;
 	if (!isObject(info)) return undefined;
 	const id = str(info.id);

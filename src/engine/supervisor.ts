@@ -1,15 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-	createOpencodeClient,
-	type OpencodeClient,
-} from "@opencode-ai/sdk/v2/client";
+import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
+import pkg from "../../package.json" with { type: "json" };
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { SseParser } from "../sse/parse";
+import { ENGINE_MODEL_ID } from "./config";
+
+/** The engine version installed with the sidecar (package.json pins it). */
+const ENGINE_VERSION: string = pkg.dependencies["opencode-ai"];
+
 import type { Engine, PromptInput } from "./engine";
-import { type EngineEvent, parseEngineEvent } from "./events";
+import { type EngineEvent, engineSessionOf, parseEngineEvent } from "./events";
 
 export interface EngineSupervisorOptions {
 	readonly bin: string;
@@ -41,12 +44,17 @@ export class EngineSupervisor implements Engine {
 	private base: string | undefined;
 	private auth: string | undefined;
 	private eventsConnected = false;
+	/** The engine has run one throwaway prompt (see warmUp). */
+	private warm = false;
+	private warmUpSession: string | undefined;
+	private warmUpDone: (() => void) | undefined;
 	private eventsAbort: AbortController | undefined;
 	private failures = 0;
 	private cancelRestart: (() => void) | undefined;
 	private lastError: string | undefined = "starting";
 	private readonly eventListeners = new Set<(e: EngineEvent) => void>();
 	private readonly lostListeners = new Set<(reason: string) => void>();
+	private readonly readyListeners = new Set<() => void>();
 	private readyWaiters: (() => void)[] = [];
 	/** Engine processes started so far (1 after the first start). */
 	starts = 0;
@@ -54,13 +62,12 @@ export class EngineSupervisor implements Engine {
 	constructor(private readonly options: EngineSupervisorOptions) {}
 
 	get ready(): boolean {
-		return this.phase === "running" && this.eventsConnected;
+		return this.phase === "running" && this.eventsConnected && this.warm;
 	}
 
 	get notReadyReason(): string | undefined {
 		if (this.ready) return undefined;
-		if (this.phase === "running" && !this.eventsConnected)
-			return "engine event stream is not connected";
+		if (this.phase === "running" && !this.eventsConnected) return "engine event stream is not connected";
 		return `engine is ${this.phase === "running" ? "starting" : this.phase}${this.lastError ? ` (${this.lastError})` : ""}`;
 	}
 
@@ -109,7 +116,8 @@ export class EngineSupervisor implements Engine {
 			OPENCODE_SERVER_PASSWORD: password,
 			OPENCODE_CONFIG_CONTENT: JSON.stringify(this.options.config),
 			// Headless and offline: nothing may wait for a person or reach the internet on its own.
-			OPENCODE_CLIENT: "serve",
+			// "cli" registers the question tool (the sidecar answers questions); permissions never wait: see config.ts.
+			OPENCODE_CLIENT: "cli",
 			OPENCODE_DISABLE_AUTOUPDATE: "1",
 			OPENCODE_DISABLE_MODELS_FETCH: "1",
 			OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
@@ -119,44 +127,36 @@ export class EngineSupervisor implements Engine {
 			OPENCODE_DISABLE_PROJECT_CONFIG: "1",
 			OPENCODE_DISABLE_EXTERNAL_SKILLS: "1",
 		};
-		for (const dir of [
-			env.XDG_CONFIG_HOME,
-			env.XDG_DATA_HOME,
-			env.XDG_CACHE_HOME,
-			env.XDG_STATE_HOME,
-		]) {
+		for (const dir of [env.XDG_CONFIG_HOME, env.XDG_DATA_HOME, env.XDG_CACHE_HOME, env.XDG_STATE_HOME]) {
 			mkdirSync(dir as string, { recursive: true, mode: 0o700 });
 		}
+		seedPluginInstall(join(env.XDG_CONFIG_HOME as string, "opencode"));
+
 		const log = this.options.log;
+		const pidFile = join(this.options.engineDir, "engine.pid");
+		await killStaleEngine(pidFile, log);
 		let proc: ReturnType<typeof Bun.spawn>;
 		try {
-			proc = Bun.spawn(
-				[this.options.bin, "serve", "--hostname", "127.0.0.1", "--port", "0"],
-				{
-					cwd: this.options.workspaceDir,
-					env,
-					stdin: "ignore",
-					stdout: "pipe",
-					stderr: "pipe",
-				},
-			);
+			proc = Bun.spawn([this.options.bin, "serve", "--hostname", "127.0.0.1", "--port", "0"], {
+				cwd: this.options.workspaceDir,
+				env,
+				stdin: "ignore",
+				stdout: "pipe",
+				stderr: "pipe",
+			});
 		} catch (error) {
-			this.failed(
-				`could not start ${this.options.bin}: ${error instanceof Error ? error.message : String(error)}`,
-			);
+			this.failed(`could not start ${this.options.bin}: ${error instanceof Error ? error.message : String(error)}`);
 			return;
 		}
 		this.proc = proc;
 		this.starts++;
+		writeFileSync(pidFile, String(proc.pid), { mode: 0o600 });
 		const started = this.options.clock.now();
 		log.info({ pid: proc.pid, attempt: this.failures + 1 }, "engine starting");
 
 		let url: string | undefined;
 		const listening = new Promise<string | undefined>((resolve) => {
-			const cancel = this.options.clock.setTimeout(
-				() => resolve(undefined),
-				this.options.startTimeoutMs,
-			);
+			const cancel = this.options.clock.setTimeout(() => resolve(undefined), this.options.startTimeoutMs);
 			void pipeLines(proc.stdout as ReadableStream<Uint8Array>, (line) => {
 				const m = LISTENING.exec(line);
 				if (m && !url) {
@@ -182,11 +182,7 @@ export class EngineSupervisor implements Engine {
 		const base = await listening;
 		if (!base || this.proc !== proc) {
 			if (this.proc === proc && proc.exitCode === null) proc.kill("SIGKILL");
-			if (!base)
-				log.warn(
-					{ timeout_ms: this.options.startTimeoutMs },
-					"engine did not start listening in time",
-				);
+			if (!base) log.warn({ timeout_ms: this.options.startTimeoutMs }, "engine did not start listening in time");
 			return;
 		}
 		const auth = `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}`;
@@ -199,10 +195,7 @@ export class EngineSupervisor implements Engine {
 		this.auth = auth;
 		this.phase = "running";
 		this.lastError = undefined;
-		log.info(
-			{ pid: proc.pid, start_ms: this.options.clock.now() - started },
-			"engine listening",
-		);
+		log.info({ pid: proc.pid, start_ms: this.options.clock.now() - started }, "engine listening");
 		void this.followEvents(proc, base, auth);
 	}
 
@@ -212,11 +205,7 @@ export class EngineSupervisor implements Engine {
 	 * that one leaves a rejected `reader.cancel()` promise unhandled, which
 	 * ends a Bun process (seen with SDK 1.18.33 on Bun 1.4.5).
 	 */
-	private async followEvents(
-		proc: ReturnType<typeof Bun.spawn>,
-		base: string,
-		auth: string,
-	): Promise<void> {
+	private async followEvents(proc: ReturnType<typeof Bun.spawn>, base: string, auth: string): Promise<void> {
 		const log = this.options.log;
 		const url = `${base}/event?directory=${encodeURIComponent(this.options.workspaceDir)}`;
 		while (this.proc === proc && this.phase === "running") {
@@ -227,21 +216,17 @@ export class EngineSupervisor implements Engine {
 					headers: { authorization: auth, accept: "text/event-stream" },
 					signal: abort.signal,
 				});
-				if (!res.ok || !res.body)
-					throw new Error(`engine /event answered ${res.status}`);
+				if (!res.ok || !res.body) throw new Error(`engine /event answered ${res.status}`);
 				const parser = new SseParser();
 				const decoder = new TextDecoder();
 				for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-					for (const frame of parser.push(
-						decoder.decode(chunk, { stream: true }),
-					)) {
+					for (const frame of parser.push(decoder.decode(chunk, { stream: true }))) {
 						const event = parseEngineEvent(frame.data);
 						if (event) this.dispatch(event);
 					}
 				}
 			} catch (error) {
-				if (!abort.signal.aborted)
-					log.warn({ err: String(error) }, "engine event stream failed");
+				if (!abort.signal.aborted) log.warn({ err: String(error) }, "engine event stream failed");
 			}
 			this.eventsConnected = false;
 			if (this.proc !== proc || this.phase !== "running") return;
@@ -252,45 +237,95 @@ export class EngineSupervisor implements Engine {
 
 	private dispatch(event: EngineEvent): void {
 		if (event.type === "server.connected") this.connected();
+		if (this.warmUpSession !== undefined && engineSessionOf(event) === this.warmUpSession) {
+			if (event.type === "session.idle") this.warmUpDone?.();
+			return;
+		}
 		for (const l of this.eventListeners) {
 			try {
 				l(event);
 			} catch (error) {
-				this.options.log.error(
-					{ err: String(error), event_type: event.type },
-					"engine event listener failed",
-				);
+				this.options.log.error({ err: String(error), event_type: event.type }, "engine event listener failed");
 			}
 		}
 	}
 
 	private connected(): void {
 		this.eventsConnected = true;
+		if (this.warm) {
+			this.becameReady();
+			return;
+		}
+		void this.warmUp().then(() => {
+			this.warm = true;
+			if (this.ready) this.becameReady();
+		});
+	}
+
+	private becameReady(): void {
 		this.failures = 0;
 		this.options.log.info("engine ready");
 		const waiters = this.readyWaiters;
 		this.readyWaiters = [];
 		for (const w of waiters) w();
+		for (const l of this.readyListeners) l();
 	}
 
-	private exited(
-		proc: ReturnType<typeof Bun.spawn>,
-		code: number | null,
-		tail: string[],
-	): void {
+	/**
+	 * The engine initialises a project lazily, in the first prompt it runs
+	 * (snapshots, file watcher, project copy: 2-5 s). One throwaway prompt
+	 * does that before the engine counts as ready, so the first real session
+	 * does not pay for it. Its LLM call goes to the gateway, which refuses it
+	 * (no live session owns it): no provider is contacted.
+	 */
+	private async warmUp(): Promise<void> {
+		const client = this.client;
+		if (!client) return;
+		const started = this.options.clock.now();
+		try {
+			const created = await client.session.create(
+				{ title: "sidecar warm-up", directory: this.options.workspaceDir },
+				{ throwOnError: true },
+			);
+			const id = created.data.id;
+			const finished = new Promise<void>((resolve) => {
+				this.warmUpSession = id;
+				this.warmUpDone = resolve;
+				this.options.clock.setTimeout(resolve, this.options.startTimeoutMs);
+			});
+			await client.session.promptAsync(
+				{
+					sessionID: id,
+					directory: this.options.workspaceDir,
+					parts: [{ type: "text", text: "warm-up" }],
+					model: { providerID: "openai", modelID: ENGINE_MODEL_ID },
+					tools: {},
+				},
+				{ throwOnError: true },
+			);
+			await finished;
+			await client.session.delete({ sessionID: id, directory: this.options.workspaceDir }).catch(() => {});
+		} catch (error) {
+			this.options.log.warn({ err: String(error) }, "engine warm-up failed; continuing");
+		} finally {
+			this.warmUpSession = undefined;
+			this.warmUpDone = undefined;
+		}
+		this.options.log.info({ warm_up_ms: this.options.clock.now() - started }, "engine warmed up");
+	}
+
+	private exited(proc: ReturnType<typeof Bun.spawn>, code: number | null, tail: string[]): void {
 		if (this.proc !== proc) return;
 		this.proc = undefined;
 		this.client = undefined;
 		this.base = undefined;
 		this.auth = undefined;
 		this.eventsConnected = false;
+		this.warm = false;
 		this.eventsAbort?.abort();
 		if (this.phase === "stopping" || this.phase === "stopped") return;
 		const reason = `engine exited with code ${code ?? "null"}`;
-		this.options.log.error(
-			{ code, stderr_tail: tail.slice(-5) },
-			"engine exited",
-		);
+		this.options.log.error({ code, stderr_tail: tail.slice(-5) }, "engine exited");
 		for (const l of this.lostListeners) l(reason);
 		this.failed(reason);
 	}
@@ -299,15 +334,9 @@ export class EngineSupervisor implements Engine {
 		this.phase = "starting";
 		this.lastError = reason;
 		const base = this.options.backoffMs ?? 500;
-		const delay = Math.min(
-			base * 2 ** this.failures,
-			this.options.maxBackoffMs ?? 30_000,
-		);
+		const delay = Math.min(base * 2 ** this.failures, this.options.maxBackoffMs ?? 30_000);
 		this.failures++;
-		this.options.log.info(
-			{ delay_ms: delay, failures: this.failures },
-			"engine restart scheduled",
-		);
+		this.options.log.info({ delay_ms: delay, failures: this.failures }, "engine restart scheduled");
 		this.cancelRestart = this.options.clock.setTimeout(() => {
 			this.cancelRestart = undefined;
 			if (this.phase === "starting") void this.launch();
@@ -322,10 +351,7 @@ export class EngineSupervisor implements Engine {
 		const proc = this.proc;
 		if (proc && proc.exitCode === null) {
 			proc.kill("SIGTERM");
-			const killer = this.options.clock.setTimeout(
-				() => proc.kill("SIGKILL"),
-				graceMs,
-			);
+			const killer = this.options.clock.setTimeout(() => proc.kill("SIGKILL"), graceMs);
 			await proc.exited;
 			killer();
 		}
@@ -343,14 +369,11 @@ export class EngineSupervisor implements Engine {
 	 * benchmarks that need their own view of it; undefined until it listens.
 	 */
 	connection(): { url: string; authorization: string } | undefined {
-		return this.base && this.auth
-			? { url: this.base, authorization: this.auth }
-			: undefined;
+		return this.base && this.auth ? { url: this.base, authorization: this.auth } : undefined;
 	}
 
 	private api(): OpencodeClient {
-		if (!this.client || !this.ready)
-			throw new Error(this.notReadyReason ?? "engine not ready");
+		if (!this.client || !this.ready) throw new Error(this.notReadyReason ?? "engine not ready");
 		return this.client;
 	}
 
@@ -391,11 +414,15 @@ export class EngineSupervisor implements Engine {
 		return res.data?.parentID;
 	}
 
-	async replyPermission(
-		requestId: string,
-		reply: "once" | "always" | "reject",
-		message?: string,
-	): Promise<void> {
+	async messages(engineSessionId: string): Promise<unknown[]> {
+		const res = await this.api().session.messages(
+			{ sessionID: engineSessionId, directory: this.options.workspaceDir },
+			{ throwOnError: true },
+		);
+		return (res.data ?? []) as unknown[];
+	}
+
+	async replyPermission(requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<void> {
 		await this.api().permission.reply(
 			{
 				requestID: requestId,
@@ -419,16 +446,18 @@ export class EngineSupervisor implements Engine {
 		return () => this.eventListeners.delete(listener);
 	}
 
+	onReady(listener: () => void): () => void {
+		this.readyListeners.add(listener);
+		return () => this.readyListeners.delete(listener);
+	}
+
 	onLost(listener: (reason: string) => void): () => void {
 		this.lostListeners.add(listener);
 		return () => this.lostListeners.delete(listener);
 	}
 }
 
-async function pipeLines(
-	stream: ReadableStream<Uint8Array>,
-	onLine: (line: string) => void,
-): Promise<void> {
+async function pipeLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
 	const decoder = new TextDecoder();
 	let buffer = "";
 	try {
@@ -445,4 +474,60 @@ async function pipeLines(
 		// The process went away.
 	}
 	if (buffer) onLine(buffer);
+}
+
+/**
+ * An engine left running by a previous sidecar process that was killed
+ * (SIGKILL leaves children behind outside a container) would share the data
+ * directory with the new one: stop it first.
+ */
+async function killStaleEngine(pidFile: string, log: Logger): Promise<void> {
+	let pid: number;
+	try {
+		pid = Number(readFileSync(pidFile, "utf8").trim());
+	} catch {
+		return;
+	}
+	if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return;
+	let cmdline = "";
+	try {
+		cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+	} catch {
+		return; // not running
+	}
+	if (!cmdline.includes("opencode") || !cmdline.includes("serve")) return;
+	log.warn({ pid }, "stopping an engine left behind by a previous sidecar process");
+	try {
+		process.kill(pid, "SIGKILL");
+	} catch {
+		return;
+	}
+	for (let i = 0; i < 100; i++) {
+		try {
+			readFileSync(`/proc/${pid}/cmdline`);
+		} catch {
+			return;
+		}
+		await Bun.sleep(20);
+	}
+}
+
+/**
+ * At start the engine runs `npm install @opencode-ai/plugin` in its config
+ * directory unless that install looks done. It is only for plugins, which the
+ * sidecar does not use, and a pod has no registry: pre-seed the markers so it
+ * never reaches for the network.
+ */
+function seedPluginInstall(dir: string): void {
+	const dependencies = { "@opencode-ai/plugin": ENGINE_VERSION };
+	mkdirSync(join(dir, "node_modules"), { recursive: true, mode: 0o700 });
+	const write = (name: string, value: unknown) => {
+		try {
+			writeFileSync(join(dir, name), JSON.stringify(value), { flag: "wx", mode: 0o600 });
+		} catch {
+			// Already there.
+		}
+	};
+	write("package.json", { dependencies });
+	write("package-lock.json", { lockfileVersion: 3, packages: { "": { dependencies } } });
 }

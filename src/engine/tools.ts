@@ -23,9 +23,7 @@ export const ENGINE_TOOLS = [
 export type EngineTool = (typeof ENGINE_TOOLS)[number];
 
 /** The engine's per-prompt `tools` map: every known tool on or off. */
-export function toolSwitches(
-	enabled: readonly string[],
-): Record<string, boolean> {
+export function toolSwitches(enabled: readonly string[]): Record<string, boolean> {
 	const on = new Set(enabled);
 	return Object.fromEntries(ENGINE_TOOLS.map((t) => [t, on.has(t)]));
 }

@@ -78,6 +78,9 @@ export class RunTranslator {
 	private usageTotal: Usage = { ...EMPTY_USAGE };
 	private running = false;
 	private sawBusy = false;
+	/** Todo items already announced as done (by content). */
+	private readonly todosDone = new Set<string>();
+	private progressValue: number | undefined;
 
 	constructor(private readonly options: TranslatorOptions) {
 		for (const f of options.initial?.files ?? []) this.files.add(f);
@@ -99,6 +102,11 @@ export class RunTranslator {
 		return this.running;
 	}
 
+	/** Share of the agent's todo items completed, 0-100; undefined until it keeps a list. */
+	get progress(): number | undefined {
+		return this.progressValue;
+	}
+
 	get usage(): Usage {
 		return { ...this.usageTotal };
 	}
@@ -113,8 +121,7 @@ export class RunTranslator {
 		for (let i = this.assistantMessages.length - 1; i >= 0; i--) {
 			const id = this.assistantMessages[i];
 			let text = "";
-			for (const part of this.parts.values())
-				if (part.messageID === id && part.kind === "text") text += part.text;
+			for (const part of this.parts.values()) if (part.messageID === id && part.kind === "text") text += part.text;
 			if (text.trim() !== "") return text;
 		}
 		return "";
@@ -133,13 +140,7 @@ export class RunTranslator {
 			case "message.part.delta": {
 				const part = this.parts.get(str(p.partID) ?? "");
 				const delta = str(p.delta);
-				if (
-					!part ||
-					!delta ||
-					str(p.field) !== "text" ||
-					this.roles.get(part.messageID) === "user"
-				)
-					break;
+				if (!part || !delta || str(p.field) !== "text" || this.roles.get(part.messageID) === "user") break;
 				if (part.kind !== "text" && part.kind !== "reasoning") break;
 				part.text += delta;
 				part.emitted += delta.length;
@@ -154,13 +155,15 @@ export class RunTranslator {
 				const status = isObject(p.status) ? p.status : {};
 				const type = str(status.type);
 				if (type === "busy" && this.running) this.sawBusy = true;
-				else if (type === "retry" && this.running)
-					events.push(this.retryError(status, nowMs, timestamp));
+				else if (type === "retry" && this.running) events.push(this.retryError(status, nowMs, timestamp));
 				else if (type === "idle") return { events, outcome: this.idle() };
 				break;
 			}
 			case "session.idle":
 				return { events, outcome: this.idle() };
+			case "todo.updated":
+				if (this.running) this.todos(p.todos, events, timestamp);
+				break;
 			case "session.error": {
 				if (!this.running) break;
 				this.running = false;
@@ -168,6 +171,38 @@ export class RunTranslator {
 			}
 		}
 		return { events };
+	}
+
+	private todos(list: unknown, events: LoggedEvent[], timestamp: string): void {
+		const todos = (Array.isArray(list) ? list : []).filter(isObject);
+		if (todos.length === 0) return;
+		const done = todos.filter((t) => str(t.status) === "completed");
+		for (const t of done) {
+			const content = str(t.content) ?? "";
+			if (this.todosDone.has(content)) continue;
+			this.todosDone.add(content);
+			events.push({
+				event: "output",
+				data: {
+					type: "stdout",
+					text: `Done: ${content} (${done.length}/${todos.length})\n`,
+					source: "sidecar",
+					timestamp,
+				},
+			});
+		}
+		const progress = Math.round((100 * done.length) / todos.length);
+		if (progress === this.progressValue) return;
+		this.progressValue = progress;
+		events.push({
+			event: "status",
+			data: {
+				status: "running",
+				progress,
+				message: `${done.length} of ${todos.length} tasks done`,
+				timestamp,
+			},
+		});
 	}
 
 	private idle(): RunOutcome | undefined {
@@ -180,8 +215,7 @@ export class RunTranslator {
 		const id = str(info.id);
 		const role = str(info.role);
 		if (!id || !role) return;
-		if (!this.roles.has(id) && role === "assistant")
-			this.assistantMessages.push(id);
+		if (!this.roles.has(id) && role === "assistant") this.assistantMessages.push(id);
 		this.roles.set(id, role);
 	}
 
@@ -234,12 +268,7 @@ export class RunTranslator {
 		}
 	}
 
-	private tool(
-		part: Json,
-		state: PartState,
-		events: LoggedEvent[],
-		timestamp: string,
-	): void {
+	private tool(part: Json, state: PartState, events: LoggedEvent[], timestamp: string): void {
 		const tool = str(part.tool) ?? "unknown";
 		const callID = str(part.callID) ?? str(part.id) ?? "";
 		const s = isObject(part.state) ? part.state : {};
@@ -256,11 +285,7 @@ export class RunTranslator {
 		}
 		const metadata = isObject(s.metadata) ? s.metadata : {};
 		const live = str(metadata.output);
-		if (
-			status === "running" &&
-			live !== undefined &&
-			live.length > state.emitted
-		) {
+		if (status === "running" && live !== undefined && live.length > state.emitted) {
 			const delta = live.slice(state.emitted);
 			state.emitted = live.length;
 			events.push({
@@ -275,10 +300,7 @@ export class RunTranslator {
 				},
 			});
 		}
-		if (
-			(status === "completed" || status === "error") &&
-			!state.resultAnnounced
-		) {
+		if ((status === "completed" || status === "error") && !state.resultAnnounced) {
 			state.resultAnnounced = true;
 			if (status === "completed") {
 				if (EDITING_TOOLS.has(tool)) {
@@ -327,11 +349,7 @@ export class RunTranslator {
 		}
 	}
 
-	private outputOf(
-		part: PartState,
-		text: string,
-		timestamp: string,
-	): LoggedEvent {
+	private outputOf(part: PartState, text: string, timestamp: string): LoggedEvent {
 		return {
 			event: "output",
 			data: {
@@ -344,16 +362,8 @@ export class RunTranslator {
 	}
 
 	private noteFile(path: string): void {
-		const rel = isAbsolute(path)
-			? relative(this.options.workspaceDir, path)
-			: path.replace(/^\.\//, "");
-		if (
-			rel === "" ||
-			rel === ".." ||
-			rel.startsWith(`..${sep}`) ||
-			isAbsolute(rel)
-		)
-			return;
+		const rel = isAbsolute(path) ? relative(this.options.workspaceDir, path) : path.replace(/^\.\//, "");
+		if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return;
 		this.files.add(rel);
 	}
 
@@ -371,26 +381,17 @@ export class RunTranslator {
 		};
 	}
 
-	private retryError(
-		status: Json,
-		nowMs: number,
-		timestamp: string,
-	): LoggedEvent {
-		const message = this.options.redact(
-			str(status.message) ?? "provider asked to retry",
-		);
+	private retryError(status: Json, nowMs: number, timestamp: string): LoggedEvent {
+		const message = this.options.redact(str(status.message) ?? "provider asked to retry");
 		const next = num(status.next);
 		const attempt = num(status.attempt);
 		const rateLimited = /rate.?limit|too many requests|429/i.test(message);
 		return {
 			event: "error",
 			data: {
-				error:
-					attempt === undefined ? message : `${message} (attempt ${attempt})`,
+				error: attempt === undefined ? message : `${message} (attempt ${attempt})`,
 				fatal: false,
-				...(next === undefined
-					? {}
-					: { retry_after: Math.max(0, Math.ceil((next - nowMs) / 1000)) }),
+				...(next === undefined ? {} : { retry_after: Math.max(0, Math.ceil((next - nowMs) / 1000)) }),
 				code: rateLimited ? "provider_rate_limited" : "provider_error",
 				timestamp,
 			},
@@ -415,14 +416,10 @@ export class RunTranslator {
 			return {
 				status: "failed",
 				code: "provider_error",
-				error:
-					statusCode === undefined
-						? message
-						: `provider error (${statusCode}): ${message}`,
+				error: statusCode === undefined ? message : `provider error (${statusCode}): ${message}`,
 			};
 		}
-		if (name === "ProviderAuthError")
-			return { status: "failed", code: "provider_auth", error: message };
+		if (name === "ProviderAuthError") return { status: "failed", code: "provider_auth", error: message };
 		return {
 			status: "failed",
 			code: "engine_error",

@@ -12,14 +12,7 @@ const Timestamp = Type.String({
 	description: "ISO 8601, UTC",
 });
 
-export const SESSION_STATUSES = [
-	"pending",
-	"running",
-	"completed",
-	"failed",
-	"cancelled",
-	"timeout",
-] as const;
+export const SESSION_STATUSES = ["pending", "running", "completed", "failed", "cancelled", "timeout"] as const;
 export const SessionStatusName = literalUnion(SESSION_STATUSES, {
 	description: "pending → running → completed | failed | cancelled | timeout",
 });
@@ -58,6 +51,7 @@ export const ERROR_CODES = [
 	"engine_error",
 	"engine_unavailable",
 	"parameter_ignored",
+	"provider_timeout",
 ] as const;
 export const ErrorCode = literalUnion(ERROR_CODES);
 export type ErrorCode = Static<typeof ErrorCode>;
@@ -66,19 +60,12 @@ export const OutputData = Type.Object({
 	type: Type.Union([Type.Literal("stdout"), Type.Literal("stderr")]),
 	text: Type.String(),
 	source: Type.Union(
-		[
-			Type.Literal("assistant"),
-			Type.Literal("reasoning"),
-			Type.Literal("tool"),
-			Type.Literal("sidecar"),
-		],
+		[Type.Literal("assistant"), Type.Literal("reasoning"), Type.Literal("tool"), Type.Literal("sidecar")],
 		{
 			description: "Addition: who produced the text",
 		},
 	),
-	tool: Type.Optional(
-		Type.String({ description: "Addition: the tool, when source is tool" }),
-	),
+	tool: Type.Optional(Type.String({ description: "Addition: the tool, when source is tool" })),
 	call_id: Type.Optional(
 		Type.String({
 			description: "Addition: the tool call, when source is tool",
@@ -115,9 +102,7 @@ export const ToolResultData = Type.Object({
 export const StatusData = Type.Object({
 	status: SessionStatusName,
 	progress: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
-	message: Type.Optional(
-		Type.String({ description: "Addition: why the status changed" }),
-	),
+	message: Type.Optional(Type.String({ description: "Addition: why the status changed" })),
 	timestamp: Timestamp,
 });
 
@@ -147,13 +132,49 @@ export const CompleteData = Type.Object({
 	timestamp: Timestamp,
 });
 
+export const QuestionData = Type.Object({
+	question_id: Type.String({
+		description: "Answer with POST /sessions/{id}/questions/{question_id}",
+	}),
+	questions: Type.Array(
+		Type.Object({
+			question: Type.String(),
+			header: Type.Optional(Type.String()),
+			options: Type.Array(
+				Type.Object({
+					label: Type.String(),
+					description: Type.Optional(Type.String()),
+				}),
+			),
+			multiple: Type.Boolean({
+				description: "More than one option may be chosen",
+			}),
+		}),
+	),
+	default: Type.Array(Type.Array(Type.String()), {
+		description: "What is answered if nobody answers in time: per question, the recommended or first option",
+	}),
+	expires_at: Timestamp,
+	timestamp: Timestamp,
+});
+
+export const PermissionData = Type.Object({
+	permission_id: Type.String(),
+	permission: Type.String({
+		description: "What the agent asked for, e.g. external_directory, doom_loop, read",
+	}),
+	patterns: Type.Array(Type.String()),
+	decision: Type.Union([Type.Literal("allow"), Type.Literal("reject")]),
+	reason: Type.String(),
+	timestamp: Timestamp,
+});
+
 export const HeartbeatData = Type.Object({}, { additionalProperties: false });
 
 export const EVENT_CATALOGUE = {
 	output: {
 		schema: OutputData,
-		description:
-			"Assistant text, reasoning and live tool output, as it is produced",
+		description: "Assistant text, reasoning and live tool output, as it is produced",
 	},
 	tool_call: {
 		schema: ToolCallData,
@@ -172,6 +193,14 @@ export const EVENT_CATALOGUE = {
 		schema: CompleteData,
 		description: "The run finished successfully (terminal)",
 	},
+	question: {
+		schema: QuestionData,
+		description: "The agent asks the user; the run waits for an answer or the timeout",
+	},
+	permission: {
+		schema: PermissionData,
+		description: "A permission request of the agent and how the policy answered it",
+	},
 	heartbeat: {
 		schema: HeartbeatData,
 		description: "Keep-alive; no id, never stored or replayed",
@@ -179,9 +208,7 @@ export const EVENT_CATALOGUE = {
 } as const satisfies Record<string, { schema: TSchema; description: string }>;
 
 export type EventName = keyof typeof EVENT_CATALOGUE;
-export type EventData<E extends EventName> = Static<
-	(typeof EVENT_CATALOGUE)[E]["schema"]
->;
+export type EventData<E extends EventName> = Static<(typeof EVENT_CATALOGUE)[E]["schema"]>;
 
 /** A contract event before it is numbered and stored. */
 export type ContractEvent = {
@@ -193,5 +220,4 @@ export type LoggedEvent = Exclude<ContractEvent, { event: "heartbeat" }>;
 /** A stored event: numbered from 1 per session, never renumbered. */
 export type StoredEvent = LoggedEvent & { readonly id: number };
 
-export const isTerminal = (e: LoggedEvent): boolean =>
-	e.event === "complete" || (e.event === "error" && e.data.fatal);
+export const isTerminal = (e: LoggedEvent): boolean => e.event === "complete" || (e.event === "error" && e.data.fatal);

@@ -14,10 +14,14 @@ export interface Subscriber {
 export class EventChannel {
 	private readonly subscribers = new Set<Subscriber>();
 
-	constructor(readonly log: EventLog) {}
+	constructor(
+		readonly log: EventLog,
+		private readonly onStored?: (event: StoredEvent) => void,
+	) {}
 
 	publish(event: LoggedEvent): StoredEvent {
 		const stored = this.log.append(event);
+		this.onStored?.(stored);
 		const frame = eventToFrame(stored);
 		const terminal = isTerminal(stored);
 		for (const s of this.subscribers) s.deliver(stored.id, frame, terminal);

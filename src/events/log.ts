@@ -1,12 +1,4 @@
-import {
-	closeSync,
-	fdatasyncSync,
-	fstatSync,
-	ftruncateSync,
-	openSync,
-	readSync,
-	writeSync,
-} from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import type { LoggedEvent, StoredEvent } from "./catalogue";
 import { decodeRecord, encodeRecord, recordToFrame } from "./record";
 
@@ -49,8 +41,7 @@ export class EventLog {
 		const length = fstatSync(fd).size;
 		const bytes = Buffer.allocUnsafe(length);
 		let read = 0;
-		while (read < length)
-			read += readSync(fd, bytes, read, length - read, read);
+		while (read < length) read += readSync(fd, bytes, read, length - read, read);
 		const log = new EventLog(path, fd, 0);
 		let start = 0;
 		let last: StoredEvent | undefined;
@@ -84,13 +75,11 @@ export class EventLog {
 
 	/** Numbers and stores an event; returns it with its id. */
 	append(event: LoggedEvent): StoredEvent {
-		if (this.fd === undefined)
-			throw new Error(`event log ${this.path} is closed`);
+		if (this.fd === undefined) throw new Error(`event log ${this.path} is closed`);
 		const stored = { ...event, id: this.offsets.length + 1 } as StoredEvent;
 		const line = Buffer.from(`${encodeRecord(stored)}\n`, "utf8");
 		let written = 0;
-		while (written < line.length)
-			written += writeSync(this.fd, line, written, line.length - written);
+		while (written < line.length) written += writeSync(this.fd, line, written, line.length - written);
 		this.offsets.push(this.size);
 		this.size += line.length;
 		this.dirty = true;
@@ -102,10 +91,7 @@ export class EventLog {
 	 * Byte range [start, end) holding events after `afterId` whose SSE frames
 	 * total at most `maxBytes` (always at least one event).
 	 */
-	private range(
-		afterId: number,
-		maxBytes: number,
-	): { start: number; end: number; lastId: number } {
+	private range(afterId: number, maxBytes: number): { start: number; end: number; lastId: number } {
 		const start = this.offsets[afterId] ?? this.size;
 		let lastId = afterId;
 		let end = start;
@@ -123,10 +109,7 @@ export class EventLog {
 	 * Reads events after `afterId` as SSE frames, up to about `maxBytes`.
 	 * Returns the frames' text and the id of the last one included.
 	 */
-	async readFrames(
-		afterId: number,
-		maxBytes = 256 * 1024,
-	): Promise<{ text: string; lastId: number }> {
+	async readFrames(afterId: number, maxBytes = 256 * 1024): Promise<{ text: string; lastId: number }> {
 		const { start, end, lastId } = this.range(afterId, maxBytes);
 		if (end === start) return { text: "", lastId: afterId };
 		const raw = await Bun.file(this.path).slice(start, end).text();

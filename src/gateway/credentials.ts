@@ -10,14 +10,10 @@ export interface SessionCredentials extends CallParameters {
 	readonly endpoint: string;
 	/** Tells the session's stream that a parameter could not be applied as asked. */
 	readonly notice: (message: string) => void;
-	/** Counts a call and its outcome (for metrics); optional. */
-	readonly onCall?: (outcome: { status: number; ms: number }) => void;
 }
 
 /** Finds the credentials of a live session from the engine session id of a call. */
-export type CredentialResolver = (
-	engineSessionId: string,
-) => Promise<SessionCredentials | undefined>;
+export type CredentialResolver = (engineSessionId: string) => Promise<SessionCredentials | undefined>;
 
 /** Replaces every occurrence of `secret` in `text`. */
 export function scrub(text: string, secret: string): string {

@@ -14,8 +14,7 @@ export interface Rewritten {
 }
 
 /** OpenAI reasoning models (o-series, gpt-5 family) refuse `temperature`. */
-export const isOpenAiReasoningModel = (model: string): boolean =>
-	/^(o\d|gpt-5)/i.test(model.replace(/^.*\//, ""));
+export const isOpenAiReasoningModel = (model: string): boolean => /^(o\d|gpt-5)/i.test(model.replace(/^.*\//, ""));
 
 const ANTHROPIC_MIN_THINKING_BUDGET = 1024;
 
@@ -31,11 +30,7 @@ const ANTHROPIC_MIN_THINKING_BUDGET = 1024;
  *   budget is kept below max_tokens (or thinking is turned off if max_tokens is
  *   too small for the minimum budget).
  */
-export function rewriteBody(
-	format: WireFormat,
-	input: Record<string, unknown>,
-	p: CallParameters,
-): Rewritten {
+export function rewriteBody(format: WireFormat, input: Record<string, unknown>, p: CallParameters): Rewritten {
 	const body: Record<string, unknown> = { ...input, model: p.model };
 	const notices: string[] = [];
 	switch (format) {
@@ -44,9 +39,7 @@ export function rewriteBody(
 			if (isOpenAiReasoningModel(p.model)) {
 				delete body.temperature;
 				delete body.top_p;
-				notices.push(
-					`temperature ${p.temperature} ignored: model ${p.model} does not accept a temperature`,
-				);
+				notices.push(`temperature ${p.temperature} ignored: model ${p.model} does not accept a temperature`);
 			} else {
 				body.temperature = p.temperature;
 			}
@@ -64,23 +57,15 @@ export function rewriteBody(
 			body.max_tokens = p.maxTokens;
 			const thinking = body.thinking;
 			const thinkingOn =
-				typeof thinking === "object" &&
-				thinking !== null &&
-				(thinking as { type?: unknown }).type === "enabled";
+				typeof thinking === "object" && thinking !== null && (thinking as { type?: unknown }).type === "enabled";
 			if (thinkingOn && p.temperature !== 1) {
 				delete body.thinking;
-				notices.push(
-					`extended thinking turned off so that temperature ${p.temperature} applies (thinking requires 1)`,
-				);
+				notices.push(`extended thinking turned off so that temperature ${p.temperature} applies (thinking requires 1)`);
 			} else if (thinkingOn) {
-				const budget = Number(
-					(thinking as { budget_tokens?: unknown }).budget_tokens,
-				);
+				const budget = Number((thinking as { budget_tokens?: unknown }).budget_tokens);
 				if (p.maxTokens <= ANTHROPIC_MIN_THINKING_BUDGET) {
 					delete body.thinking;
-					notices.push(
-						`extended thinking turned off: max_tokens ${p.maxTokens} leaves no room for it`,
-					);
+					notices.push(`extended thinking turned off: max_tokens ${p.maxTokens} leaves no room for it`);
 				} else if (!(budget < p.maxTokens)) {
 					body.thinking = {
 						...(thinking as object),

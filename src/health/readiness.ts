@@ -21,9 +21,7 @@ async function writableDir(path: string): Promise<boolean> {
 }
 
 /** The first readiness check that fails, in words; undefined when ready. */
-export async function readinessProblem(
-	deps: ReadinessDeps,
-): Promise<string | undefined> {
+export async function readinessProblem(deps: ReadinessDeps): Promise<string | undefined> {
 	if (deps.draining()) return "shutting down";
 	if (!(await writableDir(deps.workspaceDir)))
 		return `workspace ${deps.workspaceDir} is not a readable and writable directory`;

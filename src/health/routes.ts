@@ -38,8 +38,7 @@ export function healthRoutes(deps: ReadinessDeps) {
 				detail: {
 					...detail,
 					operationId: "readiness",
-					summary:
-						"Readiness probe: workspace and state directory usable, engine answering, not draining",
+					summary: "Readiness probe: workspace and state directory usable, engine answering, not draining",
 				},
 			},
 		);

@@ -17,9 +17,9 @@ import { describeValidation } from "./validation";
 
 export interface HttpCoreOptions {
 	readonly maxBodyBytes: number;
-	/** When set, every route under `protectedPrefix` needs `Authorization: Bearer <secret>`. */
+	/** When set, every route under `protectedPrefixes` needs `Authorization: Bearer <secret>`. */
 	readonly sharedSecret: string | undefined;
-	readonly protectedPrefix: string;
+	readonly protectedPrefixes: readonly string[];
 	readonly clock: Clock;
 	readonly log: Logger;
 	/** Path → allowed methods, to answer 405 instead of 404 on a known path. */
@@ -31,9 +31,7 @@ function bearerMatches(header: string | null, secret: string): boolean {
 	const a = Buffer.from(token);
 	const b = Buffer.from(secret);
 	// Compare equal-length buffers so the time does not depend on where they differ.
-	return (
-		timingSafeEqual(a.length === b.length ? a : b, b) && a.length === b.length
-	);
+	return timingSafeEqual(a.length === b.length ? a : b, b) && a.length === b.length;
 }
 
 /** Reads a body as JSON, whatever its declared type, refusing more than `limit` bytes. */
@@ -49,9 +47,7 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
 		if (size > limit) throw new BodyTooLarge(limit);
 		chunks.push(chunk);
 	}
-	const text = new TextDecoder("utf-8", { fatal: false }).decode(
-		Buffer.concat(chunks),
-	);
+	const text = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
 	if (text.trim() === "") return undefined;
 	try {
 		return JSON.parse(text);
@@ -72,33 +68,20 @@ export function httpCore(options: HttpCoreOptions) {
 			const path = new URL(request.url).pathname;
 			if (
 				options.sharedSecret &&
-				(path === options.protectedPrefix ||
-					path.startsWith(`${options.protectedPrefix}/`))
+				options.protectedPrefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))
 			) {
-				if (
-					!bearerMatches(
-						request.headers.get("authorization"),
-						options.sharedSecret,
-					)
-				) {
+				if (!bearerMatches(request.headers.get("authorization"), options.sharedSecret)) {
 					return envelope(new Unauthorized(), now());
 				}
 			}
 			const declared = Number(request.headers.get("content-length") ?? 0);
-			if (declared > options.maxBodyBytes)
-				return envelope(new BodyTooLarge(options.maxBodyBytes), now());
+			if (declared > options.maxBodyBytes) return envelope(new BodyTooLarge(options.maxBodyBytes), now());
 		})
-		.onParse({ as: "global" }, ({ request }) =>
-			readJson(request, options.maxBodyBytes),
-		)
+		.onParse({ as: "global" }, ({ request }) => readJson(request, options.maxBodyBytes))
 		.onError({ as: "global" }, ({ code, error, request }) => {
 			const cause = (error as { cause?: unknown }).cause;
 			if (error instanceof AppError) return envelope(error, now());
-			if (code === "PARSE")
-				return envelope(
-					cause instanceof AppError ? cause : new MalformedJson(),
-					now(),
-				);
+			if (code === "PARSE") return envelope(cause instanceof AppError ? cause : new MalformedJson(), now());
 			if (code === "VALIDATION") {
 				const all = (error as { all?: unknown[] }).all ?? [];
 				const problems = describeValidation(all as never[]);
@@ -110,20 +93,14 @@ export function httpCore(options: HttpCoreOptions) {
 			if (code === "NOT_FOUND") {
 				const path = new URL(request.url).pathname;
 				const allowed = options.allowedMethods(path);
-				return envelope(
-					allowed ? new MethodNotAllowed(allowed) : new RouteNotFound(),
-					now(),
-				);
+				return envelope(allowed ? new MethodNotAllowed(allowed) : new RouteNotFound(), now());
 			}
 			if (code === "INVALID_COOKIE_SIGNATURE" || code === "INVALID_FILE_TYPE") {
 				return envelope(new ValidationFailed("request", "is invalid"), now());
 			}
 			options.log.error(
 				{
-					err:
-						error instanceof Error
-							? { name: error.name, stack: error.stack }
-							: String(error),
+					err: error instanceof Error ? { name: error.name, stack: error.stack } : String(error),
 				},
 				"unhandled error",
 			);

@@ -20,38 +20,26 @@ const UUID_PATTERN = "^[0-9a-fA-F]{8}-";
 function reasonFor(e: SchemaError): string {
 	if (e.message === "Expected required property") return "is required";
 	const s = e.schema ?? {};
-	const options = Array.isArray(s.anyOf)
-		? (s.anyOf as Record<string, unknown>[]).map((o) => o.const)
-		: [];
-	if (options.length > 0 && options.every((o) => typeof o === "string"))
-		return `must be one of: ${options.join(", ")}`;
-	if (typeof s.pattern === "string" && s.pattern.startsWith(UUID_PATTERN))
-		return "must be a UUID";
-	if (typeof s.pattern === "string" && s.pattern.startsWith("^https?"))
-		return "must be an http:// or https:// URL";
+	const options = Array.isArray(s.anyOf) ? (s.anyOf as Record<string, unknown>[]).map((o) => o.const) : [];
+	if (options.length > 0 && options.every((o) => typeof o === "string")) return `must be one of: ${options.join(", ")}`;
+	if (typeof s.pattern === "string" && s.pattern.startsWith(UUID_PATTERN)) return "must be a UUID";
+	if (typeof s.pattern === "string" && s.pattern.startsWith("^https?")) return "must be an http:// or https:// URL";
 	const message = e.message ?? "is invalid";
 	if (message === "Expected required property") return "is required";
 	// TypeBox's messages describe the schema only ("Expected string", "Expected integer to be greater or equal to 1").
-	return message
-		.replace(/^Expected /, "must be ")
-		.replace(/^Unexpected property$/, "is not allowed");
+	return message.replace(/^Expected /, "must be ").replace(/^Unexpected property$/, "is not allowed");
 }
 
 /** The field path in dotted form: `/model_config/api_key` → `model_config.api_key`. */
-const fieldOf = (path: string | undefined): string =>
-	(path ?? "").replace(/^\//, "").replaceAll("/", ".") || "body";
+const fieldOf = (path: string | undefined): string => (path ?? "").replace(/^\//, "").replaceAll("/", ".") || "body";
 
-export function describeValidation(
-	errors: readonly SchemaError[],
-): FieldProblem[] {
+export function describeValidation(errors: readonly SchemaError[]): FieldProblem[] {
 	const seen = new Set<string>();
 	const out: FieldProblem[] = [];
 	for (const e of errors) {
 		// The name of an unexpected property is input: name its parent instead.
 		const unexpected = e.message === "Unexpected property";
-		const field = unexpected
-			? fieldOf(e.path?.replace(/\/[^/]*$/, ""))
-			: fieldOf(e.path);
+		const field = unexpected ? fieldOf(e.path?.replace(/\/[^/]*$/, "")) : fieldOf(e.path);
 		if (seen.has(field)) continue;
 		seen.add(field);
 		out.push({

@@ -22,10 +22,7 @@ export const REDACT_PATHS = [
 ];
 
 /** JSON lines on stdout (or `destination`), with redaction applied. */
-export function createLogger(
-	level: LogLevel,
-	destination?: DestinationStream,
-): Logger {
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
 	return pino(
 		{
 			level,

@@ -1,9 +1,4 @@
-import {
-	type SchemaOptions,
-	type TLiteral,
-	type TUnion,
-	Type,
-} from "@sinclair/typebox";
+import { type SchemaOptions, type TLiteral, type TUnion, Type } from "@sinclair/typebox";
 
 type Literals<T extends readonly string[]> = {
 	-readonly [K in keyof T]: TLiteral<T[K]>;

@@ -38,11 +38,7 @@ export const PROVIDERS = {
 } as const satisfies Record<string, ProviderSpec>;
 
 export type ProviderName = keyof typeof PROVIDERS;
-export const PROVIDER_NAMES = [
-	"openai",
-	"anthropic",
-	"openai-compatible",
-] as const satisfies readonly ProviderName[];
+export const PROVIDER_NAMES = ["openai", "anthropic", "openai-compatible"] as const satisfies readonly ProviderName[];
 
 /** Upstream path (under the endpoint) of the one call each format makes. */
 export const FORMAT_PATH: Record<WireFormat, string> = {

@@ -1,9 +1,4 @@
-import type {
-	ErrorCode,
-	LoggedEvent,
-	SessionStatusName,
-	Usage,
-} from "../events/catalogue";
+import type { ErrorCode, LoggedEvent, SessionStatusName, Usage } from "../events/catalogue";
 
 /** How a run ends, from any cause: the engine, a cancel, a timeout, a restart. */
 export type RunEnd =
@@ -14,10 +9,7 @@ export type RunEnd =
 			readonly usage: Usage;
 	  }
 	| {
-			readonly status: Exclude<
-				SessionStatusName,
-				"completed" | "running" | "pending"
-			>;
+			readonly status: Exclude<SessionStatusName, "completed" | "running" | "pending">;
 			readonly code: ErrorCode;
 			readonly error: string;
 	  };
@@ -26,10 +18,7 @@ export type RunEnd =
  * The last two events of every run: a `status` with the final status, then
  * exactly one terminal event (`complete`, or a fatal `error` with a code).
  */
-export function terminalEvents(
-	end: RunEnd,
-	timestamp: string,
-): [LoggedEvent, LoggedEvent] {
+export function terminalEvents(end: RunEnd, timestamp: string): [LoggedEvent, LoggedEvent] {
 	const status: LoggedEvent = {
 		event: "status",
 		data: { status: end.status, timestamp },

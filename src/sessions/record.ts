@@ -14,6 +14,10 @@ export interface SessionRecord {
 	readonly provider: ProviderName;
 	readonly model: string;
 	readonly model_version?: string;
+	/** Tools of every run of this session. */
+	readonly enabled_tools: string[];
+	/** Applied to every run of this session (not a secret; kept for follow-ups and resumes). */
+	readonly system_prompt?: string;
 	readonly created_at: string;
 	started_at: string | null;
 	updated_at: string;
@@ -25,8 +29,7 @@ export interface SessionRecord {
 	progress?: number;
 }
 
-export const isEnded = (r: Pick<SessionRecord, "status">): boolean =>
-	TERMINAL_STATUSES.has(r.status);
+export const isEnded = (r: Pick<SessionRecord, "status">): boolean => TERMINAL_STATUSES.has(r.status);
 
 /** The public status object of a session. */
 export function toStatus(r: SessionRecord, lastEventId: number): SessionStatus {

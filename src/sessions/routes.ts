@@ -3,10 +3,19 @@ import { ValidationFailed } from "../http/errors";
 import type { StreamHub } from "../sse/hub";
 import type { SessionManager } from "./manager";
 import {
+	AnswerAccepted,
+	AnswerBody,
 	CancelResponse,
 	ConflictEnvelope,
+	Conversation,
 	CreateSessionBody,
 	ErrorEnvelope,
+	FollowUpAccepted,
+	FollowUpBody,
+	ListQuery,
+	QuestionParams,
+	SessionDiff,
+	SessionList,
 	SessionParams,
 	SessionStatus,
 	StreamQuery,
@@ -20,17 +29,11 @@ const SSE_HEADERS = {
 };
 
 /** `Last-Event-ID` (header, or query for a browser's first connection) → the id to replay after. */
-export function parseLastEventId(
-	header: string | null | undefined,
-	query: string | undefined,
-): number {
+export function parseLastEventId(header: string | null | undefined, query: string | undefined): number {
 	const raw = header ?? query;
 	if (raw === undefined || raw === null || raw === "") return 0;
 	if (!/^\d{1,15}$/.test(raw.trim()))
-		throw new ValidationFailed(
-			"Last-Event-ID",
-			"must be a non-negative integer event id",
-		);
+		throw new ValidationFailed("Last-Event-ID", "must be a non-negative integer event id");
 	return Number(raw.trim());
 }
 
@@ -38,6 +41,112 @@ export function parseLastEventId(
 export function sessionRoutes(sessions: SessionManager, streams: StreamHub) {
 	const tags = ["sessions"];
 	return new Elysia({ name: "sessions", prefix: "/sessions" })
+		.get(
+			"/",
+			({ query }) => ({
+				sessions: sessions
+					.list()
+					.filter((s) => !query.status || s.record.status === query.status)
+					.map((s) => s.status()),
+			}),
+			{
+				query: ListQuery,
+				response: { 200: SessionList, 400: ErrorEnvelope, 401: ErrorEnvelope },
+				detail: {
+					tags,
+					operationId: "listSessions",
+					summary: "Every session, newest first (filter with ?status=)",
+				},
+			},
+		)
+		.post(
+			"/:id/messages",
+			async ({ params, body, set }) => {
+				const { status, queued } = await sessions.followUp(params.id, body.prompt, body.api_key);
+				set.status = 202;
+				return { session_id: status.session_id, status: status.status, queued };
+			},
+			{
+				params: SessionParams,
+				body: FollowUpBody,
+				response: {
+					202: FollowUpAccepted,
+					400: ErrorEnvelope,
+					401: ErrorEnvelope,
+					404: ErrorEnvelope,
+					409: ErrorEnvelope,
+					503: ErrorEnvelope,
+				},
+				detail: {
+					tags,
+					operationId: "sendMessage",
+					summary: "Follow-up message: queued behind the current run, or starts a new run after a completed one",
+				},
+			},
+		)
+		.post(
+			"/:id/questions/:question_id",
+			({ params, body }) => sessions.answerQuestion(params.id, params.question_id, body.answers),
+			{
+				params: QuestionParams,
+				body: AnswerBody,
+				response: {
+					200: AnswerAccepted,
+					400: ErrorEnvelope,
+					401: ErrorEnvelope,
+					404: ErrorEnvelope,
+				},
+				detail: {
+					tags,
+					operationId: "answerQuestion",
+					summary: "Answer a question the agent asked (see the question event)",
+				},
+			},
+		)
+		.get(
+			"/:id/diff",
+			async ({ params }) => ({
+				session_id: params.id,
+				files: await sessions.diff(params.id),
+			}),
+			{
+				params: SessionParams,
+				response: {
+					200: SessionDiff,
+					400: ErrorEnvelope,
+					401: ErrorEnvelope,
+					404: ErrorEnvelope,
+					503: ErrorEnvelope,
+				},
+				detail: {
+					tags,
+					operationId: "getSessionDiff",
+					summary: "What the session changed in the workspace, per file",
+				},
+			},
+		)
+		.get(
+			"/:id/messages",
+			async ({ params }) => ({
+				session_id: params.id,
+				messages: await sessions.messages(params.id),
+			}),
+			{
+				params: SessionParams,
+				response: {
+					200: Conversation,
+					400: ErrorEnvelope,
+					401: ErrorEnvelope,
+					404: ErrorEnvelope,
+					503: ErrorEnvelope,
+				},
+				detail: {
+					tags,
+					operationId: "getSessionMessages",
+					summary: "The conversation so far (roles, text, tool calls)",
+				},
+			},
+		)
 		.post(
 			"/",
 			async ({ body, set }) => {
@@ -87,28 +196,20 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub) {
 			detail: {
 				tags,
 				operationId: "cancelSession",
-				summary:
-					"Cancel a session's run (idempotent: an ended session returns its final state)",
+				summary: "Cancel a session's run (idempotent: an ended session returns its final state)",
 			},
 		})
 		.get(
 			"/:id/stream",
 			({ params, query, headers, request, server }) => {
 				const session = sessions.get(params.id);
-				const afterId = parseLastEventId(
-					headers["last-event-id"],
-					query.last_event_id,
-				);
+				const afterId = parseLastEventId(headers["last-event-id"], query.last_event_id);
 				const channel = session.channel;
 				if (afterId > channel.lastId) {
-					throw new ValidationFailed(
-						"Last-Event-ID",
-						"is beyond the newest event of this session",
-					);
+					throw new ValidationFailed("Last-Event-ID", "is beyond the newest event of this session");
 				}
 				// Nothing left to send: 204 tells EventSource to stop reconnecting.
-				if (channel.atRest && afterId >= channel.lastId)
-					return new Response(null, { status: 204 });
+				if (channel.atRest && afterId >= channel.lastId) return new Response(null, { status: 204 });
 				// A quiet stream must outlive Bun's idle timeout; heartbeats keep proxies awake.
 				server?.timeout(request, 0);
 				return new Response(streams.stream(channel, afterId), {
@@ -124,12 +225,10 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub) {
 				detail: {
 					tags,
 					operationId: "streamSession",
-					summary:
-						"Server-Sent Events: replay after Last-Event-ID, then live, until the terminal event",
+					summary: "Server-Sent Events: replay after Last-Event-ID, then live, until the terminal event",
 					responses: {
 						200: {
-							description:
-								"text/event-stream (see API_CONTRACT.md for the event catalogue)",
+							description: "text/event-stream (see API_CONTRACT.md for the event catalogue)",
 						},
 						204: {
 							description: "The session has ended and nothing is left to send",

@@ -4,11 +4,9 @@ import { ErrorCode, SessionStatusName, Usage } from "../events/catalogue";
 import { literalUnion } from "../lib/schema";
 import { PROVIDER_NAMES } from "../providers/catalogue";
 
-const UUID =
-	"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+const UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 const Timestamp = Type.String({ format: "date-time" });
-const Nullable = <T extends ReturnType<typeof Type.String>>(s: T) =>
-	Type.Union([s, Type.Null()]);
+const Nullable = <T extends ReturnType<typeof Type.String>>(s: T) => Type.Union([s, Type.Null()]);
 
 export const SessionId = Type.String({
 	pattern: UUID,
@@ -30,8 +28,7 @@ export const ModelConfig = Type.Object(
 		api_key: Type.String({
 			minLength: 1,
 			maxLength: 4096,
-			description:
-				"Used only for this session's LLM calls; never stored, logged or shown",
+			description: "Used only for this session's LLM calls; never stored, logged or shown",
 		}),
 		temperature: Type.Number({ minimum: 0, maximum: 2 }),
 		max_tokens: Type.Integer({
@@ -53,8 +50,7 @@ export const ModelConfig = Type.Object(
 			Type.String({
 				pattern: "^https?://[^\\s]+$",
 				maxLength: 2048,
-				description:
-					"Base URL of the provider API (e.g. https://api.openai.com/v1); overrides the provider default",
+				description: "Base URL of the provider API (e.g. https://api.openai.com/v1); overrides the provider default",
 			}),
 		),
 	},
@@ -119,11 +115,100 @@ export const ErrorEnvelope = Type.Object({
 });
 
 /** 409 body: the envelope plus the existing session, so a retrying backend can treat it as accepted. */
-export const ConflictEnvelope = Type.Intersect([
-	ErrorEnvelope,
-	Type.Object({ session: SessionStatus }),
-]);
+export const ConflictEnvelope = Type.Intersect([ErrorEnvelope, Type.Object({ session: SessionStatus })]);
 
 export const StreamQuery = Type.Object({
 	last_event_id: Type.Optional(Type.String({ maxLength: 32 })),
+});
+
+export const SessionList = Type.Object({ sessions: Type.Array(SessionStatus) });
+
+export const ListQuery = Type.Object({
+	status: Type.Optional(SessionStatusName),
+});
+
+export const FollowUpBody = Type.Object(
+	{
+		prompt: Type.String({ minLength: 1, maxLength: 262_144 }),
+		api_key: Type.Optional(
+			Type.String({
+				minLength: 1,
+				maxLength: 4096,
+				description:
+					"Addition: re-supplies the session's key (needed after a sidecar restart, which forgets keys); never stored",
+			}),
+		),
+	},
+	{ additionalProperties: true },
+);
+export type FollowUpBody = Static<typeof FollowUpBody>;
+
+export const FollowUpAccepted = Type.Object({
+	session_id: Type.String(),
+	status: SessionStatusName,
+	queued: Type.Integer({
+		minimum: 0,
+		description: "Messages waiting for the current run (0: this one started a run now)",
+	}),
+});
+
+export const QuestionParams = Type.Object({
+	id: SessionId,
+	question_id: Type.String({ pattern: "^[A-Za-z0-9_-]{1,100}$" }),
+});
+
+export const AnswerBody = Type.Object(
+	{
+		answers: Type.Array(
+			Type.Array(Type.String({ minLength: 1, maxLength: 10_000 }), {
+				maxItems: 50,
+			}),
+			{
+				maxItems: 50,
+				description: "Per question, the chosen option labels (or free text)",
+			},
+		),
+	},
+	{ additionalProperties: true },
+);
+export type AnswerBody = Static<typeof AnswerBody>;
+
+export const AnswerAccepted = Type.Object({
+	question_id: Type.String(),
+	answers: Type.Array(Type.Array(Type.String())),
+});
+
+export const SessionDiff = Type.Object({
+	session_id: Type.String(),
+	files: Type.Array(
+		Type.Object({
+			path: Type.String({ description: "Workspace-relative" }),
+			status: Type.Union([Type.Literal("added"), Type.Literal("modified"), Type.Literal("deleted")]),
+			additions: Type.Integer({ minimum: 0 }),
+			deletions: Type.Integer({ minimum: 0 }),
+			diff: Type.String({ description: "Unified diff" }),
+		}),
+	),
+});
+
+export const Conversation = Type.Object({
+	session_id: Type.String(),
+	messages: Type.Array(
+		Type.Object({
+			id: Type.String(),
+			role: Type.String(),
+			created_at: Nullable(Timestamp),
+			text: Type.String(),
+			tool_calls: Type.Array(
+				Type.Object({
+					call_id: Type.String(),
+					tool: Type.String(),
+					args: Type.Record(Type.String(), Type.Unknown()),
+					status: Type.String(),
+					output: Type.Optional(Type.String()),
+					error: Type.Optional(Type.String()),
+				}),
+			),
+		}),
+	),
 });

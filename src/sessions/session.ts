@@ -17,6 +17,10 @@ import type { SessionStore } from "./store";
 export class Session {
 	credentials: SessionCredentials | undefined;
 	stopTimeout: Cancel | undefined;
+	/** Follow-up prompts waiting for the current run to complete. */
+	readonly queue: string[] = [];
+	/** Set while the run waits for the engine to come back and resume it. */
+	awaitingResume = false;
 	private readonly notices = new Set<string>();
 
 	constructor(
@@ -42,8 +46,7 @@ export class Session {
 	emit(event: LoggedEvent): StoredEvent {
 		const stored = this.channel.publish(event);
 		this.record.updated_at = event.data.timestamp;
-		if (event.event === "status" && event.data.progress !== undefined)
-			this.record.progress = event.data.progress;
+		if (event.event === "status" && event.data.progress !== undefined) this.record.progress = event.data.progress;
 		return stored;
 	}
 
@@ -75,15 +78,17 @@ export class Session {
 
 	/**
 	 * Ends the current run: the final `status` and the terminal event, the
-	 * record saved and the log flushed to disk. Drops the credentials.
-	 * Returns false if the run had already ended.
+	 * record saved and the log flushed to disk. The credentials are kept only
+	 * after a completed run (a follow-up may continue the session); otherwise
+	 * dropped. Returns false if the run had already ended.
 	 */
 	end(end: RunEnd, nowMs: number): boolean {
 		if (this.ended) return false;
 		this.stopTimeout?.();
 		this.stopTimeout = undefined;
 		this.translator.endRun();
-		this.credentials = undefined;
+		this.awaitingResume = false;
+		if (end.status !== "completed") this.credentials = undefined;
 		const timestamp = isoTime(nowMs);
 		const r = this.record;
 		r.status = end.status;
@@ -91,6 +96,8 @@ export class Session {
 		r.updated_at = timestamp;
 		r.files_modified = this.translator.filesModified;
 		r.usage = this.translator.usage;
+		const progress = this.translator.progress;
+		if (progress !== undefined) r.progress = progress;
 		if (end.status === "cancelled") r.cancelled_at = timestamp;
 		if (end.status === "completed") delete r.error;
 		else r.error = { code: end.code, message: end.error };

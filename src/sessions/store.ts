@@ -1,10 +1,4 @@
-import {
-	mkdirSync,
-	readdirSync,
-	readFileSync,
-	renameSync,
-	writeFileSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventLog, type Recovery } from "../events/log";
 import type { SessionRecord } from "./record";
@@ -53,14 +47,9 @@ export class SessionStore {
 		const broken: { id: string; reason: string }[] = [];
 		for (const id of readdirSync(this.root)) {
 			try {
-				const record = JSON.parse(
-					readFileSync(join(this.dir(id), "session.json"), "utf8"),
-				) as SessionRecord;
-				if (record.session_id !== id)
-					throw new Error("record names another session");
-				const { log, recovery } = EventLog.open(
-					join(this.dir(id), "events.log"),
-				);
+				const record = JSON.parse(readFileSync(join(this.dir(id), "session.json"), "utf8")) as SessionRecord;
+				if (record.session_id !== id) throw new Error("record names another session");
+				const { log, recovery } = EventLog.open(join(this.dir(id), "events.log"));
 				loaded.push({ record, log, recovery });
 			} catch (error) {
 				broken.push({

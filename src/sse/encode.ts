@@ -19,9 +19,7 @@ const LINE_BREAK = /\r\n|\r|\n/;
 
 function assertField(name: string, value: string): void {
 	if (/[\r\n]/.test(value) || (name === "id" && value.includes("\0"))) {
-		throw new TypeError(
-			`SSE ${name} must not contain line breaks${name === "id" ? " or NUL" : ""}`,
-		);
+		throw new TypeError(`SSE ${name} must not contain line breaks${name === "id" ? " or NUL" : ""}`);
 	}
 }
 
@@ -46,8 +44,7 @@ export function encodeFrame(frame: SseFrame): string {
 		out += `id: ${id}\n`;
 	}
 	if (frame.data !== undefined) {
-		const text =
-			typeof frame.data === "string" ? frame.data : JSON.stringify(frame.data);
+		const text = typeof frame.data === "string" ? frame.data : JSON.stringify(frame.data);
 		for (const line of text.split(LINE_BREAK)) out += `data: ${line}\n`;
 	}
 	return `${out}\n`;

@@ -15,14 +15,13 @@ export interface EventStreamOptions {
 	readonly replayChunkBytes?: number;
 	/** Told once when the stream ends, with why. */
 	readonly onClose?: (reason: CloseReason) => void;
+	/** Told how many events each replay read sent from the log. */
+	readonly onReplay?: (events: number) => void;
+	/** Told for each heartbeat written. */
+	readonly onHeartbeat?: () => void;
 }
 
-export type CloseReason =
-	| "terminal"
-	| "client_gone"
-	| "too_slow"
-	| "server_closing"
-	| "error";
+export type CloseReason = "terminal" | "client_gone" | "too_slow" | "server_closing" | "error";
 
 const HEARTBEAT = encodeFrame({ event: "heartbeat", data: {} });
 
@@ -57,8 +56,7 @@ export function openEventStream(
 		stopHeartbeat?.();
 		try {
 			if (how === "close") controller.close();
-			else if (how === "error")
-				controller.error(new Error(`stream ended: ${reason}`));
+			else if (how === "error") controller.error(new Error(`stream ended: ${reason}`));
 		} catch {
 			// Already closed by the consumer.
 		}
@@ -111,6 +109,7 @@ export function openEventStream(
 				);
 				if (closed) return;
 				if (lastId <= cursor) break;
+				options.onReplay?.(lastId - cursor);
 				cursor = lastId;
 				if (!write(text)) return;
 				if ((controller.desiredSize ?? 0) <= 0) return; // resume in pull()
@@ -132,14 +131,11 @@ export function openEventStream(
 		{
 			start(c) {
 				controller = c;
-				c.enqueue(
-					encodeFrame({ comment: "stream open", retry: options.retryMs }),
-				);
+				c.enqueue(encodeFrame({ comment: "stream open", retry: options.retryMs }));
 				unsubscribe = channel.subscribe(subscriber);
-				stopHeartbeat = options.clock.setInterval(
-					() => write(HEARTBEAT),
-					options.heartbeatMs,
-				);
+				stopHeartbeat = options.clock.setInterval(() => {
+					if (write(HEARTBEAT)) options.onHeartbeat?.();
+				}, options.heartbeatMs);
 			},
 			pull() {
 				return live ? undefined : catchUp();

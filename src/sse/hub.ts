@@ -7,6 +7,9 @@ export interface StreamHubOptions {
 	readonly maxQueuedBytes: number;
 	readonly retryMs: number;
 	readonly clock: Clock;
+	readonly onReplay?: (events: number) => void;
+	readonly onHeartbeat?: () => void;
+	readonly onDropped?: () => void;
 }
 
 /** Every open SSE stream, so shutdown can end them and metrics can count them. */
@@ -33,6 +36,7 @@ export class StreamHub {
 			onClose: (reason) => {
 				this.open.delete(close);
 				this.closed[reason]++;
+				if (reason === "too_slow") this.options.onDropped?.();
 			},
 		});
 		this.open.add(close);

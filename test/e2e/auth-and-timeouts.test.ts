@@ -68,10 +68,7 @@ test("with OPENCODE_SHARED_SECRET every /sessions route needs the bearer token; 
 		model_config: { api_key: key, api_endpoint: llm.url },
 	});
 	expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
-	const events = await readStream(
-		`${sidecar.url}/sessions/${body.session_id}/stream`,
-		{ headers: auth },
-	);
+	const events = await readStream(`${sidecar.url}/sessions/${body.session_id}/stream`, { headers: auth });
 	expect(events.events.at(-1)).toMatchObject({
 		event: "complete",
 		data: { final_message: "authorised" },
@@ -94,10 +91,10 @@ test("a quiet stream outlives the HTTP idle timeout", async () => {
 	expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
 	await llm.waitForRequest((r) => r.key === key, 30_000);
 	const controller = new AbortController();
-	const reading = readStream(
-		`${sidecar.url}/sessions/${body.session_id}/stream`,
-		{ headers: auth, signal: controller.signal },
-	);
+	const reading = readStream(`${sidecar.url}/sessions/${body.session_id}/stream`, {
+		headers: auth,
+		signal: controller.signal,
+	});
 	// Nothing is sent for 3 s (3× the idle timeout); then the run is cancelled and its terminal events must still arrive.
 	await new Promise((r) => setTimeout(r, 3000));
 	expect(

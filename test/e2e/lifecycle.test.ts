@@ -1,17 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { postSession, sessionBody } from "../support/api";
-import {
-	type ScriptedLlm,
-	startScriptedLlm,
-	type Turn,
-} from "../support/scripted-llm";
+import { type ScriptedLlm, startScriptedLlm, type Turn } from "../support/scripted-llm";
 import { findSecrets } from "../support/secrets";
 import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
-import {
-	followWithEventSource,
-	type Received,
-	readStream,
-} from "../support/sse-client";
+import { followWithEventSource, type Received, readStream } from "../support/sse-client";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
 
 let llm: ScriptedLlm;
@@ -46,10 +38,7 @@ afterAll(async () => {
 	expect(hits).toEqual([]);
 });
 
-async function start(
-	turns: Turn[],
-	provider: "openai" | "anthropic" | "openai-compatible" = "openai-compatible",
-) {
+async function start(turns: Turn[], provider: "openai" | "anthropic" | "openai-compatible" = "openai-compatible") {
 	const key = `sk-life-${crypto.randomUUID()}`;
 	keys.push(key);
 	llm.script(key, turns);
@@ -65,8 +54,7 @@ async function start(
 	};
 }
 
-const withoutHeartbeats = (events: Received[]) =>
-	events.filter((e) => e.event !== "heartbeat");
+const withoutHeartbeats = (events: Received[]) => events.filter((e) => e.event !== "heartbeat");
 
 describe("ending a run", () => {
 	test("DELETE aborts a running session at once and is idempotent", async () => {
@@ -90,9 +78,7 @@ describe("ending a run", () => {
 			method: "DELETE",
 		});
 		expect(await again.json()).toEqual(body);
-		const status = (await (
-			await fetch(`${sidecar.url}/sessions/${s.id}/status`)
-		).json()) as Record<string, unknown>;
+		const status = (await (await fetch(`${sidecar.url}/sessions/${s.id}/status`)).json()) as Record<string, unknown>;
 		expect(status).toMatchObject({
 			status: "cancelled",
 			error: { code: "cancelled" },
@@ -107,9 +93,7 @@ describe("ending a run", () => {
 			{ event: "status", data: { status: "timeout" } },
 			{ event: "error", data: { fatal: true, code: "timeout" } },
 		]);
-		const status = (await (
-			await fetch(`${sidecar.url}/sessions/${s.id}/status`)
-		).json()) as Record<string, unknown>;
+		const status = (await (await fetch(`${sidecar.url}/sessions/${s.id}/status`)).json()) as Record<string, unknown>;
 		expect(status).toMatchObject({
 			status: "timeout",
 			error: { code: "timeout" },
@@ -117,10 +101,7 @@ describe("ending a run", () => {
 	});
 
 	test("a 401 from the provider fails the run with a fatal error and no key in it", async () => {
-		const s = await start(
-			[{ kind: "error", status: 401, message: "Incorrect API key provided" }],
-			"openai",
-		);
+		const s = await start([{ kind: "error", status: 401, message: "Incorrect API key provided" }], "openai");
 		const events = withoutHeartbeats(await followWithEventSource(s.stream));
 		seen.push(events);
 		const [status, terminal] = events.slice(-2);
@@ -153,11 +134,7 @@ describe("ending a run", () => {
 			},
 		});
 		expect((await postSession(sidecar.url, body)).status).toBe(201);
-		const events = withoutHeartbeats(
-			await followWithEventSource(
-				`${sidecar.url}/sessions/${body.session_id}/stream`,
-			),
-		);
+		const events = withoutHeartbeats(await followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`));
 		seen.push(events);
 		const terminal = events.at(-1);
 		expect(terminal).toMatchObject({
@@ -212,9 +189,7 @@ describe("limits", () => {
 		await fetch(`${sidecar.url}/sessions/${a.id}`, { method: "DELETE" });
 		expect((await postSession(sidecar.url, third)).status).toBe(201);
 		await fetch(`${sidecar.url}/sessions/${b.id}`, { method: "DELETE" });
-		await followWithEventSource(
-			`${sidecar.url}/sessions/${third.session_id}/stream`,
-		);
+		await followWithEventSource(`${sidecar.url}/sessions/${third.session_id}/stream`);
 	});
 });
 
@@ -240,14 +215,9 @@ describe("the stream", () => {
 		full = withoutHeartbeats(await followWithEventSource(s.stream));
 		seen.push(full);
 		// Live bash output arrived as tool output.
-		expect(
-			full.some(
-				(e) =>
-					e.event === "output" &&
-					e.data.source === "tool" &&
-					e.data.text.includes("one"),
-			),
-		).toBe(true);
+		expect(full.some((e) => e.event === "output" && e.data.source === "tool" && e.data.text.includes("one"))).toBe(
+			true,
+		);
 		const last = full.length;
 		for (const from of [1, Math.floor(last / 2), last - 1]) {
 			const viaHeader = await readStream(s.stream, {
@@ -266,8 +236,7 @@ describe("the stream", () => {
 	test("the stream is sent with SSE headers, a retry hint first, and heartbeats without ids", async () => {
 		const s = await start([{ kind: "hang" }]);
 		const r = await readStream(s.stream, {
-			until: (_e, all) =>
-				all.filter((x) => x.event === "heartbeat").length >= 2,
+			until: (_e, all) => all.filter((x) => x.event === "heartbeat").length >= 2,
 		});
 		expect(r.status).toBe(200);
 		expect(r.headers.get("content-type")).toStartWith("text/event-stream");
@@ -278,9 +247,7 @@ describe("the stream", () => {
 		expect(beats.length).toBeGreaterThanOrEqual(2);
 		for (const b of beats) expect(b.data).toEqual({});
 		// Heartbeat frames carry no id line, so they never move a client's Last-Event-ID.
-		const frames = r.text
-			.split("\n\n")
-			.filter((f) => f.includes("event: heartbeat"));
+		const frames = r.text.split("\n\n").filter((f) => f.includes("event: heartbeat"));
 		expect(frames.length).toBe(beats.length);
 		for (const f of frames) expect(f).toBe("event: heartbeat\ndata: {}");
 		await fetch(`${sidecar.url}/sessions/${s.id}`, { method: "DELETE" });
@@ -292,10 +259,7 @@ describe("the stream", () => {
 				headers: { "Last-Event-ID": bad },
 			});
 			expect(r.status).toBe(400);
-			const { timestamp: _t, ...body } = (await r.json()) as Record<
-				string,
-				unknown
-			>;
+			const { timestamp: _t, ...body } = (await r.json()) as Record<string, unknown>;
 			expect(body).toMatchObject({
 				code: "invalid_request",
 				details: { field: "Last-Event-ID" },
@@ -321,9 +285,7 @@ describe("the stream", () => {
 		});
 		const replay = await readStream(`${sidecar.url}/sessions/${id}/stream`);
 		expect(withoutHeartbeats(replay.events)).toEqual(full);
-		const status = (await (
-			await fetch(`${sidecar.url}/sessions/${id}/status`)
-		).json()) as Record<string, unknown>;
+		const status = (await (await fetch(`${sidecar.url}/sessions/${id}/status`)).json()) as Record<string, unknown>;
 		expect(status).toMatchObject({
 			status: "completed",
 			last_event_id: full.length,

@@ -61,11 +61,7 @@ const PROVIDERS = [
 	},
 ] as const;
 
-async function runWriteSession(
-	p: (typeof PROVIDERS)[number],
-	file: string,
-	delayMs = 0,
-) {
+async function runWriteSession(p: (typeof PROVIDERS)[number], file: string, delayMs = 0) {
 	const key = `sk-${p.provider}-${crypto.randomUUID()}`;
 	keys.push(key);
 	llm.script(key, [
@@ -106,9 +102,7 @@ async function runWriteSession(
 	return {
 		key,
 		body,
-		events: followWithEventSource(
-			`${sidecar.url}/sessions/${body.session_id}/stream`,
-		),
+		events: followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`),
 	};
 }
 
@@ -128,9 +122,7 @@ function expectWellFormedRun(events: Received[], file: string) {
 		call_id: call?.data.call_id,
 		is_error: false,
 	});
-	expect(
-		events.some((e) => e.event === "output" && e.data.source === "assistant"),
-	).toBe(true);
+	expect(events.some((e) => e.event === "output" && e.data.source === "assistant")).toBe(true);
 	const [status, complete] = events.slice(-2);
 	expect(status).toMatchObject({
 		event: "status",
@@ -139,9 +131,7 @@ function expectWellFormedRun(events: Received[], file: string) {
 	expect(complete?.event).toBe("complete");
 	expect(complete?.data.files_modified).toEqual([file]);
 	expect(complete?.data.final_message).toBe(`Wrote ${file} for you.`);
-	for (const e of events)
-		if (e.event !== "heartbeat")
-			expect(Date.parse(e.data.timestamp)).toBeGreaterThan(0);
+	for (const e of events) if (e.event !== "heartbeat") expect(Date.parse(e.data.timestamp)).toBeGreaterThan(0);
 }
 
 describe("a tool-using session per provider", () => {
@@ -152,9 +142,7 @@ describe("a tool-using session per provider", () => {
 			const events = await run.events;
 			seen.push(events);
 			expectWellFormedRun(events, file);
-			expect(readFileSync(join(dirs.workspace, file), "utf8")).toBe(
-				`made by ${p.provider}\n`,
-			);
+			expect(readFileSync(join(dirs.workspace, file), "utf8")).toBe(`made by ${p.provider}\n`);
 
 			// Every call reached the provider's own API with the session's key and parameters.
 			const calls = llm.requests.filter((r) => r.key === run.key);
@@ -164,21 +152,17 @@ describe("a tool-using session per provider", () => {
 				expect(c.body.model).toBe(p.model);
 				expect(c.body.temperature).toBe(0.35);
 				expect(c.body[p.maxField]).toBe(1500);
-				if (p.format === "anthropic")
-					expect(c.headers["x-api-key"]).toBe(run.key);
+				if (p.format === "anthropic") expect(c.headers["x-api-key"]).toBe(run.key);
 				else expect(c.headers.authorization).toBe(`Bearer ${run.key}`);
 				// The engine's own session id and the gateway token stay inside the pod.
 				expect(c.headers["x-session-id"]).toBeUndefined();
 			}
 			// Only the enabled tools were offered.
 			const offered = JSON.stringify(calls[0]?.body.tools ?? []);
-			for (const t of ["read", "write", "edit", "bash"])
-				expect(offered).toContain(`"${t}"`);
+			for (const t of ["read", "write", "edit", "bash"]) expect(offered).toContain(`"${t}"`);
 			expect(offered).not.toContain('"webfetch"');
 
-			const status = await fetch(
-				`${sidecar.url}/sessions/${run.body.session_id}/status`,
-			);
+			const status = await fetch(`${sidecar.url}/sessions/${run.body.session_id}/status`);
 			const text = await status.text();
 			statusBodies.push(text);
 			expect(JSON.parse(text)).toMatchObject({
@@ -197,9 +181,7 @@ test("two sessions with different keys run at once, each sending only its own ke
 	const [sa, sb] = await Promise.all(
 		[a, b].map(
 			async (r) =>
-				(await (
-					await fetch(`${sidecar.url}/sessions/${r.body.session_id}/status`)
-				).json()) as { status: string },
+				(await (await fetch(`${sidecar.url}/sessions/${r.body.session_id}/status`)).json()) as { status: string },
 		),
 	);
 	expect([sa?.status, sb?.status]).toEqual(["running", "running"]);
@@ -233,16 +215,11 @@ test("the engine offers exactly the tools the sidecar validates against", async 
 		},
 	});
 	expect((await postSession(sidecar.url, body)).status).toBe(201);
-	const events = await followWithEventSource(
-		`${sidecar.url}/sessions/${body.session_id}/stream`,
-	);
+	const events = await followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`);
 	seen.push(events);
 	const call = llm.requests.find((r) => r.key === key);
-	const offered: string[] = (call?.body.tools ?? []).map(
-		(t: { function?: { name: string } }) => t.function?.name,
-	);
-	for (const name of offered)
-		expect(ENGINE_TOOLS as readonly string[]).toContain(name);
+	const offered: string[] = (call?.body.tools ?? []).map((t: { function?: { name: string } }) => t.function?.name);
+	for (const name of offered) expect(ENGINE_TOOLS as readonly string[]).toContain(name);
 	expect(offered).toContain("bash");
 	expect(offered).toContain("write");
 });
@@ -261,17 +238,11 @@ test("system_prompt reaches the provider in that session's calls only", async ()
 		},
 	});
 	expect((await postSession(sidecar.url, body)).status).toBe(201);
-	seen.push(
-		await followWithEventSource(
-			`${sidecar.url}/sessions/${body.session_id}/stream`,
-		),
-	);
+	seen.push(await followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`));
 	const call = llm.requests.find((r) => r.key === key);
 	expect(JSON.stringify(call?.body.system)).toContain(marker);
 	const others = llm.requests.filter((r) => r.key !== key);
-	expect(others.some((r) => JSON.stringify(r.body).includes(marker))).toBe(
-		false,
-	);
+	expect(others.some((r) => JSON.stringify(r.body).includes(marker))).toBe(false);
 });
 
 test("a reasoning model gets no temperature, and the stream says so once", async () => {
@@ -294,9 +265,7 @@ test("a reasoning model gets no temperature, and the stream says so once", async
 		},
 	});
 	expect((await postSession(sidecar.url, body)).status).toBe(201);
-	const events = await followWithEventSource(
-		`${sidecar.url}/sessions/${body.session_id}/stream`,
-	);
+	const events = await followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`);
 	seen.push(events);
 	const calls = llm.requests.filter((r) => r.key === key);
 	expect(calls.length).toBeGreaterThanOrEqual(2);
@@ -304,9 +273,7 @@ test("a reasoning model gets no temperature, and the stream says so once", async
 		expect(c.body.model).toBe("gpt-5-mini");
 		expect("temperature" in c.body).toBe(false);
 	}
-	const notices = events.filter(
-		(e) => e.event === "error" && e.data.code === "parameter_ignored",
-	);
+	const notices = events.filter((e) => e.event === "error" && e.data.code === "parameter_ignored");
 	expect(notices.length).toBe(1);
 	expect(notices[0]?.data).toMatchObject({ fatal: false });
 	expect(notices[0]?.data.error).toContain("temperature");

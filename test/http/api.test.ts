@@ -111,24 +111,12 @@ describe("POST /sessions", () => {
 	});
 
 	const bad: [string, (b: Record<string, any>) => unknown, string][] = [
-		[
-			"session_id missing",
-			(b) => ({ ...b, session_id: undefined }),
-			"session_id",
-		],
-		[
-			"session_id not a UUID",
-			(b) => ({ ...b, session_id: SENTINEL }),
-			"session_id",
-		],
+		["session_id missing", (b) => ({ ...b, session_id: undefined }), "session_id"],
+		["session_id not a UUID", (b) => ({ ...b, session_id: SENTINEL }), "session_id"],
 		["prompt missing", (b) => ({ ...b, prompt: undefined }), "prompt"],
 		["prompt empty", (b) => ({ ...b, prompt: "" }), "prompt"],
 		["prompt not a string", (b) => ({ ...b, prompt: 42 }), "prompt"],
-		[
-			"model_config missing",
-			(b) => ({ ...b, model_config: undefined }),
-			"model_config",
-		],
+		["model_config missing", (b) => ({ ...b, model_config: undefined }), "model_config"],
 		[
 			"unknown provider",
 			(b) => ({
@@ -145,11 +133,7 @@ describe("POST /sessions", () => {
 			}),
 			"model_config.enabled_tools.1",
 		],
-		[
-			"api_key empty",
-			(b) => ({ ...b, model_config: { ...b.model_config, api_key: "" } }),
-			"model_config.api_key",
-		],
+		["api_key empty", (b) => ({ ...b, model_config: { ...b.model_config, api_key: "" } }), "model_config.api_key"],
 		[
 			"api_key not a string",
 			(b) => ({ ...b, model_config: { ...b.model_config, api_key: 12345 } }),
@@ -186,49 +170,26 @@ describe("POST /sessions", () => {
 			}),
 			"model_config.api_endpoint",
 		],
-		[
-			"system_prompt not a string",
-			(b) => ({ ...b, system_prompt: [SENTINEL] }),
-			"system_prompt",
-		],
+		["system_prompt not a string", (b) => ({ ...b, system_prompt: [SENTINEL] }), "system_prompt"],
 	];
 	for (const [name, mutate, field] of bad) {
 		test(`400 naming ${field} when ${name}, without echoing input`, async () => {
-			const body = mutate(
-				sessionBody({ model_config: { api_key: `sk-${SENTINEL}` } }) as Record<
-					string,
-					any
-				>,
-			);
+			const body = mutate(sessionBody({ model_config: { api_key: `sk-${SENTINEL}` } }) as Record<string, any>);
 			const res = await it.handle("/sessions", json(body));
 			const env = await expectEnvelope(res, 400, "invalid_request");
 			expect(env.details).toMatchObject({ field });
-			expect(
-				String((env.details as { reason: string }).reason).length,
-			).toBeGreaterThan(3);
+			expect(String((env.details as { reason: string }).reason).length).toBeGreaterThan(3);
 			expect(JSON.stringify(env)).not.toContain(SENTINEL);
 		});
 	}
 
 	test("400 malformed_json for a body that is not JSON, and for no body", async () => {
 		for (const body of [`{"session_id": "${SENTINEL}`, "not json", "{'a':1}"]) {
-			const env = await expectEnvelope(
-				await it.handle("/sessions", json(body)),
-				400,
-				"malformed_json",
-			);
+			const env = await expectEnvelope(await it.handle("/sessions", json(body)), 400, "malformed_json");
 			expect(JSON.stringify(env)).not.toContain(SENTINEL);
 		}
-		await expectEnvelope(
-			await it.handle("/sessions", { method: "POST" }),
-			400,
-			"invalid_request",
-		);
-		await expectEnvelope(
-			await it.handle("/sessions", json("[]")),
-			400,
-			"invalid_request",
-		);
+		await expectEnvelope(await it.handle("/sessions", { method: "POST" }), 400, "invalid_request");
+		await expectEnvelope(await it.handle("/sessions", json("[]")), 400, "invalid_request");
 	});
 
 	test("a JSON body sent without a JSON content type is still read (curl -d)", async () => {
@@ -244,22 +205,14 @@ describe("POST /sessions", () => {
 
 	test("413 for a body over MAX_BODY_BYTES, declared or streamed", async () => {
 		const big = JSON.stringify(sessionBody({ prompt: "x".repeat(70_000) }));
-		await expectEnvelope(
-			await it.handle("/sessions", json(big)),
-			413,
-			"body_too_large",
-		);
+		await expectEnvelope(await it.handle("/sessions", json(big)), 413, "body_too_large");
 		const stream = new ReadableStream({
 			start(c) {
 				c.enqueue(new TextEncoder().encode(big));
 				c.close();
 			},
 		});
-		await expectEnvelope(
-			await it.handle("/sessions", { method: "POST", body: stream }),
-			413,
-			"body_too_large",
-		);
+		await expectEnvelope(await it.handle("/sessions", { method: "POST", body: stream }), 413, "body_too_large");
 	});
 
 	test("503 with Retry-After while the engine is not ready", async () => {
@@ -269,10 +222,7 @@ describe("POST /sessions", () => {
 		const { parseConfig } = await import("../../src/config/parse");
 		const log = createLogger("error");
 		const other = makeTempDirs();
-		const config = parseConfig(
-			{ WORKSPACE_DIR: other.workspace, STATE_DIR: other.state },
-			process.cwd(),
-		);
+		const config = parseConfig({ WORKSPACE_DIR: other.workspace, STATE_DIR: other.state }, process.cwd());
 		// A real supervisor that was never started: exactly the state between pod start and engine ready.
 		const engine = new EngineSupervisor({
 			bin: config.engineBin,
@@ -307,10 +257,7 @@ describe("POST /sessions", () => {
 			},
 		});
 		const res = await app.handle(
-			new Request(
-				"http://localhost/sessions",
-				json(sessionBody({ model_config: { api_endpoint: llm.url } })),
-			),
+			new Request("http://localhost/sessions", json(sessionBody({ model_config: { api_endpoint: llm.url } }))),
 		);
 		await expectEnvelope(res, 503, "engine_unavailable");
 		expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
@@ -322,30 +269,14 @@ describe("POST /sessions", () => {
 describe("session routes", () => {
 	test("404 for an unknown session on status, stream and delete", async () => {
 		const id = crypto.randomUUID();
-		await expectEnvelope(
-			await it.handle(`/sessions/${id}/status`),
-			404,
-			"session_not_found",
-		);
-		await expectEnvelope(
-			await it.handle(`/sessions/${id}/stream`),
-			404,
-			"session_not_found",
-		);
-		await expectEnvelope(
-			await it.handle(`/sessions/${id}`, { method: "DELETE" }),
-			404,
-			"session_not_found",
-		);
+		await expectEnvelope(await it.handle(`/sessions/${id}/status`), 404, "session_not_found");
+		await expectEnvelope(await it.handle(`/sessions/${id}/stream`), 404, "session_not_found");
+		await expectEnvelope(await it.handle(`/sessions/${id}`, { method: "DELETE" }), 404, "session_not_found");
 	});
 
 	test("400 for a session id that is not a UUID, without echoing it", async () => {
 		for (const id of [SENTINEL, "..%2F..%2Fetc", "%00"]) {
-			const env = await expectEnvelope(
-				await it.handle(`/sessions/${id}/status`),
-				400,
-				"invalid_request",
-			);
+			const env = await expectEnvelope(await it.handle(`/sessions/${id}/status`), 400, "invalid_request");
 			expect(JSON.stringify(env)).not.toContain(SENTINEL);
 		}
 	});
@@ -373,9 +304,7 @@ describe("session routes", () => {
 			method: "DELETE",
 		});
 		expect(await again.json()).toEqual(c);
-		const after = (await (
-			await it.handle(`/sessions/${body.session_id}/status`)
-		).json()) as Record<string, unknown>;
+		const after = (await (await it.handle(`/sessions/${body.session_id}/status`)).json()) as Record<string, unknown>;
 		expect(after).toMatchObject({
 			status: "cancelled",
 			error: { code: "cancelled" },
@@ -386,7 +315,7 @@ describe("session routes", () => {
 	test("405 with Allow for a wrong method on a known path, 404 envelope for unknown paths", async () => {
 		const put = await it.handle("/sessions", { method: "PUT" });
 		await expectEnvelope(put, 405, "method_not_allowed");
-		expect(put.headers.get("allow")).toBe("POST");
+		expect(put.headers.get("allow")).toBe("GET, POST");
 		const post = await it.handle("/healthz", { method: "POST" });
 		await expectEnvelope(post, 405, "method_not_allowed");
 		await expectEnvelope(await it.handle("/nope"), 404, "not_found");
@@ -401,9 +330,7 @@ describe("documentation", () => {
 		const doc = (await (await it.handle("/swagger/json")).json()) as {
 			paths: Record<string, Record<string, { operationId?: string }>>;
 		};
-		const ops = Object.values(doc.paths).flatMap((p) =>
-			Object.values(p).map((o) => o.operationId),
-		);
+		const ops = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId));
 		for (const op of [
 			"liveness",
 			"livenessAlias",
@@ -440,47 +367,40 @@ describe("the engine", () => {
 		await it.handle(`/sessions/${body.session_id}`, { method: "DELETE" });
 	});
 
-	test("a killed engine is restarted; /ready is 503 meanwhile and runs in it end with engine_unavailable", async () => {
+	test("a killed engine is restarted; /ready is 503 meanwhile, and the run in it resumes and completes", async () => {
 		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
-		llm.script(body.model_config.api_key, [{ kind: "hang" }]);
+		// The first call hangs until the engine dies; the resumed run's call gets the scripted answer.
+		llm.script(body.model_config.api_key, [{ kind: "hang" }, { kind: "text", text: "resumed and finished" }]);
 		expect((await it.handle("/sessions", json(body))).status).toBe(201);
-		await llm.waitForRequest(
-			(r) => r.key === body.model_config.api_key,
-			30_000,
-		);
+		await llm.waitForRequest((r) => r.key === body.model_config.api_key, 30_000);
 		const before = it.sidecar.engine.starts;
 		it.sidecar.engine.kill("SIGKILL");
 		// Not ready from the moment the process is gone until the new one answers.
 		await waitUntil(() => !it.sidecar.engine.ready);
 		const during = await it.handle("/ready");
 		expect(during.status).toBe(503);
-		expect(((await during.json()) as { error: string }).error).toContain(
-			"engine",
-		);
+		expect(((await during.json()) as { error: string }).error).toContain("engine");
 		await it.sidecar.engine.whenReady();
 		expect(it.sidecar.engine.starts).toBe(before + 1);
 		expect((await it.handle("/ready")).status).toBe(200);
-		const status = (await (
-			await it.handle(`/sessions/${body.session_id}/status`)
-		).json()) as Record<string, unknown>;
-		expect(status).toMatchObject({
-			status: "failed",
-			error: { code: "engine_unavailable" },
+		const session = it.sidecar.sessions.get(body.session_id);
+		await waitUntil(() => session.ended, 60_000);
+		const events = await session.channel.log.readAll();
+		const interrupted = events.findIndex((e) => e.event === "error" && e.data.code === "interrupted");
+		expect(interrupted).toBeGreaterThan(0);
+		expect(events[interrupted]?.data).toMatchObject({ fatal: false });
+		expect(events.slice(interrupted + 1).some((e) => e.event === "status" && e.data.status === "running")).toBe(true);
+		expect(events.at(-1)).toMatchObject({
+			event: "complete",
+			data: { final_message: "resumed and finished" },
 		});
-		// And the new engine runs sessions.
-		const next = sessionBody({ model_config: { api_endpoint: llm.url } });
-		llm.script(next.model_config.api_key, [
-			{ kind: "text", text: "after restart" },
-		]);
-		expect((await it.handle("/sessions", json(next))).status).toBe(201);
+		// Ids stayed dense across the restart.
+		expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
 	});
 });
 
 /** Resolves once `check` holds, re-checking on each turn of the event loop (no fixed sleeps). */
-async function waitUntil(
-	check: () => boolean,
-	timeoutMs = 10_000,
-): Promise<void> {
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	while (!check()) {
 		if (Date.now() > deadline) throw new Error("condition not met in time");

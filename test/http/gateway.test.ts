@@ -52,14 +52,10 @@ const call = (
 		method: init.method ?? "POST",
 		headers: {
 			"content-type": "application/json",
-			...(init.token === undefined
-				? {}
-				: { authorization: `Bearer ${init.token}` }),
+			...(init.token === undefined ? {} : { authorization: `Bearer ${init.token}` }),
 			...(init.session === undefined ? {} : { "x-session-id": init.session }),
 		},
-		...(init.method === "GET"
-			? {}
-			: { body: JSON.stringify(init.body ?? { messages: [], stream: true }) }),
+		...(init.method === "GET" ? {} : { body: JSON.stringify(init.body ?? { messages: [], stream: true }) }),
 	});
 
 test("listens on loopback only", () => {
@@ -85,19 +81,14 @@ test("refuses calls that belong to no live session", async () => {
 			session,
 		});
 		expect(res.status).toBe(403);
-		expect(
-			((await res.json()) as { error: { message: string } }).error.message,
-		).toContain("no live session");
+		expect(((await res.json()) as { error: { message: string } }).error.message).toContain("no live session");
 	}
 	expect(llm.requests.length).toBe(0);
 });
 
 test("refuses a provider route that does not match the session, and anything but the one API path", async () => {
 	sessions.set("ses_b", creds({ provider: "anthropic" }));
-	expect(
-		(await call("/openai/responses", { token: TOKEN, session: "ses_b" }))
-			.status,
-	).toBe(400);
+	expect((await call("/openai/responses", { token: TOKEN, session: "ses_b" })).status).toBe(400);
 	expect(
 		(
 			await call("/anthropic/models", {
@@ -107,13 +98,8 @@ test("refuses a provider route that does not match the session, and anything but
 			})
 		).status,
 	).toBe(404);
-	expect(
-		(await call("/anthropic/complete", { token: TOKEN, session: "ses_b" }))
-			.status,
-	).toBe(404);
-	expect(
-		(await call("/nope/messages", { token: TOKEN, session: "ses_b" })).status,
-	).toBe(404);
+	expect((await call("/anthropic/complete", { token: TOKEN, session: "ses_b" })).status).toBe(404);
+	expect((await call("/nope/messages", { token: TOKEN, session: "ses_b" })).status).toBe(404);
 	expect(llm.requests.length).toBe(0);
 });
 
@@ -147,9 +133,7 @@ test("forwards with the session's key, model and limits, and without the engine'
 test("scrubs the key out of a provider's error body", async () => {
 	const c = creds({ provider: "anthropic" });
 	sessions.set("ses_d", c);
-	llm.script(c.apiKey, [
-		{ kind: "error", status: 401, message: `bad key ${c.apiKey}` },
-	]);
+	llm.script(c.apiKey, [{ kind: "error", status: 401, message: `bad key ${c.apiKey}` }]);
 	const res = await call("/anthropic/messages", {
 		token: TOKEN,
 		session: "ses_d",

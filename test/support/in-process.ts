@@ -11,9 +11,7 @@ export interface InProcess {
 	handle(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function startInProcess(
-	env: Record<string, string>,
-): Promise<InProcess> {
+export async function startInProcess(env: Record<string, string>): Promise<InProcess> {
 	const config = parseConfig(
 		{ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...env },
 		resolve(import.meta.dir, "../.."),
@@ -27,7 +25,6 @@ export async function startInProcess(
 	return {
 		sidecar,
 		logLines,
-		handle: (path, init) =>
-			sidecar.app.handle(new Request(`http://localhost${path}`, init)),
+		handle: (path, init) => sidecar.app.handle(new Request(`http://localhost${path}`, init)),
 	};
 }

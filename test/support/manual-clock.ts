@@ -60,17 +60,12 @@ export class ManualClock implements Clock {
 		let best: Timer | undefined;
 		for (const t of this.timers.values()) {
 			if (t.at > limit) continue;
-			if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq))
-				best = t;
+			if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
 		}
 		return best;
 	}
 
-	private add(
-		fn: () => void,
-		delay: number,
-		every: number | undefined,
-	): Cancel {
+	private add(fn: () => void, delay: number, every: number | undefined): Cancel {
 		const seq = ++this.seq;
 		this.timers.set(seq, { seq, at: this.current + delay, fn, every });
 		return () => {

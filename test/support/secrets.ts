@@ -9,8 +9,7 @@ export function findSecrets(
 	const hits: string[] = [];
 	const needles = secrets.map((s) => Buffer.from(s));
 	for (const [label, text] of Object.entries(where.texts ?? {})) {
-		for (const s of secrets)
-			if (text.includes(s)) hits.push(`${label} contains ${s.slice(0, 6)}…`);
+		for (const s of secrets) if (text.includes(s)) hits.push(`${label} contains ${s.slice(0, 6)}…`);
 	}
 	const walk = (dir: string) => {
 		for (const name of readdirSync(dir)) {
@@ -20,9 +19,7 @@ export function findSecrets(
 			if (st.isDirectory()) walk(path);
 			else if (st.isFile()) {
 				const bytes = readFileSync(path);
-				for (const n of needles)
-					if (bytes.includes(n))
-						hits.push(`${path} contains ${n.toString().slice(0, 6)}…`);
+				for (const n of needles) if (bytes.includes(n)) hits.push(`${path} contains ${n.toString().slice(0, 6)}…`);
 			}
 		}
 	};

@@ -13,10 +13,7 @@ export interface SidecarProcess {
 	/** Every line it printed on stdout and stderr, raw. */
 	readonly output: string[];
 	readonly logs: LogLine[];
-	waitForLog(
-		pred: (l: LogLine) => boolean,
-		timeoutMs?: number,
-	): Promise<LogLine>;
+	waitForLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
 	/** SIGTERM and wait for exit; returns the exit code. */
 	stop(): Promise<number>;
 	kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -40,9 +37,7 @@ export interface StartOptions {
 	};
 }
 
-export async function startSidecar(
-	options: StartOptions,
-): Promise<SidecarProcess> {
+export async function startSidecar(options: StartOptions): Promise<SidecarProcess> {
 	const proc = Bun.spawn([BUN, "src/main.ts"], {
 		cwd: REPO,
 		env: {
@@ -84,10 +79,7 @@ export async function startSidecar(
 	void readLines(proc.stderr, onLine);
 	const exited = proc.exited;
 
-	const waitForLog = (
-		pred: (l: LogLine) => boolean,
-		timeoutMs = 60_000,
-	): Promise<LogLine> => {
+	const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> => {
 		const found = logs.find(pred);
 		if (found) return Promise.resolve(found);
 		return new Promise((resolveWait, reject) => {
@@ -107,21 +99,18 @@ export async function startSidecar(
 			});
 			void exited.then(() => {
 				clearTimeout(timer);
-				reject(
-					new Error(
-						`sidecar exited; last lines:\n${output.slice(-15).join("\n")}`,
-					),
-				);
+				reject(new Error(`sidecar exited; last lines:\n${output.slice(-15).join("\n")}`));
 			});
 		});
 	};
 
 	const listening = await waitForLog((l) => l.msg === "sidecar listening");
 	const port = Number(listening.port);
-	if (options.waitReady !== false)
-		await waitForLog((l) => l.msg === "engine ready");
+	if (options.waitReady !== false) await waitForLog((l) => l.msg === "engine ready");
+	const url = `http://127.0.0.1:${port}`;
+	if (options.warmUpWith) await warmUp(url, options.warmUpWith, waitForLog);
 	return {
-		url: `http://127.0.0.1:${port}`,
+		url,
 		port,
 		output,
 		logs,
@@ -141,10 +130,7 @@ export async function startSidecar(
 async function warmUp(
 	url: string,
 	llm: NonNullable<StartOptions["warmUpWith"]>,
-	waitForLog: (
-		pred: (l: LogLine) => boolean,
-		timeoutMs?: number,
-	) => Promise<LogLine>,
+	waitForLog: (pred: (l: LogLine) => boolean, timeoutMs?: number) => Promise<LogLine>,
 ): Promise<void> {
 	const key = `warm-up-${crypto.randomUUID()}`;
 	llm.script(key, [{ kind: "text", text: "warm" }]);
@@ -166,17 +152,11 @@ async function warmUp(
 			},
 		}),
 	});
-	if (res.status !== 201)
-		throw new Error(
-			`warm-up session refused: ${res.status} ${await res.text()}`,
-		);
+	if (res.status !== 201) throw new Error(`warm-up session refused: ${res.status} ${await res.text()}`);
 	await waitForLog((l) => l.msg === "session ended" && l.session_id === id);
 }
 
-async function readLines(
-	stream: ReadableStream<Uint8Array>,
-	onLine: (line: string) => void,
-): Promise<void> {
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
 	const decoder = new TextDecoder();
 	let buffer = "";
 	for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {

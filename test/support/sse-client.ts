@@ -9,14 +9,9 @@ export interface Received {
 	readonly data: any;
 }
 
-const TERMINAL = (e: Received) =>
-	e.event === "complete" || (e.event === "error" && e.data?.fatal === true);
+const TERMINAL = (e: Received) => e.event === "complete" || (e.event === "error" && e.data?.fatal === true);
 
-export const toReceived = (e: {
-	event: string;
-	data: string;
-	id: string | undefined;
-}): Received => ({
+export const toReceived = (e: { event: string; data: string; id: string | undefined }): Received => ({
 	event: e.event,
 	id: e.id === undefined || e.id === "" ? undefined : Number(e.id),
 	data: JSON.parse(e.data),
@@ -82,20 +77,13 @@ export async function readStream(
  * Follows a session with a real EventSource (as a browser or the backend's
  * proxy would), reconnecting as EventSource does, until the terminal event.
  */
-export function followWithEventSource(
-	url: string,
-	timeoutMs = 60_000,
-): Promise<Received[]> {
+export function followWithEventSource(url: string, timeoutMs = 60_000): Promise<Received[]> {
 	return new Promise((resolve, reject) => {
 		const events: Received[] = [];
 		const es = new EventSource(url);
 		const timer = setTimeout(() => {
 			es.close();
-			reject(
-				new Error(
-					`no terminal event within ${timeoutMs} ms; got ${events.map((e) => e.event).join(",")}`,
-				),
-			);
+			reject(new Error(`no terminal event within ${timeoutMs} ms; got ${events.map((e) => e.event).join(",")}`));
 		}, timeoutMs);
 		const on = (name: string) =>
 			es.addEventListener(name, (m) => {
@@ -111,16 +99,7 @@ export function followWithEventSource(
 					resolve(events);
 				}
 			});
-		for (const name of [
-			"output",
-			"tool_call",
-			"tool_result",
-			"status",
-			"error",
-			"complete",
-			"heartbeat",
-		])
-			on(name);
+		for (const name of ["output", "tool_call", "tool_result", "status", "error", "complete", "heartbeat"]) on(name);
 	});
 }
 

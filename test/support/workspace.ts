@@ -17,17 +17,7 @@ export function makeTempDirs(prefix = "sidecar-test-"): TempDirs {
 	Bun.spawnSync(["mkdir", "-p", workspace, state]);
 	// Task workspaces are git clones; the engine behaves differently without a repository.
 	const git = (...args: string[]) =>
-		Bun.spawnSync(
-			[
-				"git",
-				"-c",
-				"user.name=test",
-				"-c",
-				"user.email=test@example.com",
-				...args,
-			],
-			{ cwd: workspace },
-		);
+		Bun.spawnSync(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", ...args], { cwd: workspace });
 	git("init", "-q");
 	Bun.write(join(workspace, "README.md"), "# test workspace\n");
 	git("add", ".");

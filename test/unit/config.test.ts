@@ -17,9 +17,7 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 /** How each variable's default shows up in the parsed config. */
-const FIELDS: Partial<
-	Record<VariableName, [keyof Config, (text: string) => unknown]>
-> = {
+const FIELDS: Partial<Record<VariableName, [keyof Config, (text: string) => unknown]>> = {
 	WORKSPACE_DIR: ["workspaceDir", (t) => t],
 	PORT: ["port", Number],
 	HOST: ["host", (t) => t],
@@ -29,13 +27,12 @@ const FIELDS: Partial<
 	OPENCODE_SHARED_SECRET: ["sharedSecret", () => undefined],
 	HEARTBEAT_INTERVAL: ["heartbeatIntervalMs", (t) => Number(t) * 1000],
 	STATE_DIR: ["stateDir", (t) => t],
-	OPENCODE_BIN: [
-		"engineBin",
-		(t) => t || join(INSTALL, "node_modules", ".bin", "opencode"),
-	],
+	OPENCODE_BIN: ["engineBin", (t) => t || join(INSTALL, "node_modules", ".bin", "opencode")],
 	MAX_BODY_BYTES: ["maxBodyBytes", Number],
 	STREAM_BUFFER_BYTES: ["streamBufferBytes", Number],
 	HTTP_IDLE_TIMEOUT: ["httpIdleTimeoutSeconds", Number],
+	QUESTION_TIMEOUT: ["questionTimeoutMs", (t) => Number(t) * 1000],
+	PERMISSION_POLICY: ["permissionPolicy", (t) => t],
 	ENGINE_START_TIMEOUT: ["engineStartTimeoutMs", (t) => Number(t) * 1000],
 };
 
@@ -61,9 +58,7 @@ describe("parseConfig defaults", () => {
 	});
 
 	it("treats empty and blank values as unset", () => {
-		expect(parseConfig({ PORT: "", LOG_LEVEL: "   " }, INSTALL)).toEqual(
-			config,
-		);
+		expect(parseConfig({ PORT: "", LOG_LEVEL: "   " }, INSTALL)).toEqual(config);
 	});
 
 	it("returns a frozen object", () => {
@@ -96,6 +91,8 @@ describe("parseConfig values", () => {
 				MAX_BODY_BYTES: "2048",
 				STREAM_BUFFER_BYTES: "8192",
 				HTTP_IDLE_TIMEOUT: "60",
+				QUESTION_TIMEOUT: "1.5",
+				PERMISSION_POLICY: "Reject",
 				ENGINE_START_TIMEOUT: "2.5",
 			},
 			INSTALL,
@@ -114,6 +111,8 @@ describe("parseConfig values", () => {
 			maxBodyBytes: 2048,
 			streamBufferBytes: 8192,
 			httpIdleTimeoutSeconds: 60,
+			questionTimeoutMs: 1500,
+			permissionPolicy: "reject",
 			engineStartTimeoutMs: 2500,
 		});
 	});
@@ -123,12 +122,9 @@ describe("parseConfig values", () => {
 	});
 
 	it("accepts a state directory next to, not inside, the workspace", () => {
-		expect(
-			parseConfig(
-				{ WORKSPACE_DIR: "/data/ws", STATE_DIR: "/data/ws-state" },
-				INSTALL,
-			).stateDir,
-		).toBe("/data/ws-state");
+		expect(parseConfig({ WORKSPACE_DIR: "/data/ws", STATE_DIR: "/data/ws-state" }, INSTALL).stateDir).toBe(
+			"/data/ws-state",
+		);
 	});
 });
 
@@ -139,22 +135,10 @@ describe("parseConfig rejects bad values with an error naming the variable", () 
 		["PORT 70000", { PORT: "70000" }, "PORT"],
 		["a negative PORT", { PORT: "-1" }, "PORT"],
 		["LOG_LEVEL=verbose", { LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
-		[
-			"a relative WORKSPACE_DIR",
-			{ WORKSPACE_DIR: "workspace" },
-			"WORKSPACE_DIR",
-		],
+		["a relative WORKSPACE_DIR", { WORKSPACE_DIR: "workspace" }, "WORKSPACE_DIR"],
 		["a relative STATE_DIR", { STATE_DIR: "./state" }, "STATE_DIR"],
-		[
-			"STATE_DIR inside WORKSPACE_DIR",
-			{ WORKSPACE_DIR: "/workspace", STATE_DIR: "/workspace/.sidecar" },
-			"STATE_DIR",
-		],
-		[
-			"STATE_DIR equal to WORKSPACE_DIR",
-			{ WORKSPACE_DIR: "/workspace", STATE_DIR: "/workspace/" },
-			"STATE_DIR",
-		],
+		["STATE_DIR inside WORKSPACE_DIR", { WORKSPACE_DIR: "/workspace", STATE_DIR: "/workspace/.sidecar" }, "STATE_DIR"],
+		["STATE_DIR equal to WORKSPACE_DIR", { WORKSPACE_DIR: "/workspace", STATE_DIR: "/workspace/" }, "STATE_DIR"],
 		[
 			"STATE_DIR inside WORKSPACE_DIR through ..",
 			{ WORKSPACE_DIR: "/workspace", STATE_DIR: "/tmp/../workspace/state" },
@@ -166,42 +150,14 @@ describe("parseConfig rejects bad values with an error naming the variable", () 
 			"STATE_DIR",
 		],
 		["SESSION_TIMEOUT=0", { SESSION_TIMEOUT: "0" }, "SESSION_TIMEOUT"],
-		[
-			"a non-number SESSION_TIMEOUT",
-			{ SESSION_TIMEOUT: "1h" },
-			"SESSION_TIMEOUT",
-		],
-		[
-			"MAX_CONCURRENT_SESSIONS=0",
-			{ MAX_CONCURRENT_SESSIONS: "0" },
-			"MAX_CONCURRENT_SESSIONS",
-		],
-		[
-			"HEARTBEAT_INTERVAL=Infinity",
-			{ HEARTBEAT_INTERVAL: "Infinity" },
-			"HEARTBEAT_INTERVAL",
-		],
+		["a non-number SESSION_TIMEOUT", { SESSION_TIMEOUT: "1h" }, "SESSION_TIMEOUT"],
+		["MAX_CONCURRENT_SESSIONS=0", { MAX_CONCURRENT_SESSIONS: "0" }, "MAX_CONCURRENT_SESSIONS"],
+		["HEARTBEAT_INTERVAL=Infinity", { HEARTBEAT_INTERVAL: "Infinity" }, "HEARTBEAT_INTERVAL"],
 		["a tiny MAX_BODY_BYTES", { MAX_BODY_BYTES: "10" }, "MAX_BODY_BYTES"],
-		[
-			"a tiny STREAM_BUFFER_BYTES",
-			{ STREAM_BUFFER_BYTES: "100" },
-			"STREAM_BUFFER_BYTES",
-		],
-		[
-			"HTTP_IDLE_TIMEOUT=256",
-			{ HTTP_IDLE_TIMEOUT: "256" },
-			"HTTP_IDLE_TIMEOUT",
-		],
-		[
-			"ENGINE_START_TIMEOUT=0",
-			{ ENGINE_START_TIMEOUT: "0" },
-			"ENGINE_START_TIMEOUT",
-		],
-		[
-			"a short OPENCODE_SHARED_SECRET",
-			{ OPENCODE_SHARED_SECRET: "short-secret" },
-			"OPENCODE_SHARED_SECRET",
-		],
+		["a tiny STREAM_BUFFER_BYTES", { STREAM_BUFFER_BYTES: "100" }, "STREAM_BUFFER_BYTES"],
+		["HTTP_IDLE_TIMEOUT=256", { HTTP_IDLE_TIMEOUT: "256" }, "HTTP_IDLE_TIMEOUT"],
+		["ENGINE_START_TIMEOUT=0", { ENGINE_START_TIMEOUT: "0" }, "ENGINE_START_TIMEOUT"],
+		["a short OPENCODE_SHARED_SECRET", { OPENCODE_SHARED_SECRET: "short-secret" }, "OPENCODE_SHARED_SECRET"],
 	])("%s", (_label, env, variable) => {
 		const error = configError(env);
 		expect(error.name).toBe("ConfigError");

@@ -11,9 +11,7 @@ const contract = readFileSync(join(root, "API_CONTRACT.md"), "utf8");
 
 /** A markdown table row whose first cell is `name` in backticks. */
 const rowOf = (text: string, name: string) =>
-	text
-		.split("\n")
-		.find((line) => line.replace(/\s+/g, " ").startsWith(`| \`${name}\` |`));
+	text.split("\n").find((line) => line.replace(/\s+/g, " ").startsWith(`| \`${name}\` |`));
 
 test("the README's configuration table lists every variable with its default", () => {
 	for (const v of VARIABLES) {
@@ -24,8 +22,7 @@ test("the README's configuration table lists every variable with its default", (
 });
 
 test("API_CONTRACT.md documents every event, error code, tool and variable", () => {
-	for (const name of Object.keys(EVENT_CATALOGUE))
-		expect(rowOf(contract, name), name).toBeDefined();
+	for (const name of Object.keys(EVENT_CATALOGUE)) expect(rowOf(contract, name), name).toBeDefined();
 	for (const code of ERROR_CODES) expect(contract).toContain(`\`${code}\``);
 	for (const tool of ENGINE_TOOLS) expect(contract).toContain(tool);
 	for (const v of VARIABLES) expect(contract).toContain(`\`${v.name}\``);

@@ -1,22 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
-import {
-	appendFileSync,
-	mkdtempSync,
-	readFileSync,
-	rmSync,
-	statSync,
-	writeFileSync,
-} from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LoggedEvent, StoredEvent } from "../../src/events/catalogue";
 import { EventLog } from "../../src/events/log";
-import {
-	decodeRecord,
-	encodeRecord,
-	eventToFrame,
-	recordToFrame,
-} from "../../src/events/record";
+import { decodeRecord, encodeRecord, eventToFrame, recordToFrame } from "../../src/events/record";
 import { encodeFrame } from "../../src/sse/encode";
 import { SseParser } from "../../src/sse/parse";
 
@@ -120,9 +108,7 @@ describe("EventLog", () => {
 		expect(recovery).toEqual({ events: 9, discardedBytes: 0 });
 		expect(log.lastId).toBe(9);
 		expect(log.last).toEqual({ ...events[8], id: 9 } as StoredEvent);
-		expect(await log.readAll()).toEqual(
-			events.map((e, i) => ({ ...e, id: i + 1 }) as StoredEvent),
-		);
+		expect(await log.readAll()).toEqual(events.map((e, i) => ({ ...e, id: i + 1 }) as StoredEvent));
 		expect(log.append(output("after reopen")).id).toBe(10);
 	});
 
@@ -281,9 +267,7 @@ describe("EventLog.readFrames", () => {
 		log.append(output("late\narrival"));
 		const { text, lastId } = await log.readFrames(20);
 		expect(lastId).toBe(21);
-		expect(text).toBe(
-			eventToFrame({ ...output("late\narrival"), id: 21 } as StoredEvent),
-		);
+		expect(text).toBe(eventToFrame({ ...output("late\narrival"), id: 21 } as StoredEvent));
 	});
 });
 

@@ -5,11 +5,7 @@ import { join } from "node:path";
 import type { LoggedEvent } from "../../src/events/catalogue";
 import { EventChannel } from "../../src/events/channel";
 import { EventLog } from "../../src/events/log";
-import {
-	type CloseReason,
-	type EventStreamOptions,
-	openEventStream,
-} from "../../src/sse/event-stream";
+import { type CloseReason, type EventStreamOptions, openEventStream } from "../../src/sse/event-stream";
 import { type ParsedEvent, SseParser } from "../../src/sse/parse";
 import { ManualClock } from "../support/manual-clock";
 
@@ -72,15 +68,11 @@ class Client {
 	}
 
 	get ids(): number[] {
-		return this.events
-			.filter((e) => e.event !== "heartbeat")
-			.map((e) => Number(e.id));
+		return this.events.filter((e) => e.event !== "heartbeat").map((e) => Number(e.id));
 	}
 
 	get texts(): string[] {
-		return this.events
-			.filter((e) => e.event === "output")
-			.map((e) => JSON.parse(e.data).text);
+		return this.events.filter((e) => e.event === "output").map((e) => JSON.parse(e.data).text);
 	}
 }
 
@@ -119,8 +111,7 @@ function open(options: Partial<EventStreamOptions> = {}): {
 	return { client: new Client(stream.getReader()), closes, close };
 }
 
-const range = (from: number, to: number) =>
-	Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe("openEventStream", () => {
 	it("sends the comment and retry preamble as the first chunk", async () => {
@@ -254,15 +245,8 @@ describe("openEventStream", () => {
 		clock.advance(HEARTBEAT_MS * 10);
 		await client.readToEnd();
 
-		expect(client.chunks).toEqual([
-			PREAMBLE,
-			HEARTBEAT_FRAME,
-			HEARTBEAT_FRAME,
-			HEARTBEAT_FRAME,
-		]);
-		expect(client.events).toEqual(
-			Array(3).fill({ event: "heartbeat", data: "{}", id: undefined }),
-		);
+		expect(client.chunks).toEqual([PREAMBLE, HEARTBEAT_FRAME, HEARTBEAT_FRAME, HEARTBEAT_FRAME]);
+		expect(client.events).toEqual(Array(3).fill({ event: "heartbeat", data: "{}", id: undefined }));
 		expect(closes).toEqual(["server_closing"]);
 		expect(channel.subscriberCount).toBe(0);
 	});
@@ -337,8 +321,7 @@ describe("openEventStream", () => {
 	it("replays a log larger than maxQueuedBytes to a reader that keeps up", async () => {
 		// 4096 is the smallest STREAM_BUFFER_BYTES the config allows; the hub
 		// opens streams without replayChunkBytes.
-		for (let i = 1; i <= 60; i++)
-			channel.publish(output(`stored ${i} ${"y".repeat(100)}`));
+		for (let i = 1; i <= 60; i++) channel.publish(output(`stored ${i} ${"y".repeat(100)}`));
 		channel.publish(complete);
 		// Observe (not replace) the stream's first replay read, so the client can
 		// start reading just after it was handed to the stream, as a client whose

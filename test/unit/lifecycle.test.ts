@@ -23,9 +23,7 @@ const usage: Usage = {
 
 // TypeBox knows no string formats until they are registered (Elysia does it in the app).
 if (!FormatRegistry.Has("date-time"))
-	FormatRegistry.Set("date-time", (v) =>
-		/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v),
-	);
+	FormatRegistry.Set("date-time", (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v));
 
 /** Each event's payload must satisfy its catalogue schema. */
 function expectValid(e: LoggedEvent): void {
@@ -64,28 +62,20 @@ describe("terminalEvents", () => {
 		["failed", "engine_error", "engine crashed"],
 		["cancelled", "cancelled", "cancelled by the backend"],
 		["timeout", "timeout", "run exceeded 3600 s"],
-	])(
-		"ends a %s run with its status, then a fatal error with code %s",
-		(status, code, error) => {
-			const events = terminalEvents({ status, code, error } as RunEnd, T);
-			expect(events).toEqual([
-				{ event: "status", data: { status, timestamp: T } },
-				{ event: "error", data: { error, fatal: true, code, timestamp: T } },
-			]);
-			for (const e of events) expectValid(e);
-			expect(events.map(isTerminal)).toEqual([false, true]);
-		},
-	);
+	])("ends a %s run with its status, then a fatal error with code %s", (status, code, error) => {
+		const events = terminalEvents({ status, code, error } as RunEnd, T);
+		expect(events).toEqual([
+			{ event: "status", data: { status, timestamp: T } },
+			{ event: "error", data: { error, fatal: true, code, timestamp: T } },
+		]);
+		for (const e of events) expectValid(e);
+		expect(events.map(isTerminal)).toEqual([false, true]);
+	});
 
 	it("always uses a terminal status in the status event", () => {
 		for (const status of ["failed", "cancelled", "timeout"] as const) {
-			const [first] = terminalEvents(
-				{ status, code: "interrupted", error: "x" },
-				T,
-			);
-			expect(
-				first?.event === "status" && TERMINAL_STATUSES.has(first.data.status),
-			).toBe(true);
+			const [first] = terminalEvents({ status, code: "interrupted", error: "x" }, T);
+			expect(first?.event === "status" && TERMINAL_STATUSES.has(first.data.status)).toBe(true);
 		}
 	});
 });
@@ -122,11 +112,7 @@ describe("isTerminal", () => {
 			},
 			false,
 		],
-		[
-			"a terminal status",
-			{ event: "status", data: { status: "completed", timestamp: T } },
-			false,
-		],
+		["a terminal status", { event: "status", data: { status: "completed", timestamp: T } }, false],
 		[
 			"output",
 			{

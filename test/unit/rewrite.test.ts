@@ -1,10 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { scrub } from "../../src/gateway/credentials";
-import {
-	type CallParameters,
-	isOpenAiReasoningModel,
-	rewriteBody,
-} from "../../src/gateway/rewrite";
+import { type CallParameters, isOpenAiReasoningModel, rewriteBody } from "../../src/gateway/rewrite";
 import type { WireFormat } from "../../src/providers/catalogue";
 
 const params = (p: Partial<CallParameters> = {}): CallParameters => ({
@@ -31,11 +27,7 @@ describe("rewriteBody: every format", () => {
 		"%s: replaces the model and keeps every other field",
 		(format) => {
 			const input = engineBody();
-			const { body } = rewriteBody(
-				format,
-				input,
-				params({ model: "claude-sonnet-4-5" }),
-			);
+			const { body } = rewriteBody(format, input, params({ model: "claude-sonnet-4-5" }));
 			expect(body.model).toBe("claude-sonnet-4-5");
 			expect(body.stream).toBe(true);
 			expect(body.messages).toEqual(input.messages);
@@ -111,11 +103,7 @@ describe("rewriteBody: chat", () => {
 	});
 
 	it("sets max_tokens when the engine sent no limit", () => {
-		const { body } = rewriteBody(
-			"chat",
-			engineBody(),
-			params({ maxTokens: 50 }),
-		);
+		const { body } = rewriteBody("chat", engineBody(), params({ maxTokens: 50 }));
 		expect(body.max_tokens).toBe(50);
 		expect(body).not.toHaveProperty("max_completion_tokens");
 	});
@@ -137,9 +125,7 @@ describe("rewriteBody: chat", () => {
 			params({ model: "gpt-5-nano", temperature: 1.5 }),
 		);
 		expect(body).not.toHaveProperty("temperature");
-		expect(notices).toEqual([
-			"temperature 1.5 ignored: model gpt-5-nano does not accept a temperature",
-		]);
+		expect(notices).toEqual(["temperature 1.5 ignored: model gpt-5-nano does not accept a temperature"]);
 	});
 });
 
@@ -197,21 +183,18 @@ describe("rewriteBody: anthropic", () => {
 		expect(notices).toEqual([]);
 	});
 
-	it.each([8000, 16000])(
-		"lowers a thinking budget of %d below max_tokens 8000",
-		(budget) => {
-			const { body, notices } = rewriteBody(
-				"anthropic",
-				engineBody(thinking(budget)),
-				params({ temperature: 1, maxTokens: 8000 }),
-			);
-			const kept = body.thinking as { type: string; budget_tokens: number };
-			expect(kept.type).toBe("enabled");
-			expect(kept.budget_tokens).toBeLessThan(8000);
-			expect(kept.budget_tokens).toBeGreaterThanOrEqual(1024);
-			expect(notices).toEqual([]);
-		},
-	);
+	it.each([8000, 16000])("lowers a thinking budget of %d below max_tokens 8000", (budget) => {
+		const { body, notices } = rewriteBody(
+			"anthropic",
+			engineBody(thinking(budget)),
+			params({ temperature: 1, maxTokens: 8000 }),
+		);
+		const kept = body.thinking as { type: string; budget_tokens: number };
+		expect(kept.type).toBe("enabled");
+		expect(kept.budget_tokens).toBeLessThan(8000);
+		expect(kept.budget_tokens).toBeGreaterThanOrEqual(1024);
+		expect(notices).toEqual([]);
+	});
 
 	it.each([1024, 500, 1])(
 		"turns thinking off with a notice when max_tokens is %d (no room for the minimum budget)",
@@ -230,11 +213,7 @@ describe("rewriteBody: anthropic", () => {
 	);
 
 	it("keeps thinking when max_tokens is just above the minimum budget", () => {
-		const { body } = rewriteBody(
-			"anthropic",
-			engineBody(thinking(4000)),
-			params({ temperature: 1, maxTokens: 1025 }),
-		);
+		const { body } = rewriteBody("anthropic", engineBody(thinking(4000)), params({ temperature: 1, maxTokens: 1025 }));
 		expect(body.thinking).toEqual({ type: "enabled", budget_tokens: 1024 });
 	});
 
@@ -268,9 +247,7 @@ describe("isOpenAiReasoningModel", () => {
 
 describe("scrub", () => {
 	it("replaces every occurrence of the secret", () => {
-		expect(scrub("key sk-123 and again sk-123!", "sk-123")).toBe(
-			"key [REDACTED] and again [REDACTED]!",
-		);
+		expect(scrub("key sk-123 and again sk-123!", "sk-123")).toBe("key [REDACTED] and again [REDACTED]!");
 	});
 
 	it("treats the secret literally, not as a pattern", () => {
@@ -287,8 +264,6 @@ describe("scrub", () => {
 	});
 
 	it("handles back-to-back occurrences and multi-line text", () => {
-		expect(scrub("SSx\nSS", "S")).toBe(
-			"[REDACTED][REDACTED]x\n[REDACTED][REDACTED]",
-		);
+		expect(scrub("SSx\nSS", "S")).toBe("[REDACTED][REDACTED]x\n[REDACTED][REDACTED]");
 	});
 });

@@ -1,9 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the streams under test are arbitrary JSON, read field by field.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import {
-	type ScriptedLlm,
-	startScriptedLlm,
-} from "../support/scripted-llm/index";
+import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm/index";
 import { splitText } from "../support/scripted-llm/plan";
 
 interface SseEvent {
@@ -21,8 +18,7 @@ function parseSse(text: string): SseEvent[] {
 			const event: SseEvent = { data: "" };
 			for (const line of frame.split("\n")) {
 				const match = /^(event|data): (.*)$/.exec(line);
-				if (!match)
-					throw new Error(`malformed SSE line: ${JSON.stringify(line)}`);
+				if (!match) throw new Error(`malformed SSE line: ${JSON.stringify(line)}`);
 				if (match[1] === "event") event.event = match[2];
 				else event.data = match[2] as string;
 			}
@@ -71,16 +67,8 @@ const anthropicBody = {
 	messages: [{ role: "user", content: "hi" }],
 };
 
-function post(
-	path: string,
-	key: string,
-	body: unknown,
-	header: "bearer" | "x-api-key" = "bearer",
-): Promise<Response> {
-	const auth: Record<string, string> =
-		header === "bearer"
-			? { authorization: `Bearer ${key}` }
-			: { "x-api-key": key };
+function post(path: string, key: string, body: unknown, header: "bearer" | "x-api-key" = "bearer"): Promise<Response> {
+	const auth: Record<string, string> = header === "bearer" ? { authorization: `Bearer ${key}` } : { "x-api-key": key };
 	return fetch(`${llm.url}${path}`, {
 		method: "POST",
 		headers: { "content-type": "application/json", ...auth },
@@ -98,9 +86,7 @@ async function stream(
 	expect(response.status).toBe(200);
 	expect(response.headers.get("content-type")).toStartWith("text/event-stream");
 	const events = parseSse(await response.text());
-	return payloads(
-		events.at(-1)?.data === "[DONE]" ? events.slice(0, -1) : events,
-	);
+	return payloads(events.at(-1)?.data === "[DONE]" ? events.slice(0, -1) : events);
 }
 
 describe("splitText", () => {
@@ -116,9 +102,7 @@ describe("splitText", () => {
 describe("OpenAI chat completions", () => {
 	it("streams text as chunk deltas, then finish_reason, usage and [DONE]", async () => {
 		const key = freshKey();
-		llm.script(key, [
-			{ kind: "text", text: "Hello there, friend.", chunks: 4 },
-		]);
+		llm.script(key, [{ kind: "text", text: "Hello there, friend.", chunks: 4 }]);
 		const response = await post("/chat/completions", key, chatBody);
 		const events = parseSse(await response.text());
 		expect(events.at(-1)).toEqual({ data: "[DONE]" });
@@ -128,9 +112,7 @@ describe("OpenAI chat completions", () => {
 			expect(c.model).toBe("sidecar");
 		}
 		expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
-		const deltas = chunks.flatMap((c) =>
-			c.choices.map((choice: any) => choice.delta.content ?? ""),
-		);
+		const deltas = chunks.flatMap((c) => c.choices.map((choice: any) => choice.delta.content ?? ""));
 		expect(deltas.filter((d) => d !== "")).toHaveLength(4);
 		expect(deltas.join("")).toBe("Hello there, friend.");
 		expect(chunks.at(-2).choices[0].finish_reason).toBe("stop");
@@ -138,9 +120,7 @@ describe("OpenAI chat completions", () => {
 		expect(usage.choices).toEqual([]);
 		expect(usage.usage.prompt_tokens).toBeGreaterThan(0);
 		expect(usage.usage.completion_tokens).toBeGreaterThan(0);
-		expect(usage.usage.total_tokens).toBe(
-			usage.usage.prompt_tokens + usage.usage.completion_tokens,
-		);
+		expect(usage.usage.total_tokens).toBe(usage.usage.prompt_tokens + usage.usage.completion_tokens);
 	});
 
 	it("streams tool calls with unique ids, names and argument pieces", async () => {
@@ -159,15 +139,8 @@ describe("OpenAI chat completions", () => {
 				],
 			},
 		]);
-		const chunks = payloads(
-			parseSse(
-				await (await post("/chat/completions", key, chatBody)).text(),
-			).slice(0, -1),
-		);
-		const calls = new Map<
-			number,
-			{ id?: string; name?: string; arguments: string }
-		>();
+		const chunks = payloads(parseSse(await (await post("/chat/completions", key, chatBody)).text()).slice(0, -1));
+		const calls = new Map<number, { id?: string; name?: string; arguments: string }>();
 		for (const c of chunks) {
 			for (const delta of c.choices[0]?.delta.tool_calls ?? []) {
 				const call = calls.get(delta.index) ?? { arguments: "" };
@@ -188,17 +161,13 @@ describe("OpenAI chat completions", () => {
 			filePath: "/tmp/x",
 		});
 		expect(calls.get(0)?.id).not.toBe(calls.get(1)?.id);
-		expect(
-			chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason,
-		).toBe("tool_calls");
+		expect(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason).toBe("tool_calls");
 	});
 
 	it("answers a non-streaming request with a chat.completion", async () => {
 		const key = freshKey();
 		llm.script(key, [{ kind: "text", text: "Plain." }]);
-		const body = (await (
-			await post("/chat/completions", key, { ...chatBody, stream: false })
-		).json()) as any;
+		const body = (await (await post("/chat/completions", key, { ...chatBody, stream: false })).json()) as any;
 		expect(body.object).toBe("chat.completion");
 		expect(body.choices[0].message.content).toBe("Plain.");
 		expect(body.usage.total_tokens).toBeGreaterThan(0);
@@ -210,9 +179,7 @@ describe("OpenAI Responses API", () => {
 		const key = freshKey();
 		llm.script(key, [{ kind: "text", text: "One two three" }]);
 		const events = await stream("/responses", key, responsesBody);
-		expect(events.map((e) => e.sequence_number)).toEqual(
-			events.map((_, i) => i),
-		);
+		expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
 		expect(events.map((e) => e.type)).toEqual([
 			"response.created",
 			"response.in_progress",
@@ -227,11 +194,7 @@ describe("OpenAI Responses API", () => {
 			"response.completed",
 		]);
 		const itemId = events[2].item.id;
-		expect(
-			events
-				.filter((e) => e.type === "response.output_text.delta")
-				.every((e) => e.item_id === itemId),
-		).toBe(true);
+		expect(events.filter((e) => e.type === "response.output_text.delta").every((e) => e.item_id === itemId)).toBe(true);
 		expect(
 			events
 				.filter((e) => e.type === "response.output_text.delta")
@@ -260,25 +223,15 @@ describe("OpenAI Responses API", () => {
 			},
 		]);
 		const events = await stream("/responses", key, responsesBody);
-		const added = events.filter(
-			(e) =>
-				e.type === "response.output_item.added" &&
-				e.item.type === "function_call",
-		);
+		const added = events.filter((e) => e.type === "response.output_item.added" && e.item.type === "function_call");
 		expect(added).toHaveLength(2);
 		expect(added[0].item.call_id).not.toBe(added[1].item.call_id);
 		for (const { item, output_index } of added) {
 			expect(item.name).toBe("write");
-			const deltas = events.filter(
-				(e) =>
-					e.type === "response.function_call_arguments.delta" &&
-					e.item_id === item.id,
-			);
+			const deltas = events.filter((e) => e.type === "response.function_call_arguments.delta" && e.item_id === item.id);
 			expect(deltas.every((e) => e.output_index === output_index)).toBe(true);
 			expect(JSON.parse(deltas.map((e) => e.delta).join(""))).toEqual(args);
-			const done = events.find(
-				(e) => e.type === "response.output_item.done" && e.item.id === item.id,
-			);
+			const done = events.find((e) => e.type === "response.output_item.done" && e.item.id === item.id);
 			expect(done.item).toMatchObject({
 				type: "function_call",
 				status: "completed",
@@ -317,21 +270,15 @@ describe("Anthropic messages", () => {
 			[1, "tool_use"],
 		]);
 		expect(starts[1].content_block.id).toStartWith("toolu_");
-		const text = events
-			.filter((e) => e.delta?.type === "text_delta" && e.index === 0)
-			.map((e) => e.delta.text);
+		const text = events.filter((e) => e.delta?.type === "text_delta" && e.index === 0).map((e) => e.delta.text);
 		expect(text.join("")).toBe("Let me write it.");
 		const json = events
 			.filter((e) => e.delta?.type === "input_json_delta" && e.index === 1)
 			.map((e) => e.delta.partial_json);
 		expect(JSON.parse(json.join(""))).toEqual(args);
 		// Each block closes before the next opens.
-		const order = events
-			.filter((e) => e.type.startsWith("content_block_"))
-			.map((e) => `${e.type}:${e.index}`);
-		expect(order.indexOf("content_block_stop:0")).toBeLessThan(
-			order.indexOf("content_block_start:1"),
-		);
+		const order = events.filter((e) => e.type.startsWith("content_block_")).map((e) => `${e.type}:${e.index}`);
+		expect(order.indexOf("content_block_stop:0")).toBeLessThan(order.indexOf("content_block_start:1"));
 		expect(order.at(-1)).toBe("content_block_stop:1");
 	});
 
@@ -339,9 +286,7 @@ describe("Anthropic messages", () => {
 		const key = freshKey();
 		llm.script(key, [{ kind: "text", text: "Fine." }]);
 		const events = await stream("/messages", key, anthropicBody, "x-api-key");
-		expect(
-			events.find((e) => e.type === "message_delta").delta.stop_reason,
-		).toBe("end_turn");
+		expect(events.find((e) => e.type === "message_delta").delta.stop_reason).toBe("end_turn");
 	});
 });
 
@@ -355,12 +300,7 @@ describe("scripts and errors", () => {
 		});
 		const responses = await post("/responses", "nobody", responsesBody);
 		expect(responses.status).toBe(401);
-		const claude = await post(
-			"/messages",
-			"nobody",
-			anthropicBody,
-			"x-api-key",
-		);
+		const claude = await post("/messages", "nobody", anthropicBody, "x-api-key");
 		expect(claude.status).toBe(401);
 		expect(await claude.json()).toEqual({
 			type: "error",
@@ -382,9 +322,7 @@ describe("scripts and errors", () => {
 		const first = await post("/responses", key, responsesBody);
 		expect(first.status).toBe(429);
 		expect(first.headers.get("retry-after")).toBe("1");
-		expect(((await first.json()) as any).error.code).toBe(
-			"rate_limit_exceeded",
-		);
+		expect(((await first.json()) as any).error.code).toBe("rate_limit_exceeded");
 		const second = await post("/messages", key, anthropicBody, "x-api-key");
 		expect(second.status).toBe(429);
 		expect(await second.json()).toEqual({
@@ -416,10 +354,7 @@ describe("scripts and errors", () => {
 		const ids: string[] = [];
 		for (let i = 0; i < 2; i++) {
 			const events = await stream("/messages", key, anthropicBody, "x-api-key");
-			ids.push(
-				events.find((e) => e.content_block?.type === "tool_use").content_block
-					.id,
-			);
+			ids.push(events.find((e) => e.content_block?.type === "tool_use").content_block.id);
 		}
 		expect(new Set(ids).size).toBe(2);
 	});
@@ -458,17 +393,13 @@ describe("hang and truncate", () => {
 			signal: aborter.signal,
 		});
 		expect(response.status).toBe(200);
-		expect(response.headers.get("content-type")).toStartWith(
-			"text/event-stream",
-		);
+		expect(response.headers.get("content-type")).toStartWith("text/event-stream");
 		const reader = (response.body as ReadableStream<Uint8Array>).getReader();
 		// Bun sends headers only with body bytes: an SSE comment, which carries no event.
 		const first = new TextDecoder().decode((await reader.read()).value);
 		expect(first).toMatch(/^(:[^\n]*\n)+\n$/);
 		const pending = reader.read();
-		const nextRequest = llm.waitForRequest(
-			(r) => r.key === key && r.body?.after === true,
-		);
+		const nextRequest = llm.waitForRequest((r) => r.key === key && r.body?.after === true);
 		aborter.abort();
 		await expect(pending).rejects.toThrow();
 		const events = await stream("/responses", key, {
@@ -496,9 +427,7 @@ describe("hang and truncate", () => {
 		})().catch((error: unknown) => error);
 		expect(failure).toBeInstanceOf(Error);
 		const chunks = payloads(parseSse(received));
-		expect(chunks.map((c) => c.choices[0].delta.content ?? "").join("")).toBe(
-			"Half a sentence",
-		);
+		expect(chunks.map((c) => c.choices[0].delta.content ?? "").join("")).toBe("Half a sentence");
 		expect(chunks.every((c) => c.choices[0].finish_reason === null)).toBe(true);
 		expect(received).not.toContain("[DONE]");
 	});
@@ -515,17 +444,13 @@ describe("waitForRequest", () => {
 	it("resolves when a matching request arrives later", async () => {
 		const key = freshKey();
 		llm.script(key, []);
-		const waiting = llm.waitForRequest(
-			(r) => r.key === key && r.format === "anthropic",
-		);
+		const waiting = llm.waitForRequest((r) => r.key === key && r.format === "anthropic");
 		await stream("/messages", key, anthropicBody, "x-api-key");
 		expect((await waiting).path).toBe("/v1/messages");
 	});
 
 	it("rejects after its timeout", async () => {
-		await expect(llm.waitForRequest(() => false, 5)).rejects.toThrow(
-			/no matching LLM request/,
-		);
+		await expect(llm.waitForRequest(() => false, 5)).rejects.toThrow(/no matching LLM request/);
 	});
 });
 
@@ -536,8 +461,6 @@ describe("pacing", () => {
 		const started = performance.now();
 		const events = await stream("/messages", key, anthropicBody, "x-api-key");
 		expect(performance.now() - started).toBeGreaterThanOrEqual(55);
-		expect(events.filter((e) => e.delta?.type === "text_delta")).toHaveLength(
-			3,
-		);
+		expect(events.filter((e) => e.delta?.type === "text_delta")).toHaveLength(3);
 	});
 });

@@ -36,9 +36,7 @@ function randomSplit(text: string, seed: number): string[] {
 
 describe("encodeFrame", () => {
 	it("writes event, id and data fields in order and ends with a blank line", () => {
-		expect(encodeFrame({ event: "output", id: 7, data: { a: 1 } })).toBe(
-			'event: output\nid: 7\ndata: {"a":1}\n\n',
-		);
+		expect(encodeFrame({ event: "output", id: 7, data: { a: 1 } })).toBe('event: output\nid: 7\ndata: {"a":1}\n\n');
 	});
 
 	it("sends a string payload as is and anything else as JSON", () => {
@@ -48,15 +46,11 @@ describe("encodeFrame", () => {
 	});
 
 	it("splits multi-line data on LF, CRLF and lone CR into one data line each", () => {
-		expect(encodeFrame({ data: "a\nb\r\nc\rd" })).toBe(
-			"data: a\ndata: b\ndata: c\ndata: d\n\n",
-		);
+		expect(encodeFrame({ data: "a\nb\r\nc\rd" })).toBe("data: a\ndata: b\ndata: c\ndata: d\n\n");
 	});
 
 	it("keeps leading, trailing and consecutive line breaks as empty data lines", () => {
-		expect(encodeFrame({ data: "\nx\n\n" })).toBe(
-			"data: \ndata: x\ndata: \ndata: \n\n",
-		);
+		expect(encodeFrame({ data: "\nx\n\n" })).toBe("data: \ndata: x\ndata: \ndata: \n\n");
 	});
 
 	it("encodes an empty string payload as one empty data line", () => {
@@ -64,15 +58,11 @@ describe("encodeFrame", () => {
 	});
 
 	it("does not treat U+2028 or U+2029 as line breaks", () => {
-		expect(encodeFrame({ data: "a\u2028b\u2029c" })).toBe(
-			"data: a\u2028b\u2029c\n\n",
-		);
+		expect(encodeFrame({ data: "a\u2028b\u2029c" })).toBe("data: a\u2028b\u2029c\n\n");
 	});
 
 	it("writes comment lines (one per line of the comment) and a retry hint", () => {
-		expect(encodeFrame({ comment: "stream open", retry: 3000 })).toBe(
-			": stream open\nretry: 3000\n\n",
-		);
+		expect(encodeFrame({ comment: "stream open", retry: 3000 })).toBe(": stream open\nretry: 3000\n\n");
 		expect(encodeFrame({ comment: "one\ntwo" })).toBe(": one\n: two\n\n");
 	});
 
@@ -100,29 +90,21 @@ describe("encodeFrame", () => {
 	});
 
 	it("accepts NUL in an event name (only ids forbid it)", () => {
-		expect(encodeFrame({ event: "a\u0000b", data: "x" })).toBe(
-			"event: a\u0000b\ndata: x\n\n",
-		);
+		expect(encodeFrame({ event: "a\u0000b", data: "x" })).toBe("event: a\u0000b\ndata: x\n\n");
 	});
 });
 
 describe("SseParser", () => {
 	it("joins data lines with LF and dispatches on the blank line", () => {
-		expect(parseAll("event: e\nid: 3\ndata: one\ndata: two\n\n")).toEqual([
-			{ event: "e", data: "one\ntwo", id: "3" },
-		]);
+		expect(parseAll("event: e\nid: 3\ndata: one\ndata: two\n\n")).toEqual([{ event: "e", data: "one\ntwo", id: "3" }]);
 	});
 
 	it("defaults the event name to message", () => {
-		expect(parseAll("data: x\n\n")).toEqual([
-			{ event: "message", data: "x", id: undefined },
-		]);
+		expect(parseAll("data: x\n\n")).toEqual([{ event: "message", data: "x", id: undefined }]);
 	});
 
 	it("accepts CRLF and lone CR line endings", () => {
-		expect(
-			parseAll("data: a\r\ndata: b\r\n\r\ndata: c\rdata: d\r\r: next\n"),
-		).toEqual([
+		expect(parseAll("data: a\r\ndata: b\r\n\r\ndata: c\rdata: d\r\r: next\n")).toEqual([
 			{ event: "message", data: "a\nb", id: undefined },
 			{ event: "message", data: "c\nd", id: undefined },
 		]);
@@ -132,9 +114,7 @@ describe("SseParser", () => {
 		const parser = new SseParser();
 		// The CR may be the first half of a CRLF, so the blank line is not known yet.
 		expect(parser.push("data: x\r\r")).toEqual([]);
-		expect(parser.push("data: y\r\r")).toEqual([
-			{ event: "message", data: "x", id: undefined },
-		]);
+		expect(parser.push("data: y\r\r")).toEqual([{ event: "message", data: "x", id: undefined }]);
 	});
 
 	it("ignores comment lines and retry lines", () => {
@@ -144,9 +124,7 @@ describe("SseParser", () => {
 	});
 
 	it("does not dispatch a frame without data and forgets its event name", () => {
-		expect(parseAll("event: lonely\n\ndata: x\n\n")).toEqual([
-			{ event: "message", data: "x", id: undefined },
-		]);
+		expect(parseAll("event: lonely\n\ndata: x\n\n")).toEqual([{ event: "message", data: "x", id: undefined }]);
 		expect(parseAll(": only a comment\nretry: 10\n\n")).toEqual([]);
 	});
 
@@ -158,19 +136,15 @@ describe("SseParser", () => {
 	});
 
 	it("treats a field name without a colon as having an empty value", () => {
-		expect(parseAll("data\n\n")).toEqual([
-			{ event: "message", data: "", id: undefined },
-		]);
+		expect(parseAll("data\n\n")).toEqual([{ event: "message", data: "", id: undefined }]);
 	});
 
 	it("keeps the last event id for later events until a new id arrives", () => {
-		expect(parseAll("id: 5\ndata: a\n\ndata: b\n\nid: 6\ndata: c\n\n")).toEqual(
-			[
-				{ event: "message", data: "a", id: "5" },
-				{ event: "message", data: "b", id: "5" },
-				{ event: "message", data: "c", id: "6" },
-			],
-		);
+		expect(parseAll("id: 5\ndata: a\n\ndata: b\n\nid: 6\ndata: c\n\n")).toEqual([
+			{ event: "message", data: "a", id: "5" },
+			{ event: "message", data: "b", id: "5" },
+			{ event: "message", data: "c", id: "6" },
+		]);
 	});
 
 	it("ignores an id field containing NUL", () => {
@@ -184,9 +158,7 @@ describe("SseParser", () => {
 		const parser = new SseParser();
 		expect(parser.push("data: par")).toEqual([]);
 		expect(parser.push("tial\n")).toEqual([]);
-		expect(parser.push("\n")).toEqual([
-			{ event: "message", data: "partial", id: undefined },
-		]);
+		expect(parser.push("\n")).toEqual([{ event: "message", data: "partial", id: undefined }]);
 	});
 
 	it("treats CRLF split across two chunks as a single line break", () => {
@@ -194,9 +166,7 @@ describe("SseParser", () => {
 		expect(parser.push("data: a\r")).toEqual([]);
 		expect(parser.push("\ndata: b\r")).toEqual([]);
 		expect(parser.push("\n\r")).toEqual([]);
-		expect(parser.push("\n")).toEqual([
-			{ event: "message", data: "a\nb", id: undefined },
-		]);
+		expect(parser.push("\n")).toEqual([{ event: "message", data: "a\nb", id: undefined }]);
 	});
 });
 
@@ -229,17 +199,13 @@ describe("encodeFrame → SseParser round trip", () => {
 		"returns the same string for %s",
 		(_label, payload) => {
 			const frame = encodeFrame({ event: "output", id: 12, data: payload });
-			expect(parseAll(frame)).toEqual([
-				{ event: "output", data: payload, id: "12" },
-			]);
+			expect(parseAll(frame)).toEqual([{ event: "output", data: payload, id: "12" }]);
 		},
 	);
 
 	it("normalises CR and CRLF inside data to LF", () => {
 		const frame = encodeFrame({ data: "a\r\nb\rc\nd" });
-		expect(parseAll(frame)).toEqual([
-			{ event: "message", data: "a\nb\nc\nd", id: undefined },
-		]);
+		expect(parseAll(frame)).toEqual([{ event: "message", data: "a\nb\nc\nd", id: undefined }]);
 	});
 
 	it("round-trips object payloads through JSON", () => {
@@ -255,11 +221,7 @@ describe("encodeFrame → SseParser round trip", () => {
 	// A stream of many frames, including comments and retry lines, parsed whole.
 	const stream =
 		encodeFrame({ comment: "stream open", retry: 1000 }) +
-		payloads
-			.map((data, i) =>
-				encodeFrame({ event: i % 2 ? "output" : "status", id: i + 1, data }),
-			)
-			.join("") +
+		payloads.map((data, i) => encodeFrame({ event: i % 2 ? "output" : "status", id: i + 1, data })).join("") +
 		encodeFrame({ event: "heartbeat", data: {} });
 	const expected = [
 		...payloads.map((data, i) => ({
@@ -283,12 +245,9 @@ describe("encodeFrame → SseParser round trip", () => {
 		expect(parseInPieces(stream.split(""))).toEqual(expected);
 	});
 
-	it.each([1, 2, 3, 42, 1337, 9001])(
-		"gives the same events for random chunk splits (seed %d)",
-		(seed) => {
-			expect(parseInPieces(randomSplit(stream, seed))).toEqual(expected);
-		},
-	);
+	it.each([1, 2, 3, 42, 1337, 9001])("gives the same events for random chunk splits (seed %d)", (seed) => {
+		expect(parseInPieces(randomSplit(stream, seed))).toEqual(expected);
+	});
 
 	it("gives the same events for random splits of a CRLF-encoded stream", () => {
 		const crlf = stream.replaceAll("\n", "\r\n");

@@ -1,16 +1,8 @@
 import { describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-	type EngineEvent,
-	engineSessionOf,
-	parseEngineEvent,
-} from "../../src/engine/events";
-import {
-	type RunOutcome,
-	RunTranslator,
-	type TranslatorOptions,
-} from "../../src/engine/translate";
+import { type EngineEvent, engineSessionOf, parseEngineEvent } from "../../src/engine/events";
+import { type RunOutcome, RunTranslator, type TranslatorOptions } from "../../src/engine/translate";
 import type { LoggedEvent } from "../../src/events/catalogue";
 import { isoTime } from "../../src/lib/clock";
 
@@ -41,8 +33,7 @@ const bashFile = loadFixture("bash-tool-turn");
 const failuresFile = loadFixture("abort-401-ratelimit");
 const todoFile = loadFixture("question-todo-permission");
 
-const sessionOf = (events: EngineEvent[], id: string) =>
-	events.filter((e) => engineSessionOf(e) === id);
+const sessionOf = (events: EngineEvent[], id: string) => events.filter((e) => engineSessionOf(e) === id);
 
 const NOW = Date.UTC(2026, 10, 21, 9, 33, 25);
 const identity = (text: string) => text;
@@ -62,11 +53,7 @@ function translator(options: Partial<TranslatorOptions> = {}): RunTranslator {
 }
 
 /** Feeds `engineEvents` in order and collects everything the translator says. */
-function feed(
-	t: RunTranslator,
-	engineEvents: readonly EngineEvent[],
-	now = NOW,
-): Run {
+function feed(t: RunTranslator, engineEvents: readonly EngineEvent[], now = NOW): Run {
 	const events: LoggedEvent[] = [];
 	const outcomes: RunOutcome[] = [];
 	for (const e of engineEvents) {
@@ -77,11 +64,7 @@ function feed(
 	return { translator: t, events, outcomes };
 }
 
-function run(
-	engineEvents: readonly EngineEvent[],
-	options: Partial<TranslatorOptions> = {},
-	now = NOW,
-): Run {
+function run(engineEvents: readonly EngineEvent[], options: Partial<TranslatorOptions> = {}, now = NOW): Run {
 	const t = translator(options);
 	t.beginRun();
 	return feed(t, engineEvents, now);
@@ -89,9 +72,7 @@ function run(
 
 /** Text of every `output` event, tagged with its source. */
 const outputs = (events: LoggedEvent[]) =>
-	events.flatMap((e) =>
-		e.event === "output" ? [[e.data.source, e.data.type, e.data.text]] : [],
-	);
+	events.flatMap((e) => (e.event === "output" ? [[e.data.source, e.data.type, e.data.text]] : []));
 
 /** A copy of a recorded event with some properties replaced. */
 function edit(
@@ -178,8 +159,7 @@ describe("RunTranslator on a recorded bash tool turn", () => {
 		const idles = session.filter(
 			(e) =>
 				e.type === "session.idle" ||
-				(e.type === "session.status" &&
-					(e.properties.status as { type?: string }).type === "idle"),
+				(e.type === "session.status" && (e.properties.status as { type?: string }).type === "idle"),
 		);
 		expect(idles.length).toBeGreaterThanOrEqual(2);
 		expect(outcomes).toEqual([{ status: "completed" }]);
@@ -216,18 +196,13 @@ describe("RunTranslator on a recorded bash tool turn", () => {
 
 	it("stamps every event with the time it was given", () => {
 		const later = run(session, {}, NOW + 1234);
-		for (const e of later.events)
-			expect(e.data.timestamp).toBe(isoTime(NOW + 1234));
+		for (const e of later.events) expect(e.data.timestamp).toBe(isoTime(NOW + 1234));
 	});
 
 	it("does not repeat events or usage when part updates arrive again", () => {
 		// Updates carry whole states (unlike deltas), so a repeated one adds nothing.
 		const repeated = run(
-			session.flatMap((e) =>
-				e.type === "message.part.updated" || e.type === "message.updated"
-					? [e, e]
-					: [e],
-			),
+			session.flatMap((e) => (e.type === "message.part.updated" || e.type === "message.updated" ? [e, e] : [e])),
 		);
 		expect(repeated.events).toEqual(events);
 		expect(repeated.outcomes).toEqual([{ status: "completed" }]);
@@ -275,7 +250,9 @@ describe("RunTranslator on a recorded multi-step todo run", () => {
 	});
 
 	it("reports both tool calls with results and completes once", () => {
-		expect(events.map((e) => e.event)).toEqual([
+		const progress = (e: (typeof events)[number]) =>
+			e.event === "status" || (e.event === "output" && e.data.source === "sidecar");
+		expect(events.filter((e) => !progress(e)).map((e) => e.event)).toEqual([
 			"tool_call",
 			"tool_result",
 			"tool_call",
@@ -287,34 +264,36 @@ describe("RunTranslator on a recorded multi-step todo run", () => {
 		expect(t.finalMessage).toBe("All todos done. FINAL-ANSWER-OK");
 	});
 
+	it("turns the todo list into progress and announces each finished item once", () => {
+		const statuses = events.filter((e) => e.event === "status");
+		expect(statuses.map((e) => (e.data as { progress?: number }).progress)).toEqual([
+			...new Set(statuses.map((e) => (e.data as { progress?: number }).progress)),
+		]);
+		const last = statuses.at(-1)?.data as { status: string; progress: number } | undefined;
+		expect(last?.status).toBe("running");
+		expect(last?.progress).toBe(t.progress as number);
+		expect(t.progress).toBeGreaterThan(0);
+		const done = events.filter((e) => e.event === "output" && e.data.source === "sidecar");
+		expect(done.length).toBeGreaterThan(0);
+		const texts = done.map((e) => (e.data as { text: string }).text);
+		expect(new Set(texts).size).toBe(texts.length);
+		for (const text of texts) expect(text).toMatch(/^Done: .+ \(\d+\/\d+\)\n$/);
+	});
+
 	it("never emits any user prompt of the recording", () => {
 		const userMessages = new Set(
 			todoFile.flatMap((e) => {
 				const info = e.properties.info as { id?: string; role?: string };
-				return e.type === "message.updated" && info.role === "user"
-					? [info.id]
-					: [];
+				return e.type === "message.updated" && info.role === "user" ? [info.id] : [];
 			}),
 		);
 		const prompts = todoFile.flatMap((e) => {
-			const part = e.properties.part as
-				| { messageID?: string; text?: string }
-				| undefined;
-			return e.type === "message.part.updated" &&
-				userMessages.has(part?.messageID) &&
-				part?.text
-				? [part.text]
-				: [];
+			const part = e.properties.part as { messageID?: string; text?: string } | undefined;
+			return e.type === "message.part.updated" && userMessages.has(part?.messageID) && part?.text ? [part.text] : [];
 		});
 		expect(prompts).toContain("go [[todo]]");
-		for (const id of [
-			TODOS,
-			"ses_e027f6beaffeedBIday57p61hs",
-			"ses_e027f68e0ffeOVhCUtP9cNUwlc",
-		]) {
-			const texts = outputs(run(sessionOf(todoFile, id)).events).map(
-				(o) => o[2],
-			);
+		for (const id of [TODOS, "ses_e027f6beaffeedBIday57p61hs", "ses_e027f68e0ffeOVhCUtP9cNUwlc"]) {
+			const texts = outputs(run(sessionOf(todoFile, id)).events).map((o) => o[2]);
 			for (const p of prompts) expect(texts).not.toContain(p);
 		}
 	});
@@ -362,11 +341,7 @@ describe("RunTranslator run boundaries", () => {
 
 describe("RunTranslator on recorded failures", () => {
 	it("reports an aborted run as aborted, once", () => {
-		const {
-			outcomes,
-			events,
-			translator: t,
-		} = run(sessionOf(failuresFile, ABORTED));
+		const { outcomes, events, translator: t } = run(sessionOf(failuresFile, ABORTED));
 		expect(outcomes).toEqual([{ status: "aborted" }]);
 		expect(outputs(events).map((o) => o[2])).toEqual([
 			"tok0 ",
@@ -416,13 +391,10 @@ describe("RunTranslator on recorded failures", () => {
 	it("turns each retry into a non-fatal rate-limit error with seconds until the retry", () => {
 		const session = sessionOf(failuresFile, RATE_LIMITED);
 		const retries = session.filter(
-			(e) =>
-				e.type === "session.status" &&
-				(e.properties.status as { type?: string }).type === "retry",
+			(e) => e.type === "session.status" && (e.properties.status as { type?: string }).type === "retry",
 		);
 		expect(retries).toHaveLength(3);
-		const next = (e: EngineEvent) =>
-			(e.properties.status as { next: number }).next;
+		const next = (e: EngineEvent) => (e.properties.status as { next: number }).next;
 
 		const t = translator();
 		t.beginRun();
@@ -450,11 +422,7 @@ describe("RunTranslator on recorded failures", () => {
 
 	it("never gives a negative retry_after when the retry time has passed", () => {
 		const session = sessionOf(failuresFile, RATE_LIMITED);
-		const retry = session.find(
-			(e) =>
-				(e.properties.status as { type?: string } | undefined)?.type ===
-				"retry",
-		);
+		const retry = session.find((e) => (e.properties.status as { type?: string } | undefined)?.type === "retry");
 		const t = translator();
 		t.beginRun();
 		const { events } = t.translate(retry as EngineEvent, Date.UTC(2030, 0, 1));
@@ -466,9 +434,7 @@ describe("RunTranslator on recorded failures", () => {
 	it("redacts secrets from a retry message and calls other retries provider errors", () => {
 		const SECRET = "sk-SENTINEL-1a2b3c";
 		const retry = sessionOf(failuresFile, RATE_LIMITED).find(
-			(e) =>
-				(e.properties.status as { type?: string } | undefined)?.type ===
-				"retry",
+			(e) => (e.properties.status as { type?: string } | undefined)?.type === "retry",
 		);
 		const overloaded = edit(retry, (p) => {
 			const status = p.status as Record<string, unknown>;
@@ -498,8 +464,7 @@ describe("RunTranslator on a failing tool", () => {
 	const completedTool = session.find(
 		(e) =>
 			e.type === "message.part.updated" &&
-			(e.properties.part as { state?: { status?: string } }).state?.status ===
-				"completed",
+			(e.properties.part as { state?: { status?: string } }).state?.status === "completed",
 	);
 	const SECRET = "sk-SENTINEL-tool";
 	const failedTool = edit(completedTool, (p) => {
@@ -512,9 +477,7 @@ describe("RunTranslator on a failing tool", () => {
 		};
 		return p;
 	});
-	const withFailure = session.map((e) =>
-		e === completedTool ? failedTool : e,
-	);
+	const withFailure = session.map((e) => (e === completedTool ? failedTool : e));
 
 	it("reports the error as stderr tool output and a failed tool result", () => {
 		const { events } = run(withFailure, {
@@ -553,8 +516,7 @@ describe("RunTranslator on a failing tool", () => {
 			(e) =>
 				!(
 					e.type === "message.part.updated" &&
-					(e.properties.part as { state?: { status?: string } }).state
-						?.status === "running"
+					(e.properties.part as { state?: { status?: string } }).state?.status === "running"
 				),
 		);
 		const { events } = run(onlyFailure);
@@ -580,18 +542,11 @@ describe("RunTranslator on constructed parts", () => {
 			state?: Record<string, unknown>;
 		};
 	const firstText = session.find(
-		(e) =>
-			e.type === "message.part.updated" &&
-			partOf(e).type === "text" &&
-			partOf(e).text === "",
+		(e) => e.type === "message.part.updated" && partOf(e).type === "text" && partOf(e).text === "",
 	) as EngineEvent;
-	const patch = session.find(
-		(e) => e.type === "message.part.updated" && partOf(e).type === "patch",
-	) as EngineEvent;
+	const patch = session.find((e) => e.type === "message.part.updated" && partOf(e).type === "patch") as EngineEvent;
 	const completedTool = session.find(
-		(e) =>
-			e.type === "message.part.updated" &&
-			partOf(e).state?.status === "completed",
+		(e) => e.type === "message.part.updated" && partOf(e).state?.status === "completed",
 	) as EngineEvent;
 	/** Everything up to the first assistant text part (messages known, engine busy). */
 	const assistantSetup = session.slice(0, session.indexOf(firstText));
@@ -612,9 +567,7 @@ describe("RunTranslator on constructed parts", () => {
 			return p;
 		});
 		const { events } = run([...assistantSetup, reasoning]);
-		expect(outputs(events)).toEqual([
-			["reasoning", "stdout", "thinking it over"],
-		]);
+		expect(outputs(events)).toEqual([["reasoning", "stdout", "thinking it over"]]);
 	});
 
 	it("records workspace files from a patch of a step that ran bash, ignoring paths outside the workspace", () => {
@@ -633,9 +586,7 @@ describe("RunTranslator on constructed parts", () => {
 
 	it("ignores a patch of a step in which no tool that changes files ran", () => {
 		const lastAssistant = partOf(
-			session.findLast(
-				(e) => e.type === "message.part.updated" && partOf(e).type === "text",
-			) as EngineEvent,
+			session.findLast((e) => e.type === "message.part.updated" && partOf(e).type === "text") as EngineEvent,
 		).messageID;
 		const { translator: t } = run([
 			...session.filter((e) => e !== patch),
@@ -663,10 +614,7 @@ describe("RunTranslator on constructed parts", () => {
 	});
 
 	it("records a workspace file whose name begins with two dots", () => {
-		const { translator: t } = run([
-			...beforePatch,
-			patchOf(["/workspace/..env", "/workspace/../escape"]),
-		]);
+		const { translator: t } = run([...beforePatch, patchOf(["/workspace/..env", "/workspace/../escape"])]);
 		expect(t.filesModified).toEqual(["..env"]);
 	});
 });

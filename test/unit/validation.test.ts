@@ -2,10 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { ENGINE_TOOLS } from "../../src/engine/tools";
-import {
-	describeValidation,
-	type FieldProblem,
-} from "../../src/http/validation";
+import { describeValidation, type FieldProblem } from "../../src/http/validation";
 import { PROVIDER_NAMES } from "../../src/providers/catalogue";
 import { CreateSessionBody } from "../../src/sessions/schemas";
 
@@ -76,18 +73,12 @@ describe("describeValidation with CreateSessionBody", () => {
 		expect(problems(body)).toEqual([{ field, reason: "is required" }]);
 	});
 
-	it.each([
-		"provider",
-		"model",
-		"api_key",
-		"temperature",
-		"max_tokens",
-		"enabled_tools",
-	])("reports a missing model_config.%s as required", (field) => {
-		expect(problems(withoutConfig(field))).toEqual([
-			{ field: `model_config.${field}`, reason: "is required" },
-		]);
-	});
+	it.each(["provider", "model", "api_key", "temperature", "max_tokens", "enabled_tools"])(
+		"reports a missing model_config.%s as required",
+		(field) => {
+			expect(problems(withoutConfig(field))).toEqual([{ field: `model_config.${field}`, reason: "is required" }]);
+		},
+	);
 
 	it("names each missing field once for an empty body", () => {
 		expect(problems({})).toEqual([
@@ -98,16 +89,12 @@ describe("describeValidation with CreateSessionBody", () => {
 	});
 
 	it("names the body itself when it is not an object", () => {
-		expect(problems("SENTINEL-VALUE")).toEqual([
-			{ field: "body", reason: "must be object" },
-		]);
+		expect(problems("SENTINEL-VALUE")).toEqual([{ field: "body", reason: "must be object" }]);
 	});
 
 	it("asks for a UUID when session_id is not one", () => {
 		const body = { ...valid(), session_id: "SENTINEL-ID" };
-		expect(problems(body)).toEqual([
-			{ field: "session_id", reason: "must be a UUID" },
-		]);
+		expect(problems(body)).toEqual([{ field: "session_id", reason: "must be a UUID" }]);
 	});
 
 	it("lists the providers when the provider is unknown", () => {
@@ -117,9 +104,7 @@ describe("describeValidation with CreateSessionBody", () => {
 	});
 
 	it("lists the tools and points at the item when a tool is unknown", () => {
-		expect(
-			problems(withConfig({ enabled_tools: ["bash", "SENTINEL-TOOL"] })),
-		).toEqual([
+		expect(problems(withConfig({ enabled_tools: ["bash", "SENTINEL-TOOL"] }))).toEqual([
 			{ field: "model_config.enabled_tools.1", reason: ONE_OF_TOOLS },
 		]);
 	});
@@ -137,52 +122,22 @@ describe("describeValidation with CreateSessionBody", () => {
 	);
 
 	it.each<[string, Record<string, unknown>, string, RegExp]>([
-		[
-			"a string temperature",
-			{ temperature: "SENTINEL-VALUE" },
-			"temperature",
-			/^must be number$/,
-		],
-		[
-			"a temperature above 2",
-			{ temperature: 2.5 },
-			"temperature",
-			/^must be .*\b2\b/,
-		],
-		[
-			"a negative temperature",
-			{ temperature: -1 },
-			"temperature",
-			/^must be .*\b0\b/,
-		],
-		[
-			"fractional max_tokens",
-			{ max_tokens: 1.5 },
-			"max_tokens",
-			/^must be integer$/,
-		],
+		["a string temperature", { temperature: "SENTINEL-VALUE" }, "temperature", /^must be number$/],
+		["a temperature above 2", { temperature: 2.5 }, "temperature", /^must be .*\b2\b/],
+		["a negative temperature", { temperature: -1 }, "temperature", /^must be .*\b0\b/],
+		["fractional max_tokens", { max_tokens: 1.5 }, "max_tokens", /^must be integer$/],
 		["zero max_tokens", { max_tokens: 0 }, "max_tokens", /^must be .*\b1\b/],
 		["an empty model", { model: "" }, "model", /^must be .*\b1\b/],
 		["a numeric api_key", { api_key: 12345 }, "api_key", /^must be string$/],
 		["an empty api_key", { api_key: "" }, "api_key", /^must be .*\b1\b/],
-		[
-			"enabled_tools as a string",
-			{ enabled_tools: "SENTINEL-TOOL" },
-			"enabled_tools",
-			/^must be array$/,
-		],
+		["enabled_tools as a string", { enabled_tools: "SENTINEL-TOOL" }, "enabled_tools", /^must be array$/],
 		[
 			"too many enabled_tools",
 			{ enabled_tools: [...ENGINE_TOOLS, "bash"] },
 			"enabled_tools",
 			new RegExp(`^must be .*\\b${ENGINE_TOOLS.length}\\b`),
 		],
-		[
-			"a numeric model_version",
-			{ model_version: 5 },
-			"model_version",
-			/^must be string$/,
-		],
+		["a numeric model_version", { model_version: 5 }, "model_version", /^must be string$/],
 	])("explains %s", (_label, patch, field, reason) => {
 		const found = problems(withConfig(patch));
 		expect(found).toHaveLength(1);
@@ -224,21 +179,12 @@ describe("describeValidation never echoes input", () => {
 		["a bad endpoint", withConfig({ api_endpoint: `http://x/${KEY} ` })],
 		["an over-long api_key", withConfig({ api_key: KEY.repeat(300) })],
 		["an over-long model", withConfig({ model: "SENTINEL-MODEL".repeat(20) })],
-		[
-			"an over-long model_version",
-			withConfig({ model_version: "SENTINEL-VERSION".repeat(10) }),
-		],
-		[
-			"a key where a number belongs",
-			withConfig({ temperature: KEY, max_tokens: KEY }),
-		],
+		["an over-long model_version", withConfig({ model_version: "SENTINEL-VERSION".repeat(10) })],
+		["a key where a number belongs", withConfig({ temperature: KEY, max_tokens: KEY })],
 		["a key as the model_config", { ...valid(), model_config: KEY }],
 		["a key as the prompt's type", { ...valid(), prompt: [KEY] }],
 		["a numeric system_prompt", { ...valid(), system_prompt: { [KEY]: KEY } }],
-		[
-			"an over-long system prompt",
-			{ ...valid(), system_prompt: "SENTINEL-SYSTEM".repeat(5000) },
-		],
+		["an over-long system prompt", { ...valid(), system_prompt: "SENTINEL-SYSTEM".repeat(5000) }],
 		["a key as the body", KEY],
 		["an array body", [KEY, "SENTINEL-VALUE"]],
 		[
@@ -257,18 +203,14 @@ describe("describeValidation never echoes input", () => {
 		const text = JSON.stringify(found);
 		for (const s of SENTINELS) expect(text).not.toContain(s);
 		// And every field is a path into the schema, not into the input.
-		for (const p of found)
-			expect(p.field).toMatch(/^(body|[a-z_]+(\.[a-z_0-9]+)*)$/);
+		for (const p of found) expect(p.field).toMatch(/^(body|[a-z_]+(\.[a-z_0-9]+)*)$/);
 	});
 
 	it("names the parent, not the property, when a strict object gets an unknown property", () => {
 		const Strict = Type.Object(
 			{
 				name: Type.String(),
-				inner: Type.Object(
-					{ n: Type.Number() },
-					{ additionalProperties: false },
-				),
+				inner: Type.Object({ n: Type.Number() }, { additionalProperties: false }),
 			},
 			{ additionalProperties: false },
 		);

@@ -1,6 +1,9 @@
 /**
  * Starts the scripted LLM on $PORT (default 0 = random), prints its base URL and scripts the
- * key `demo-key`: some text, a `write` tool call creating hello.txt, a closing text.
+ * key `demo-key`. Every LLM request takes one turn, and the engine's agent loop stops after a
+ * text-only turn, so a demo takes two prompts: the first gets a greeting; the second gets a
+ * `write` call creating hello.txt (relative to the engine's directory), after which the engine
+ * asks again and gets the closing text. Later requests get "Done.".
  *
  *   node_modules/.bin/bun test/support/scripted-llm/main.ts
  */
@@ -8,10 +11,13 @@ import { startScriptedLlm } from "./index";
 
 const llm = await startScriptedLlm({ port: Number(process.env.PORT ?? 0) });
 llm.script("demo-key", [
-	{ kind: "text", text: "I will create hello.txt for you." },
+	{
+		kind: "text",
+		text: "Hello! I am the scripted demo model. Ask me to create hello.txt.",
+	},
 	{
 		kind: "tool",
-		text: "Writing the file now.",
+		text: "Creating hello.txt now.",
 		calls: [
 			{
 				name: "write",

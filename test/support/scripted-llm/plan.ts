@@ -40,14 +40,7 @@ export function splitText(text: string, chunks?: number): string[] {
 	const n = Math.max(1, Math.min(Math.floor(chunks), chars.length));
 	const pieces: string[] = [];
 	for (let i = 0; i < n; i++) {
-		pieces.push(
-			chars
-				.slice(
-					Math.floor((i * chars.length) / n),
-					Math.floor(((i + 1) * chars.length) / n),
-				)
-				.join(""),
-		);
+		pieces.push(chars.slice(Math.floor((i * chars.length) / n), Math.floor(((i + 1) * chars.length) / n)).join(""));
 	}
 	return pieces;
 }
@@ -57,8 +50,7 @@ const ARGUMENT_PIECE = 24;
 
 function splitArguments(json: string): string[] {
 	const pieces: string[] = [];
-	for (let i = 0; i < json.length; i += ARGUMENT_PIECE)
-		pieces.push(json.slice(i, i + ARGUMENT_PIECE));
+	for (let i = 0; i < json.length; i += ARGUMENT_PIECE) pieces.push(json.slice(i, i + ARGUMENT_PIECE));
 	return pieces;
 }
 
@@ -86,9 +78,7 @@ export function planTurn(
 			});
 		}
 	}
-	const output = parts
-		.map((p) => (p.type === "text" ? p.text : p.name + p.arguments))
-		.join("");
+	const output = parts.map((p) => (p.type === "text" ? p.text : p.name + p.arguments)).join("");
 	return {
 		model: context.model,
 		parts,

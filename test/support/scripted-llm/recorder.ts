@@ -21,10 +21,7 @@ export class RequestRecorder {
 		}
 	}
 
-	waitFor(
-		pred: (r: RecordedRequest) => boolean,
-		timeoutMs = 5000,
-	): Promise<RecordedRequest> {
+	waitFor(pred: (r: RecordedRequest) => boolean, timeoutMs = 5000): Promise<RecordedRequest> {
 		const existing = this.requests.find(pred);
 		if (existing) return Promise.resolve(existing);
 		return new Promise((resolve, reject) => {
@@ -34,11 +31,7 @@ export class RequestRecorder {
 				reject,
 				timer: setTimeout(() => {
 					this.#settle(waiter);
-					reject(
-						new Error(
-							`no matching LLM request within ${timeoutMs} ms (${this.requests.length} received)`,
-						),
-					);
+					reject(new Error(`no matching LLM request within ${timeoutMs} ms (${this.requests.length} received)`));
 				}, timeoutMs),
 			};
 			this.#waiters.add(waiter);

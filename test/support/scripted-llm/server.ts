@@ -20,9 +20,7 @@ const ROUTES: [suffix: string, format: WireFormat][] = [
  * A local stand-in for the OpenAI (Chat Completions, Responses) and Anthropic (Messages) APIs
  * that replays scripted turns per API key. Listens on 127.0.0.1; `port` defaults to 0 (random).
  */
-export async function startScriptedLlm(
-	opts: { port?: number } = {},
-): Promise<ScriptedLlm> {
+export async function startScriptedLlm(opts: { port?: number } = {}): Promise<ScriptedLlm> {
 	const book = new ScriptBook();
 	const recorder = new RequestRecorder();
 	const ids = new IdSource();
@@ -34,14 +32,10 @@ export async function startScriptedLlm(
 		idleTimeout: 0,
 		async fetch(request) {
 			const path = new URL(request.url).pathname;
-			if (request.method === "GET" && path.endsWith("/models"))
-				return Response.json(MODELS);
+			if (request.method === "GET" && path.endsWith("/models")) return Response.json(MODELS);
 			const route = ROUTES.find(([suffix]) => path.endsWith(suffix));
 			if (request.method !== "POST" || !route)
-				return Response.json(
-					{ error: { message: `no route ${request.method} ${path}` } },
-					{ status: 404 },
-				);
+				return Response.json({ error: { message: `no route ${request.method} ${path}` } }, { status: 404 });
 			const format = route[1];
 			const recorded = await recordRequest(request, format, path);
 			recorder.record(recorded);
@@ -61,11 +55,7 @@ export async function startScriptedLlm(
 	};
 }
 
-async function recordRequest(
-	request: Request,
-	format: WireFormat,
-	path: string,
-): Promise<RecordedRequest> {
+async function recordRequest(request: Request, format: WireFormat, path: string): Promise<RecordedRequest> {
 	const text = await request.text();
 	let body: unknown = text;
 	try {
@@ -89,19 +79,12 @@ function apiKey(headers: Record<string, string>): string | undefined {
 	return bearer?.[1] ?? headers["x-api-key"];
 }
 
-function reply(
-	format: WireFormat,
-	turn: Turn | undefined,
-	body: RecordedRequest["body"],
-	ids: IdSource,
-): Response {
+function reply(format: WireFormat, turn: Turn | undefined, body: RecordedRequest["body"], ids: IdSource): Response {
 	const headers = format.headers(ids);
-	if (turn === undefined)
-		return errorReply(format, { kind: "error", status: 401 }, headers);
+	if (turn === undefined) return errorReply(format, { kind: "error", status: 401 }, headers);
 	if (turn.kind === "error") return errorReply(format, turn, headers);
 	const streaming = body?.stream === true;
-	if (turn.kind === "hang")
-		return sseResponse([], { delayMs: 0, end: "hang", headers });
+	if (turn.kind === "hang") return sseResponse([], { delayMs: 0, end: "hang", headers });
 	const plan = planTurn(turn, {
 		model: typeof body?.model === "string" ? body.model : "scripted",
 		requestBody: body,

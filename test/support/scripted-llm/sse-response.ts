@@ -13,8 +13,7 @@ export const SSE_HEADERS = {
  * Bun sends the status line only with the first body bytes, so a hanging stream opens with
  * an SSE comment, which every SSE parser skips.
  */
-const HANG_PREAMBLE =
-	": scripted-llm: hanging until the client disconnects\n\n";
+const HANG_PREAMBLE = ": scripted-llm: hanging until the client disconnects\n\n";
 
 /**
  * Streams `frames`, waiting `delayMs` before each paced frame but the first.
@@ -46,8 +45,7 @@ export function sseResponse(
 					index += 1;
 				}
 				if (options.end === "close") controller.close();
-				else if (options.end === "hang")
-					controller.enqueue(encoder.encode(HANG_PREAMBLE));
+				else if (options.end === "hang") controller.enqueue(encoder.encode(HANG_PREAMBLE));
 				// Erroring in the same task would reset the socket before Bun wrote the frames (even
 				// the status line); one macrotask later they are out. No reason is given because Bun
 				// would log an Error passed here as unhandled.

@@ -46,10 +46,7 @@ export interface ScriptedLlm {
 	/** Every LLM request received, in order. */
 	requests: RecordedRequest[];
 	/** Resolves with the first existing or future request matching `pred`; rejects after `timeoutMs` (default 5000). */
-	waitForRequest(
-		pred: (r: RecordedRequest) => boolean,
-		timeoutMs?: number,
-	): Promise<RecordedRequest>;
+	waitForRequest(pred: (r: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
 	/** Stops the server, ending open streams and rejecting pending waits. */
 	close(): Promise<void>;
 }

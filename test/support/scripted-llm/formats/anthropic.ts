@@ -12,10 +12,7 @@ export const anthropic: WireFormat = {
 
 	stream(plan, ids) {
 		const frames: Frame[] = [];
-		const emit = (
-			event: { type: string } & Record<string, unknown>,
-			paced = false,
-		) => {
+		const emit = (event: { type: string } & Record<string, unknown>, paced = false) => {
 			frames.push(typedFrame(event, paced));
 		};
 		emit({
@@ -105,10 +102,7 @@ export const anthropic: WireFormat = {
 	},
 
 	error(status, message) {
-		const [type, fallback] = ANTHROPIC_ERRORS[status] ?? [
-			"api_error",
-			"Internal server error",
-		];
+		const [type, fallback] = ANTHROPIC_ERRORS[status] ?? ["api_error", "Internal server error"];
 		return { type: "error", error: { type, message: message ?? fallback } };
 	},
 
@@ -120,19 +114,10 @@ export const anthropic: WireFormat = {
 const ANTHROPIC_ERRORS: Record<number, [type: string, message: string]> = {
 	400: ["invalid_request_error", "Invalid request"],
 	401: ["authentication_error", "invalid x-api-key"],
-	403: [
-		"permission_error",
-		"Your API key does not have permission to use the specified resource.",
-	],
+	403: ["permission_error", "Your API key does not have permission to use the specified resource."],
 	404: ["not_found_error", "The requested resource could not be found."],
-	413: [
-		"request_too_large",
-		"Request exceeds the maximum allowed number of bytes.",
-	],
-	429: [
-		"rate_limit_error",
-		"Number of request tokens has exceeded your per-minute rate limit",
-	],
+	413: ["request_too_large", "Request exceeds the maximum allowed number of bytes."],
+	429: ["rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"],
 	500: ["api_error", "Internal server error"],
 	529: ["overloaded_error", "Overloaded"],
 };

@@ -16,23 +16,15 @@ export const openAiChat: WireFormat = {
 			model: plan.model,
 			system_fingerprint: "fp_scripted",
 		};
-		const chunk = (
-			delta: Record<string, unknown>,
-			finishReason: string | null = null,
-		) => ({
+		const chunk = (delta: Record<string, unknown>, finishReason: string | null = null) => ({
 			...base,
-			choices: [
-				{ index: 0, delta, logprobs: null, finish_reason: finishReason },
-			],
+			choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
 		});
-		const frames: Frame[] = [
-			dataFrame(chunk({ role: "assistant", content: "", refusal: null })),
-		];
+		const frames: Frame[] = [dataFrame(chunk({ role: "assistant", content: "", refusal: null }))];
 		let toolIndex = 0;
 		for (const part of plan.parts) {
 			if (part.type === "text") {
-				for (const delta of part.deltas)
-					frames.push(dataFrame(chunk({ content: delta }), true));
+				for (const delta of part.deltas) frames.push(dataFrame(chunk({ content: delta }), true));
 				continue;
 			}
 			const index = toolIndex++;
@@ -52,11 +44,7 @@ export const openAiChat: WireFormat = {
 				),
 			);
 			for (const delta of part.argumentDeltas)
-				frames.push(
-					dataFrame(
-						chunk({ tool_calls: [{ index, function: { arguments: delta } }] }),
-					),
-				);
+				frames.push(dataFrame(chunk({ tool_calls: [{ index, function: { arguments: delta } }] })));
 		}
 		if (plan.truncated) return frames;
 		frames.push(dataFrame(chunk({}, plan.finish)));
@@ -66,9 +54,7 @@ export const openAiChat: WireFormat = {
 	},
 
 	complete(plan, ids) {
-		const text = plan.parts
-			.flatMap((p) => (p.type === "text" ? [p.text] : []))
-			.join("");
+		const text = plan.parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("");
 		const toolCalls = plan.parts.flatMap((p) =>
 			p.type === "tool"
 				? [

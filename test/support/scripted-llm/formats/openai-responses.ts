@@ -14,16 +14,8 @@ export const openAiResponses: WireFormat = {
 	stream(plan, ids) {
 		const frames: Frame[] = [];
 		let sequence = 0;
-		const emit = (
-			event: { type: string } & Record<string, unknown>,
-			paced = false,
-		) => {
-			frames.push(
-				typedFrame(
-					{ ...event, sequence_number: sequence++ } as typeof event,
-					paced,
-				),
-			);
+		const emit = (event: { type: string } & Record<string, unknown>, paced = false) => {
+			frames.push(typedFrame({ ...event, sequence_number: sequence++ } as typeof event, paced));
 		};
 		const response = envelope(plan, ids);
 		emit({
@@ -65,11 +57,7 @@ export const openAiResponses: WireFormat = {
 						logprobs: [],
 					},
 				});
-				for (const delta of part.deltas)
-					emit(
-						{ type: "response.output_text.delta", ...at, delta, logprobs: [] },
-						true,
-					);
+				for (const delta of part.deltas) emit({ type: "response.output_text.delta", ...at, delta, logprobs: [] }, true);
 				if (plan.truncated) return;
 				emit({
 					type: "response.output_text.done",
@@ -131,9 +119,7 @@ export const openAiResponses: WireFormat = {
 	},
 
 	complete(plan, ids) {
-		const output = plan.parts.map((part) =>
-			outputItem(part, ids.next(part.type === "text" ? "msg_" : "fc_")),
-		);
+		const output = plan.parts.map((part) => outputItem(part, ids.next(part.type === "text" ? "msg_" : "fc_")));
 		return {
 			...envelope(plan, ids),
 			status: "completed",
@@ -166,10 +152,7 @@ function outputText(text: string) {
 	return { type: "output_text", text, annotations: [], logprobs: [] };
 }
 
-function functionCall(
-	part: Extract<PlanPart, { type: "tool" }>,
-	itemId: string,
-) {
+function functionCall(part: Extract<PlanPart, { type: "tool" }>, itemId: string) {
 	return {
 		id: itemId,
 		type: "function_call",

@@ -1,0 +1,22 @@
+import { Elysia } from "elysia";
+import type { Metrics } from "./metrics";
+
+/** `GET /metrics` in the Prometheus text format (behind the shared secret when one is set). */
+export function metricsRoutes(metrics: Metrics | undefined) {
+	const app = new Elysia({ name: "metrics" });
+	if (!metrics) return app;
+	return app.get(
+		"/metrics",
+		async () =>
+			new Response(await metrics.registry.metrics(), {
+				headers: { "content-type": metrics.registry.contentType },
+			}),
+		{
+			detail: {
+				tags: ["operations"],
+				operationId: "metrics",
+				summary: "Prometheus metrics",
+			},
+		},
+	);
+}

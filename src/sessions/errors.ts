@@ -1,0 +1,26 @@
+import { AppError } from "../http/errors";
+
+export class SessionNotContinuable extends AppError {
+	readonly code = "session_not_continuable";
+	readonly status = 409;
+	constructor(status: string) {
+		super(`the session ended ${status}; start a new session`);
+		this.details = { status };
+	}
+}
+
+export class CredentialsUnavailable extends AppError {
+	readonly code = "credentials_unavailable";
+	readonly status = 409;
+	constructor() {
+		super("the session's API key is no longer held (the sidecar restarted); send api_key with the message");
+	}
+}
+
+export class QuestionNotFound extends AppError {
+	readonly code = "question_not_found";
+	readonly status = 404;
+	constructor() {
+		super("no open question with this id in this session");
+	}
+}
