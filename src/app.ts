@@ -21,6 +21,8 @@ export interface AppDeps {
 	readonly sharedSecret: string | undefined;
 	readonly version: string;
 	readonly metrics?: Metrics;
+	/** Default 200 (MAX_SUBSCRIBERS_PER_SESSION). */
+	readonly maxSubscribersPerSession?: number;
 }
 
 const UUID = /^\/sessions\/[^/]+$/;
@@ -87,7 +89,7 @@ export function createApp(deps: AppDeps) {
 		)
 		.use(healthRoutes(deps.readiness))
 		.use(metricsRoutes(deps.metrics))
-		.use(sessionRoutes(deps.sessions, deps.streams));
+		.use(sessionRoutes(deps.sessions, deps.streams, deps.maxSubscribersPerSession ?? 200));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -24,7 +24,9 @@ const server = sidecar.app.listen({
 	port: config.port,
 	// Streams disable it per request; this bounds everything else.
 	idleTimeout: config.httpIdleTimeoutSeconds,
-	maxRequestBodySize: config.maxBodyBytes + 1024,
+	// Our own limit answers with the error envelope (declared sizes before reading, streamed
+	// ones while reading); Bun's would answer a bare 413 first.
+	maxRequestBodySize: Number.MAX_SAFE_INTEGER,
 });
 log.info(
 	{
@@ -37,13 +39,30 @@ log.info(
 );
 
 let stopping = false;
+/**
+ * SIGTERM: readiness turns 503 and new sessions are refused at once; after
+ * SHUTDOWN_DELAY (time for the pod to leave Service endpoints) open streams
+ * end cleanly (clients resume with Last-Event-ID on the next pod), logs are
+ * flushed and the engine is stopped. Whatever remains after SHUTDOWN_TIMEOUT
+ * is cut short. Runs still in progress stay recorded as running and end
+ * `interrupted` when the sidecar starts again on the same state directory.
+ */
 async function shutdown(signal: string): Promise<void> {
 	if (stopping) return;
 	stopping = true;
-	log.info({ signal }, "shutting down");
+	log.info(
+		{ signal, delay_ms: config.shutdownDelayMs, timeout_ms: config.shutdownTimeoutMs },
+		"shutting down: not ready",
+	);
+	const deadline = setTimeout(() => {
+		log.error("shutdown did not finish within SHUTDOWN_TIMEOUT; exiting");
+		process.exit(1);
+	}, config.shutdownTimeoutMs);
 	sidecar.drain();
+	await Bun.sleep(config.shutdownDelayMs);
 	await sidecar.stop();
 	await server.stop(true);
+	clearTimeout(deadline);
 	log.info("stopped");
 	log.flush?.();
 	process.exit(0);

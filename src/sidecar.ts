@@ -4,11 +4,13 @@ import { join } from "node:path";
 import { type App, createApp } from "./app";
 import type { Config } from "./config/parse";
 import { buildEngineConfig } from "./engine/config";
+import { RssWatch } from "./engine/rss-watch";
 import { EngineSupervisor } from "./engine/supervisor";
 import { type Gateway, startGateway } from "./gateway/server";
+import { type KubernetesOverrides, seedEngine, startKubernetesReporter } from "./k8s/start";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
-import { Metrics } from "./metrics/metrics";
+import { Metrics, rssBytes } from "./metrics/metrics";
 import { SessionManager } from "./sessions/manager";
 import { SessionStore } from "./sessions/store";
 import { StreamHub } from "./sse/hub";
@@ -27,8 +29,13 @@ export interface Sidecar {
 	stop(): Promise<void>;
 }
 
+/** What tests may replace; production passes nothing. */
+export interface SidecarOptions {
+	readonly kubernetes?: KubernetesOverrides;
+}
+
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
-export function createSidecar(config: Config, clock: Clock, log: Logger): Sidecar {
+export function createSidecar(config: Config, clock: Clock, log: Logger, options: SidecarOptions = {}): Sidecar {
 	mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
 	const store = new SessionStore(config.stateDir);
 	const gatewayToken = randomBytes(24).toString("base64url");
@@ -46,6 +53,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger): Sideca
 		token: gatewayToken,
 		resolve: async (engineSessionId) => sessions?.resolveCredentials(engineSessionId),
 		log: log.child({ component: "gateway" }),
+		idleTimeoutMs: config.providerIdleTimeoutMs,
 		observer: {
 			call: (provider, status, ms) => metrics.llmCall(provider, status, ms),
 			tokens: (provider, counts) => {
@@ -72,6 +80,17 @@ export function createSidecar(config: Config, clock: Clock, log: Logger): Sideca
 		log: log.child({ component: "sessions" }),
 		onStored: (e) => metrics.eventsStored.inc({ event: e.event }),
 	});
+	// Subscribed before init, which ends runs cut short by a restart (`interrupted`).
+	const reporter = startKubernetesReporter(
+		{
+			config,
+			clock,
+			log: log.child({ component: "kubernetes" }),
+			sessions: () => (sessions?.list() ?? []).map((s) => ({ id: s.id, status: s.record.status, active: !s.ended })),
+		},
+		options.kubernetes,
+	);
+	if (reporter) sessions.onLifecycle((e) => reporter.record(e));
 	sessions.init();
 	streams = new StreamHub({
 		heartbeatMs: config.heartbeatIntervalMs,
@@ -95,6 +114,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger): Sideca
 		sharedSecret: config.sharedSecret,
 		version: VERSION,
 		metrics,
+		maxSubscribersPerSession: config.maxSubscribersPerSession,
 		readiness: {
 			workspaceDir: config.workspaceDir,
 			stateDir: config.stateDir,
@@ -105,7 +125,19 @@ export function createSidecar(config: Config, clock: Clock, log: Logger): Sideca
 			},
 		},
 	});
+	const rssWatch = new RssWatch({
+		softLimit: config.engineRssSoftLimit,
+		hardLimit: config.engineRssHardLimit,
+		intervalMs: 30_000,
+		minGapMs: 10 * 60_000,
+		clock,
+		readRss: () => rssBytes(supervisor.pid),
+		busy: () => manager.runningCount > 0,
+		recycle: (reason) => supervisor.recycle(reason),
+	});
+	seedEngine(config, log.child({ component: "engine" }));
 	supervisor.start();
+	rssWatch.start();
 	return {
 		app,
 		sessions: manager,
@@ -115,13 +147,16 @@ export function createSidecar(config: Config, clock: Clock, log: Logger): Sideca
 		metrics,
 		drain() {
 			draining = true;
-			manager.close();
+			rssWatch.close();
+			manager.drain();
 		},
 		async stop() {
 			draining = true;
+			rssWatch.close();
 			manager.close();
 			hub.closeAll();
 			await supervisor.stop();
+			await reporter?.stop();
 			await gateway.stop();
 		},
 	};

@@ -1,4 +1,5 @@
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { REPORTER_MODES, type ReporterMode } from "../k8s/cluster";
 import { VARIABLES, type VariableName } from "./variables";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -18,9 +19,27 @@ export interface Config {
 	readonly maxBodyBytes: number;
 	readonly streamBufferBytes: number;
 	readonly engineStartTimeoutMs: number;
+	/** The Kubernetes reporter (src/k8s/): when to run it and which pod it reports on. */
+	readonly kubernetesReporter: ReporterMode;
+	readonly podName: string;
+	readonly podNamespace: string;
+	readonly podUid: string;
+	/** Pre-installed engine dependencies to link into the engine's config directory (the image sets it). */
+	readonly engineSeedDir: string | undefined;
 	readonly httpIdleTimeoutSeconds: number;
 	readonly questionTimeoutMs: number;
 	readonly permissionPolicy: PermissionPolicy;
+	readonly providerIdleTimeoutMs: number;
+	readonly providerMaxRetries: number;
+	readonly resumeInterrupted: boolean;
+	/** Bytes; 0 = never. */
+	readonly engineRssSoftLimit: number;
+	/** Bytes; 0 = never. */
+	readonly engineRssHardLimit: number;
+	readonly maxSubscribersPerSession: number;
+	readonly maxStoredSessions: number;
+	readonly shutdownDelayMs: number;
+	readonly shutdownTimeoutMs: number;
 }
 
 export type PermissionPolicy = "workspace" | "allow" | "reject";
@@ -69,7 +88,42 @@ function absoluteDir(env: Env, name: VariableName): string {
 	return resolve(value);
 }
 
+const MIB = 1024 * 1024;
+
+function seconds(env: Env, name: VariableName, min: number, max: number): number {
+	return Math.round(number(env, name, { min, max, integer: false }) * 1000);
+}
+
+function bool(env: Env, name: VariableName): boolean {
+	const text = required(env, name).toLowerCase();
+	if (["true", "1", "yes", "on"].includes(text)) return true;
+	if (["false", "0", "no", "off"].includes(text)) return false;
+	throw new ConfigError(name, `must be true or false, got "${text}"`);
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+function kubernetesSettings(env: Env) {
+	const mode = required(env, "K8S_REPORTER").toLowerCase();
+	if (!REPORTER_MODES.includes(mode as ReporterMode)) {
+		throw new ConfigError("K8S_REPORTER", `must be one of ${REPORTER_MODES.join(", ")}, got "${mode}"`);
+	}
+	const podName = raw(env, "POD_NAME") ?? "";
+	if (mode === "on" && !podName) {
+		throw new ConfigError("POD_NAME", "is required when K8S_REPORTER is on (downward API metadata.name)");
+	}
+	const seed = raw(env, "ENGINE_SEED_DIR");
+	if (seed && !isAbsolute(seed)) {
+		throw new ConfigError("ENGINE_SEED_DIR", `must be an absolute path, got "${seed}"`);
+	}
+	return {
+		kubernetesReporter: mode as ReporterMode,
+		podName,
+		podNamespace: raw(env, "POD_NAMESPACE") ?? "",
+		podUid: raw(env, "POD_UID") ?? "",
+		engineSeedDir: seed ? resolve(seed) : undefined,
+	};
+}
 
 /**
  * Parses the environment. Throws `ConfigError` naming the first bad variable.
@@ -101,6 +155,7 @@ export function parseConfig(env: Env, installDir: string): Config {
 	const engineBin = raw(env, "OPENCODE_BIN") || join(installDir, "node_modules", ".bin", "opencode");
 	return Object.freeze({
 		workspaceDir,
+		...kubernetesSettings(env),
 		port: number(env, "PORT", { min: 0, max: 65535, integer: true }),
 		host: required(env, "HOST"),
 		logLevel: logLevel as LogLevel,
@@ -145,6 +200,15 @@ export function parseConfig(env: Env, installDir: string): Config {
 			}) * 1000,
 		),
 		permissionPolicy: permissionPolicy as PermissionPolicy,
+		providerIdleTimeoutMs: seconds(env, "PROVIDER_IDLE_TIMEOUT", 0.1, 24 * 3600),
+		providerMaxRetries: number(env, "PROVIDER_MAX_RETRIES", { min: 0, max: 1000, integer: true }),
+		resumeInterrupted: bool(env, "RESUME_INTERRUPTED"),
+		engineRssSoftLimit: number(env, "ENGINE_RSS_SOFT_LIMIT", { min: 0, max: 1_048_576, integer: true }) * MIB,
+		engineRssHardLimit: number(env, "ENGINE_RSS_HARD_LIMIT", { min: 0, max: 1_048_576, integer: true }) * MIB,
+		maxSubscribersPerSession: number(env, "MAX_SUBSCRIBERS_PER_SESSION", { min: 1, max: 100_000, integer: true }),
+		maxStoredSessions: number(env, "MAX_STORED_SESSIONS", { min: 1, max: 1_000_000, integer: true }),
+		shutdownDelayMs: seconds(env, "SHUTDOWN_DELAY", 0, 600),
+		shutdownTimeoutMs: seconds(env, "SHUTDOWN_TIMEOUT", 1, 3600),
 		httpIdleTimeoutSeconds: number(env, "HTTP_IDLE_TIMEOUT", {
 			min: 1,
 			max: 255,

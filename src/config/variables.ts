@@ -92,9 +92,87 @@ export const VARIABLES = [
 			"How the agent's permission requests are answered: `workspace` (allow inside `WORKSPACE_DIR`, reject outside it and repeated identical calls), `allow` (allow everything), `reject` (reject everything asked).",
 	},
 	{
+		name: "PROVIDER_IDLE_TIMEOUT",
+		default: "120",
+		description:
+			"Seconds an LLM call may go without receiving a byte from the provider; then the run fails with code `provider_timeout`. Keep it below `SESSION_TIMEOUT`.",
+	},
+	{
+		name: "PROVIDER_MAX_RETRIES",
+		default: "6",
+		description:
+			"Retries the engine may make for one run after rate limits (429) or provider errors (5xx); one more fails the run instead of retrying forever.",
+	},
+	{
+		name: "RESUME_INTERRUPTED",
+		default: "true",
+		description:
+			"`true`: a run cut short by an engine restart resumes in the same engine session. `false`: it ends `failed` with code `interrupted`.",
+	},
+	{
+		name: "ENGINE_RSS_SOFT_LIMIT",
+		default: "700",
+		description: "MiB of engine memory above which the engine is recycled as soon as no run is in progress (0: never).",
+	},
+	{
+		name: "ENGINE_RSS_HARD_LIMIT",
+		default: "900",
+		description: "MiB of engine memory above which the engine is recycled at once; its runs resume (0: never).",
+	},
+	{
+		name: "MAX_SUBSCRIBERS_PER_SESSION",
+		default: "200",
+		description: "Open SSE streams one session may have; one more gets 503 with `Retry-After`.",
+	},
+	{
+		name: "MAX_STORED_SESSIONS",
+		default: "500",
+		description: "Ended sessions kept in `STATE_DIR` (oldest removed first); running sessions are never removed.",
+	},
+	{
+		name: "SHUTDOWN_DELAY",
+		default: "5",
+		description:
+			"Seconds between SIGTERM (readiness 503, no new sessions) and closing streams, so the pod leaves Service endpoints first.",
+	},
+	{
+		name: "SHUTDOWN_TIMEOUT",
+		default: "20",
+		description:
+			"Seconds after SIGTERM by which the process exits whatever remains (keep below terminationGracePeriodSeconds).",
+	},
+	{
 		name: "ENGINE_START_TIMEOUT",
 		default: "30",
 		description: "Seconds the engine may take to start listening before the attempt counts as failed.",
+	},
+	{
+		name: "K8S_REPORTER",
+		default: "auto",
+		description:
+			"Session lifecycle as Kubernetes Events and a pod annotation. `auto`: when a service-account token is mounted and `POD_NAME` is set; `on`: always (requires `POD_NAME`); `off`: never.",
+	},
+	{
+		name: "POD_NAME",
+		default: "",
+		description: "This pod's name (downward API `metadata.name`), for the Kubernetes reporter.",
+	},
+	{
+		name: "POD_NAMESPACE",
+		default: "",
+		description: "This pod's namespace (downward API `metadata.namespace`). Empty: the service account's namespace.",
+	},
+	{
+		name: "POD_UID",
+		default: "",
+		description:
+			"This pod's uid (downward API `metadata.uid`), so `kubectl describe pod` lists the reporter's Events. Empty: read from the API.",
+	},
+	{
+		name: "ENGINE_SEED_DIR",
+		default: "",
+		description:
+			"Engine dependencies pre-installed in the image, linked into the engine's config directory at start so the engine installs nothing. Set by the image.",
 	},
 ] as const satisfies readonly VariableSpec[];
 

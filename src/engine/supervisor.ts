@@ -44,6 +44,7 @@ export class EngineSupervisor implements Engine {
 	private base: string | undefined;
 	private auth: string | undefined;
 	private eventsConnected = false;
+	private recycleReason: string | undefined;
 	/** The engine has run one throwaway prompt (see warmUp). */
 	private warm = false;
 	private warmUpSession: string | undefined;
@@ -324,18 +325,21 @@ export class EngineSupervisor implements Engine {
 		this.warm = false;
 		this.eventsAbort?.abort();
 		if (this.phase === "stopping" || this.phase === "stopped") return;
-		const reason = `engine exited with code ${code ?? "null"}`;
-		this.options.log.error({ code, stderr_tail: tail.slice(-5) }, "engine exited");
+		const recycled = this.recycleReason;
+		this.recycleReason = undefined;
+		const reason = recycled ? `engine recycled: ${recycled}` : `engine exited with code ${code ?? "null"}`;
+		if (!recycled) this.options.log.error({ code, stderr_tail: tail.slice(-5) }, "engine exited");
 		for (const l of this.lostListeners) l(reason);
-		this.failed(reason);
+		this.failed(reason, recycled !== undefined);
 	}
 
-	private failed(reason: string): void {
+	private failed(reason: string, immediately = false): void {
 		this.phase = "starting";
 		this.lastError = reason;
 		const base = this.options.backoffMs ?? 500;
-		const delay = Math.min(base * 2 ** this.failures, this.options.maxBackoffMs ?? 30_000);
-		this.failures++;
+		const delay = immediately ? 0 : Math.min(base * 2 ** this.failures, this.options.maxBackoffMs ?? 30_000);
+		if (!immediately) this.failures++;
+
 		this.options.log.info({ delay_ms: delay, failures: this.failures }, "engine restart scheduled");
 		this.cancelRestart = this.options.clock.setTimeout(() => {
 			this.cancelRestart = undefined;
@@ -359,7 +363,18 @@ export class EngineSupervisor implements Engine {
 		this.phase = "stopped";
 	}
 
-	/** Kills the engine process as a crash would (for fault tests and recycling). */
+	/**
+	 * Replaces the engine process at once (memory recycling): its runs are
+	 * told it was lost, and the new process starts without back-off.
+	 */
+	recycle(reason: string): void {
+		if (!this.proc || this.phase !== "running") return;
+		this.recycleReason = reason;
+		this.options.log.warn({ reason }, "recycling the engine");
+		this.proc.kill("SIGTERM");
+	}
+
+	/** Kills the engine process as a crash would (for fault tests). */
 	kill(signal: NodeJS.Signals = "SIGKILL"): void {
 		this.proc?.kill(signal);
 	}

@@ -147,6 +147,17 @@ export class RunTranslator {
 				events.push(this.outputOf(part, delta, timestamp));
 				break;
 			}
+			case "message.part.removed": {
+				// A retried step drops its partial text: it no longer counts for the final message.
+				const part = this.parts.get(str(p.partID) ?? "");
+				if (part) part.text = "";
+				break;
+			}
+			case "message.removed": {
+				const id = str(p.messageID);
+				if (id) for (const part of this.parts.values()) if (part.messageID === id) part.text = "";
+				break;
+			}
 			case "message.part.updated": {
 				if (isObject(p.part)) this.part(p.part, events, timestamp);
 				break;

@@ -10,6 +10,10 @@ export interface SessionCredentials extends CallParameters {
 	readonly endpoint: string;
 	/** Tells the session's stream that a parameter could not be applied as asked. */
 	readonly notice: (message: string) => void;
+	/** The provider went silent past PROVIDER_IDLE_TIMEOUT: the run is failed. */
+	readonly stalled: (message: string) => void;
+	/** The HTTP status of each provider response (the engine's retry events do not carry it). */
+	readonly upstreamStatus?: (status: number) => void;
 }
 
 /** Finds the credentials of a live session from the engine session id of a call. */

@@ -29,6 +29,8 @@ export interface GatewayOptions {
 	readonly port?: number;
 	/** Told about every forwarded call (for metrics). */
 	readonly observer?: GatewayObserver;
+	/** A call that receives nothing from the provider for this long is ended, and so is its run. */
+	readonly idleTimeoutMs: number;
 }
 
 export interface GatewayObserver {
@@ -92,64 +94,105 @@ export function startGateway(options: GatewayOptions): Gateway {
 		else headers.set("x-api-key", creds.apiKey);
 		const target = `${creds.endpoint}${rest}`;
 		let upstream: Response;
+		// Inactivity watchdog: no byte from the provider for idleTimeoutMs ends the call and the run.
+		const upstreamAbort = new AbortController();
+		const abortUpstream = () => upstreamAbort.abort();
+		req.signal.addEventListener("abort", abortUpstream);
+		let stalled = false;
+		let cancelIdle: (() => void) | undefined;
+		let onStall: (() => void) | undefined;
+		const armIdle = () => {
+			cancelIdle?.();
+			const t = setTimeout(() => {
+				stalled = true;
+				const seconds = options.idleTimeoutMs / 1000;
+				log.warn({ session_id: creds.sessionId, provider: creds.provider, seconds }, "provider stalled");
+				creds.stalled(`the provider sent nothing for ${seconds}s (PROVIDER_IDLE_TIMEOUT)`);
+				onStall?.();
+				upstreamAbort.abort();
+			}, options.idleTimeoutMs);
+			cancelIdle = () => clearTimeout(t);
+		};
+		const done = () => {
+			cancelIdle?.();
+			req.signal.removeEventListener("abort", abortUpstream);
+		};
+		armIdle();
 		try {
 			upstream = await doFetch(target, {
 				method: "POST",
 				headers,
 				body: JSON.stringify(body),
-				signal: req.signal,
+				signal: upstreamAbort.signal,
 			});
 		} catch (error) {
+			done();
 			options.observer?.call(creds.provider, 502, performance.now() - started);
+			if (stalled) return providerError(504, "gateway: the provider sent nothing in time", "timeout_error");
 			if (req.signal.aborted) return new Response(null, { status: 499 });
 			const reason = scrub(error instanceof Error ? error.message : String(error), creds.apiKey);
 			log.warn({ session_id: creds.sessionId, provider: creds.provider, reason }, "provider unreachable");
 			return providerError(502, `provider unreachable: ${reason}`, "api_error");
 		}
 		options.observer?.call(creds.provider, upstream.status, performance.now() - started);
+		creds.upstreamStatus?.(upstream.status);
 		const out = new Headers();
 		for (const [k, v] of upstream.headers) if (!DROP_RESPONSE.has(k.toLowerCase())) out.set(k, v);
-		if (!upstream.ok) {
+		if (!upstream.ok || !upstream.body) {
 			// Small, and may echo the key back (some providers quote it): scrub before the engine stores it.
-			const text = scrub(await upstream.text(), creds.apiKey);
-			log.info(
-				{
-					session_id: creds.sessionId,
-					provider: creds.provider,
-					status: upstream.status,
-				},
-				"provider error",
-			);
+			const text = scrub(await upstream.text().catch(() => ""), creds.apiKey);
+			done();
+			log.info({ session_id: creds.sessionId, provider: creds.provider, status: upstream.status }, "provider error");
 			return new Response(text, { status: upstream.status, headers: out });
 		}
-		const passthrough = upstream.body ? countTokens(upstream.body, format, creds.provider) : null;
+		armIdle();
+		const passthrough = relay(upstream.body, format, creds.provider, armIdle, done, (stop) => {
+			onStall = stop;
+		});
 		return new Response(passthrough, { status: upstream.status, headers: out });
 	}
 
-	/** Passes the body through unchanged while reading the usage the provider reports. */
-	function countTokens(body: ReadableStream<Uint8Array>, format: keyof typeof FORMAT_PATH, provider: string) {
+	/**
+	 * Passes the body through unchanged, re-arming the inactivity watchdog on
+	 * every chunk and reading the token usage the provider reports.
+	 */
+	function relay(
+		body: ReadableStream<Uint8Array>,
+		format: keyof typeof FORMAT_PATH,
+		provider: string,
+		activity: () => void,
+		done: () => void,
+		onStall: (stop: () => void) => void,
+	): ReadableStream<Uint8Array> {
 		const observer = options.observer;
-		if (!observer) return body;
 		const sniffer = new UsageSniffer(format);
 		const decoder = new TextDecoder();
 		let reported = { input: 0, output: 0 };
-		// Reported as soon as seen: the engine may stop reading right after the last event.
-		return body.pipeThrough(
-			new TransformStream<Uint8Array, Uint8Array>({
-				transform(chunk, controller) {
-					controller.enqueue(chunk);
-					sniffer.push(decoder.decode(chunk, { stream: true }));
-					const now = sniffer.totals;
-					if (now.input !== reported.input || now.output !== reported.output) {
-						observer.tokens(provider, {
-							input: Math.max(0, now.input - reported.input),
-							output: Math.max(0, now.output - reported.output),
-						});
-						reported = now;
-					}
-				},
-			}),
-		);
+		const relayed = new TransformStream<Uint8Array, Uint8Array>({
+			start(controller) {
+				onStall(() => controller.error(new Error("provider stalled")));
+			},
+			transform(chunk, controller) {
+				activity();
+				controller.enqueue(chunk);
+				if (!observer) return;
+				sniffer.push(decoder.decode(chunk, { stream: true }));
+				const now = sniffer.totals;
+				// Reported as soon as seen: the engine may stop reading right after the last event.
+				if (now.input !== reported.input || now.output !== reported.output) {
+					observer.tokens(provider, {
+						input: Math.max(0, now.input - reported.input),
+						output: Math.max(0, now.output - reported.output),
+					});
+					reported = now;
+				}
+			},
+			flush() {
+				done();
+			},
+		});
+		void body.pipeTo(relayed.writable).catch(() => done());
+		return relayed.readable;
 	}
 
 	const server = Bun.serve({

@@ -114,3 +114,13 @@ export class ShuttingDown extends AppError {
 		this.headers = { "Retry-After": "5" };
 	}
 }
+
+export class TooManySubscribers extends AppError {
+	readonly code = "too_many_subscribers";
+	readonly status = 503;
+	constructor(limit: number) {
+		super(`this session already has ${limit} open streams (MAX_SUBSCRIBERS_PER_SESSION)`);
+		this.details = { limit };
+		this.headers = { "Retry-After": "5" };
+	}
+}

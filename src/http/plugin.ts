@@ -34,6 +34,43 @@ function bearerMatches(header: string | null, secret: string): boolean {
 	return timingSafeEqual(a.length === b.length ? a : b, b) && a.length === b.length;
 }
 
+/**
+ * The path of a request, or undefined for a target no client should send: an
+ * unparsable URL (e.g. a bad Host), a fragment, or an authority-form target.
+ */
+export function pathOf(url: string): string | undefined {
+	if (url.includes("#")) return undefined;
+	// Not `new URL()`: an HTTP/1.0 request may come without Host, and its URL has no valid authority.
+	const scheme = url.indexOf("://");
+	const start = url.indexOf("/", scheme === -1 ? 0 : scheme + 3);
+	if (start === -1) return undefined;
+	const query = url.indexOf("?", start);
+	return url.slice(start, query === -1 ? undefined : query);
+}
+
+/** Deeper than any real request; bounds the work of parsing and validating hostile bodies. */
+const MAX_NESTING = 32;
+
+/** The deepest nesting of arrays and objects in a JSON text (strings skipped), found in one pass. */
+export function nestingDepth(text: string): number {
+	let depth = 0;
+	let max = 0;
+	let inString = false;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		if (inString) {
+			if (c === 92)
+				i++; // backslash: skip the escaped character
+			else if (c === 34) inString = false;
+		} else if (c === 34) inString = true;
+		else if (c === 91 || c === 123) {
+			depth++;
+			if (depth > max) max = depth;
+		} else if (c === 93 || c === 125) depth--;
+	}
+	return max;
+}
+
 /** Reads a body as JSON, whatever its declared type, refusing more than `limit` bytes. */
 async function readJson(request: Request, limit: number): Promise<unknown> {
 	const declared = Number(request.headers.get("content-length") ?? Number.NaN);
@@ -48,6 +85,9 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
 		chunks.push(chunk);
 	}
 	const text = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
+	if (nestingDepth(text) > MAX_NESTING) {
+		throw new ValidationFailed("body", `must not nest deeper than ${MAX_NESTING} levels`);
+	}
 	if (text.trim() === "") return undefined;
 	try {
 		return JSON.parse(text);
@@ -65,7 +105,8 @@ export function httpCore(options: HttpCoreOptions) {
 	const now = () => isoTime(options.clock.now());
 	return new Elysia({ name: "http-core" })
 		.onRequest(({ request }) => {
-			const path = new URL(request.url).pathname;
+			const path = pathOf(request.url);
+			if (path === undefined) return envelope(new ValidationFailed("request target", "is not a valid URL path"), now());
 			if (
 				options.sharedSecret &&
 				options.protectedPrefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))
@@ -91,8 +132,7 @@ export function httpCore(options: HttpCoreOptions) {
 				return envelope(e, now());
 			}
 			if (code === "NOT_FOUND") {
-				const path = new URL(request.url).pathname;
-				const allowed = options.allowedMethods(path);
+				const allowed = options.allowedMethods(pathOf(request.url) ?? "");
 				return envelope(allowed ? new MethodNotAllowed(allowed) : new RouteNotFound(), now());
 			}
 			if (code === "INVALID_COOKIE_SIGNATURE" || code === "INVALID_FILE_TYPE") {

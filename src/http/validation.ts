@@ -20,10 +20,14 @@ const UUID_PATTERN = "^[0-9a-fA-F]{8}-";
 function reasonFor(e: SchemaError): string {
 	if (e.message === "Expected required property") return "is required";
 	const s = e.schema ?? {};
+	const aboutPattern = e.message?.startsWith("Expected string to match") ?? false;
 	const options = Array.isArray(s.anyOf) ? (s.anyOf as Record<string, unknown>[]).map((o) => o.const) : [];
 	if (options.length > 0 && options.every((o) => typeof o === "string")) return `must be one of: ${options.join(", ")}`;
-	if (typeof s.pattern === "string" && s.pattern.startsWith(UUID_PATTERN)) return "must be a UUID";
-	if (typeof s.pattern === "string" && s.pattern.startsWith("^https?")) return "must be an http:// or https:// URL";
+	if (aboutPattern && typeof s.pattern === "string" && s.pattern.startsWith(UUID_PATTERN)) return "must be a UUID";
+	if (aboutPattern && typeof s.pattern === "string" && s.pattern.startsWith("^https?"))
+		return "must be an http:// or https:// URL";
+	if (aboutPattern && typeof s.pattern === "string" && s.pattern.startsWith("^[\\x21"))
+		return "must be visible ASCII characters only";
 	const message = e.message ?? "is invalid";
 	if (message === "Expected required property") return "is required";
 	// TypeBox's messages describe the schema only ("Expected string", "Expected integer to be greater or equal to 1").

@@ -3,10 +3,11 @@ import { join } from "node:path";
 import type { Config } from "../config/parse";
 import { engineModelFor } from "../engine/config";
 import type { Engine } from "../engine/engine";
-import { type EngineEvent, engineSessionOf, isObject, parentSessionOf, str } from "../engine/events";
+import { type EngineEvent, engineSessionOf, parentSessionOf } from "../engine/events";
 import { toolSwitches } from "../engine/tools";
 import { type RunOutcome, RunTranslator } from "../engine/translate";
-import type { StoredEvent } from "../events/catalogue";
+import type { ErrorCode, StoredEvent } from "../events/catalogue";
+
 import { EventChannel } from "../events/channel";
 import { type SessionCredentials, scrub } from "../gateway/credentials";
 import {
@@ -17,16 +18,15 @@ import {
 	ShuttingDown,
 	ValidationFailed,
 } from "../http/errors";
-import type { Cancel, Clock } from "../lib/clock";
+import type { Clock } from "../lib/clock";
 import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { PROVIDERS, type ProviderName } from "../providers/catalogue";
+import { AgentRequests } from "./agent-requests";
 import { type ConversationMessage, toConversation } from "./conversation";
 import { type FileChange, sessionChanges } from "./diff";
-import { CredentialsUnavailable, QuestionNotFound, SessionNotContinuable } from "./errors";
+import { CredentialsUnavailable, SessionNotContinuable } from "./errors";
 import type { RunEnd } from "./lifecycle";
-import { decidePermission } from "./permission-policy";
-import { answersProblem, defaultAnswers, parseQuestions, type Question } from "./questions";
 import type { SessionRecord } from "./record";
 import type { CancelResponse, CreateSessionBody, SessionStatus } from "./schemas";
 import { Session } from "./session";
@@ -55,13 +55,6 @@ export interface LifecycleEvent {
 	readonly at: string;
 }
 
-interface OpenQuestion {
-	readonly session: Session;
-	readonly questions: Question[];
-	readonly defaults: string[][];
-	readonly cancelTimer: Cancel;
-}
-
 /**
  * The sessions service: starts runs on the engine (first prompt, follow-ups,
  * resumes), routes engine events to each session's translator, answers the
@@ -73,13 +66,15 @@ export class SessionManager {
 	private readonly sessions = new Map<string, Session>();
 	/** Engine session id (including sub-agent sessions) → our session. */
 	private readonly byEngine = new Map<string, Session>();
-	private readonly questions = new Map<string, OpenQuestion>();
+	private readonly requests: AgentRequests;
 	private readonly unsubscribe: (() => void)[] = [];
 	private readonly lifecycleListeners = new Set<(e: LifecycleEvent) => void>();
 	private closing = false;
 	private stopSync: (() => void) | undefined;
 
-	constructor(private readonly deps: SessionManagerDeps) {}
+	constructor(private readonly deps: SessionManagerDeps) {
+		this.requests = new AgentRequests(deps);
+	}
 
 	/** Loads stored sessions and starts listening to the engine. */
 	init(): void {
@@ -109,6 +104,7 @@ export class SessionManager {
 				});
 			}
 		}
+		this.prune();
 		this.unsubscribe.push(this.deps.engine.onEvent((e) => this.onEngineEvent(e)));
 		this.unsubscribe.push(this.deps.engine.onLost((reason) => this.onEngineLost(reason)));
 		this.unsubscribe.push(this.deps.engine.onReady(() => this.resumeInterrupted()));
@@ -116,6 +112,22 @@ export class SessionManager {
 		this.stopSync = this.deps.clock.setInterval(() => {
 			for (const s of this.sessions.values()) if (!s.ended) s.channel.log.sync();
 		}, 1000);
+	}
+
+	/** Keeps at most MAX_STORED_SESSIONS ended sessions on disk, removing the oldest. */
+	private prune(): void {
+		const ended = [...this.sessions.values()].filter((s) => s.ended);
+		const excess = ended.length - this.deps.config.maxStoredSessions;
+		if (excess <= 0) return;
+		ended.sort((a, b) => (a.record.ended_at ?? "").localeCompare(b.record.ended_at ?? ""));
+		for (const s of ended.slice(0, excess)) {
+			this.sessions.delete(s.id);
+			const engineId = s.record.engine_session_id;
+			if (engineId) for (const [k, v] of this.byEngine) if (v === s) this.byEngine.delete(k);
+			s.channel.log.close();
+			rmSync(join(this.deps.store.root, s.id), { recursive: true, force: true });
+			this.deps.log.info({ session_id: s.id }, "old session removed (MAX_STORED_SESSIONS)");
+		}
 	}
 
 	private newSession(record: SessionRecord, channel: EventChannel): Session {
@@ -247,7 +259,9 @@ export class SessionManager {
 		const engineId = session.record.engine_session_id;
 		if (!engineId) throw new Error("session has no engine session");
 		session.translator.beginRun();
+		session.retries = 0;
 		session.begin(this.deps.clock.now());
+
 		await withTimeout(
 			this.deps.engine.prompt(engineId, {
 				text: prompt,
@@ -298,6 +312,10 @@ export class SessionManager {
 			temperature: mc.temperature,
 			maxTokens: mc.max_tokens,
 			notice: (message) => session.notice(message, this.deps.clock.now()),
+			stalled: (message) => this.providerStalled(session.id, message),
+			upstreamStatus: (status) => {
+				session.lastUpstreamStatus = status;
+			},
 		};
 	}
 
@@ -400,12 +418,7 @@ export class SessionManager {
 	private endRun(session: Session, end: RunEnd): void {
 		if (session.ended) return;
 		const now = this.deps.clock.now();
-		for (const [id, q] of this.questions) {
-			if (q.session === session) {
-				q.cancelTimer();
-				this.questions.delete(id);
-			}
-		}
+		this.requests.forget(session);
 		if (end.status !== "completed" && session.queue.length > 0) {
 			session.emit({
 				event: "output",
@@ -420,6 +433,7 @@ export class SessionManager {
 		}
 		session.end(end, now);
 		this.announce(session);
+		this.prune();
 		const r = session.record;
 		const level = end.status === "completed" || end.status === "cancelled" ? "info" : "warn";
 		this.deps.log[level](
@@ -468,110 +482,46 @@ export class SessionManager {
 		const engineId = engineSessionOf(e);
 		const session = engineId === undefined ? undefined : this.byEngine.get(engineId);
 		if (!session) return;
-		if (e.type === "permission.asked") {
-			void this.answerPermission(session, e);
-			return;
-		}
-		if (e.type === "question.asked") {
-			this.openQuestion(session, e);
-			return;
-		}
+		if (this.requests.handle(session, e)) return;
 		// Events of sub-agent sessions only matter for credentials, permissions and questions.
 		if (engineId !== session.record.engine_session_id || session.ended) return;
 		const { events, outcome } = session.translator.translate(e, this.deps.clock.now());
-		for (const ev of events) session.emit(ev);
+		for (const ev of events) {
+			const retry = ev.event === "error" && !ev.data.fatal && ev.data.code !== "parameter_ignored";
+			// The engine's retry event carries the provider's message, not its status: the gateway saw the status.
+			if (retry && session.lastUpstreamStatus !== undefined) {
+				ev.data.code = session.lastUpstreamStatus === 429 ? "provider_rate_limited" : "provider_error";
+			}
+			session.emit(ev);
+			if (retry) this.countRetry(session, ev.data);
+		}
 		if (outcome) this.finishFromEngine(session, outcome);
 	}
 
-	/** PERMISSION_POLICY decides; the agent is told why on a rejection, and the stream shows the decision. */
-	private async answerPermission(session: Session, e: EngineEvent): Promise<void> {
-		const p = e.properties;
-		const id = str(p.id);
-		if (!id) return;
-		const metadata = isObject(p.metadata) ? p.metadata : {};
-		const ask = {
-			id,
-			permission: str(p.permission) ?? "unknown",
-			patterns: (Array.isArray(p.patterns) ? p.patterns : []).filter((x): x is string => typeof x === "string"),
-			paths: [str(metadata.filepath), str(metadata.parentDir)].filter((x): x is string => x !== undefined),
-		};
-		const decision = decidePermission(ask, this.deps.config.permissionPolicy, this.deps.config.workspaceDir);
-		if (!session.ended) {
-			session.emit({
-				event: "permission",
-				data: {
-					permission_id: id,
-					permission: ask.permission,
-					patterns: ask.patterns,
-					decision: decision.decision,
-					reason: decision.reason,
-					timestamp: isoTime(this.deps.clock.now()),
-				},
-			});
-		}
-		try {
-			await this.deps.engine.replyPermission(
-				id,
-				decision.decision === "allow" ? "once" : "reject",
-				decision.decision === "reject" ? decision.reason : undefined,
-			);
-		} catch (error) {
-			this.deps.log.warn({ session_id: session.id, err: String(error) }, "could not answer a permission request");
-		}
+	/** The engine retries rate limits and provider errors on its own, forever: cap it per run. */
+	private countRetry(session: Session, error: { code: ErrorCode; error: string }): void {
+		session.retries++;
+		const max = this.deps.config.providerMaxRetries;
+		if (session.ended || session.retries <= max) return;
+		this.endRun(session, {
+			status: "failed",
+			code: error.code,
+			error: `gave up after ${max} retries (PROVIDER_MAX_RETRIES): ${error.error}`,
+		});
+		void this.abortInEngine(session);
 	}
 
-	private openQuestion(session: Session, e: EngineEvent): void {
-		const id = str(e.properties.id);
-		if (!id || session.ended || this.questions.has(id)) return;
-		const questions = parseQuestions(e.properties);
-		const defaults = defaultAnswers(questions);
-		const timeoutMs = this.deps.config.questionTimeoutMs;
-		const now = this.deps.clock.now();
-		const cancelTimer = this.deps.clock.setTimeout(() => {
-			void this.answerQuestion(session.id, id, defaults, "timeout").catch(() => {});
-		}, timeoutMs);
-		this.questions.set(id, { session, questions, defaults, cancelTimer });
-		session.emit({
-			event: "question",
-			data: {
-				question_id: id,
-				questions,
-				default: defaults,
-				expires_at: isoTime(now + timeoutMs),
-				timestamp: isoTime(now),
-			},
-		});
+	/** The gateway saw no byte from the provider for PROVIDER_IDLE_TIMEOUT. */
+	providerStalled(sessionId: string, message: string): void {
+		const session = this.sessions.get(sessionId);
+		if (!session || session.ended) return;
+		this.endRun(session, { status: "failed", code: "provider_timeout", error: message });
+		void this.abortInEngine(session);
 	}
 
-	/** Answers an open question, from a client or from the timeout with its default. */
-	async answerQuestion(
-		sessionId: string,
-		questionId: string,
-		answers: string[][],
-		by: "client" | "timeout" = "client",
-	): Promise<{ question_id: string; answers: string[][] }> {
-		const session = this.get(sessionId);
-		const open = this.questions.get(questionId);
-		if (!open || open.session !== session) throw new QuestionNotFound();
-		const problem = answersProblem(open.questions, answers);
-		if (problem) throw new ValidationFailed("answers", problem);
-		this.questions.delete(questionId);
-		open.cancelTimer();
-		const text =
-			by === "client"
-				? `Question answered: ${JSON.stringify(answers)}\n`
-				: `Nobody answered within QUESTION_TIMEOUT (${this.deps.config.questionTimeoutMs / 1000}s); answered with the default: ${JSON.stringify(answers)}\n`;
-		session.emit({
-			event: "output",
-			data: {
-				type: "stdout",
-				text,
-				source: "sidecar",
-				timestamp: isoTime(this.deps.clock.now()),
-			},
-		});
-		await this.deps.engine.replyQuestion(questionId, answers);
-		return { question_id: questionId, answers };
+	/** Answers an open question of the session (POST /sessions/{id}/questions/{question_id}). */
+	answerQuestion(sessionId: string, questionId: string, answers: string[][]) {
+		return this.requests.answer(this.get(sessionId), questionId, answers);
 	}
 
 	/** The engine process died: runs it held wait for the new one and are resumed, if their key is still held. */
@@ -579,14 +529,15 @@ export class SessionManager {
 		const timestamp = isoTime(this.deps.clock.now());
 		for (const s of this.sessions.values()) {
 			if (s.ended || s.awaitingResume) continue;
-			if (!s.credentials) {
+			if (!s.credentials || !this.deps.config.resumeInterrupted) {
 				this.endRun(s, {
 					status: "failed",
-					code: "engine_unavailable",
-					error: `the run was lost: ${reason}`,
+					code: "interrupted",
+					error: `the run was lost: ${reason}${this.deps.config.resumeInterrupted ? "" : " (RESUME_INTERRUPTED=false)"}`,
 				});
 				continue;
 			}
+
 			s.awaitingResume = true;
 			s.translator.endRun();
 			s.emit({
@@ -640,12 +591,17 @@ export class SessionManager {
 		return withTimeout(this.deps.engine.messages(engineId), ENGINE_CALL_TIMEOUT_MS);
 	}
 
-	/** Stops accepting sessions; flushes everything to disk. */
+	/** Stops accepting sessions and runs; everything in progress goes on. */
+	drain(): void {
+		this.closing = true;
+	}
+
+	/** Stops everything: timers, engine events; flushes every log to disk. */
 	close(): void {
 		this.closing = true;
 		this.stopSync?.();
 		for (const u of this.unsubscribe) u();
-		for (const q of this.questions.values()) q.cancelTimer();
+		this.requests.close();
 		for (const s of this.sessions.values()) {
 			s.stopTimeout?.();
 			s.channel.log.sync();

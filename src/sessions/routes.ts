@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { ValidationFailed } from "../http/errors";
+import { TooManySubscribers, ValidationFailed } from "../http/errors";
 import type { StreamHub } from "../sse/hub";
 import type { SessionManager } from "./manager";
 import {
@@ -24,7 +24,9 @@ import {
 const SSE_HEADERS = {
 	"Content-Type": "text/event-stream; charset=utf-8",
 	"Cache-Control": "no-cache, no-transform",
-	Connection: "keep-alive",
+	// The connection ends with the stream (its idle timeout was lifted for the stream):
+	// EventSource opens a new one to reconnect anyway.
+	Connection: "close",
 	"X-Accel-Buffering": "no",
 };
 
@@ -37,8 +39,15 @@ export function parseLastEventId(header: string | null | undefined, query: strin
 	return Number(raw.trim());
 }
 
+function rejectArrayLikes(body: unknown): void {
+	const mc = typeof body === "object" && body !== null ? (body as { model_config?: unknown }).model_config : undefined;
+	const tools = typeof mc === "object" && mc !== null ? (mc as { enabled_tools?: unknown }).enabled_tools : undefined;
+	if (tools !== undefined && !Array.isArray(tools))
+		throw new ValidationFailed("model_config.enabled_tools", "must be an array");
+}
+
 /** Thin routes: parse, call the session service, map the result. */
-export function sessionRoutes(sessions: SessionManager, streams: StreamHub) {
+export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxSubscribersPerSession: number) {
 	const tags = ["sessions"];
 	return new Elysia({ name: "sessions", prefix: "/sessions" })
 		.get(
@@ -156,6 +165,8 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub) {
 			},
 			{
 				body: CreateSessionBody,
+				// Elysia's validator accepts array-like objects ({"0": "read", "length": 1}) for arrays; the contract does not.
+				transform: ({ body }) => rejectArrayLikes(body),
 				response: {
 					201: SessionStatus,
 					400: ErrorEnvelope,
@@ -208,6 +219,7 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub) {
 				if (afterId > channel.lastId) {
 					throw new ValidationFailed("Last-Event-ID", "is beyond the newest event of this session");
 				}
+				if (channel.subscriberCount >= maxSubscribersPerSession) throw new TooManySubscribers(maxSubscribersPerSession);
 				// Nothing left to send: 204 tells EventSource to stop reconnecting.
 				if (channel.atRest && afterId >= channel.lastId) return new Response(null, { status: 204 });
 				// A quiet stream must outlive Bun's idle timeout; heartbeats keep proxies awake.

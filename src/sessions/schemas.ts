@@ -28,6 +28,8 @@ export const ModelConfig = Type.Object(
 		api_key: Type.String({
 			minLength: 1,
 			maxLength: 4096,
+			// It goes into an HTTP header upstream: visible ASCII only.
+			pattern: "^[\\x21-\\x7E]+$",
 			description: "Used only for this session's LLM calls; never stored, logged or shown",
 		}),
 		temperature: Type.Number({ minimum: 0, maximum: 2 }),

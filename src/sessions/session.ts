@@ -21,6 +21,11 @@ export class Session {
 	readonly queue: string[] = [];
 	/** Set while the run waits for the engine to come back and resume it. */
 	awaitingResume = false;
+	/** Provider retries the engine made in the current run. */
+	retries = 0;
+	/** HTTP status of the provider's latest response, as the gateway saw it. */
+	lastUpstreamStatus: number | undefined;
+
 	private readonly notices = new Set<string>();
 
 	constructor(

@@ -6,8 +6,14 @@ export interface EventStreamOptions {
 	/** Replay everything after this id (0: from the start). */
 	readonly afterId: number;
 	readonly heartbeatMs: number;
-	/** Bytes a subscriber may have queued before it is dropped as too slow. */
+	/**
+	 * Bytes queued for a subscriber. Live events that do not fit are not
+	 * queued: the subscriber falls back to reading the log once it has room, so
+	 * a burst never costs memory and a reader that keeps up is never dropped.
+	 */
 	readonly maxQueuedBytes: number;
+	/** A subscriber that is behind and reads nothing for this long is dropped (default: 2 heartbeats, at least 5 s). */
+	readonly stallMs?: number;
 	/** Reconnection hint sent first, in ms. */
 	readonly retryMs: number;
 	readonly clock: Clock;
@@ -23,7 +29,8 @@ export interface EventStreamOptions {
 
 export type CloseReason = "terminal" | "client_gone" | "too_slow" | "server_closing" | "error";
 
-const HEARTBEAT = encodeFrame({ event: "heartbeat", data: {} });
+const ENCODER = new TextEncoder();
+const HEARTBEAT = ENCODER.encode(encodeFrame({ event: "heartbeat", data: {} }));
 
 /**
  * An SSE body for one subscriber: replays the log after `afterId` from disk
@@ -36,8 +43,8 @@ const HEARTBEAT = encodeFrame({ event: "heartbeat", data: {} });
 export function openEventStream(
 	channel: EventChannel,
 	options: EventStreamOptions,
-): { stream: ReadableStream<string>; close: (reason: CloseReason) => void } {
-	let controller!: ReadableStreamDefaultController<string>;
+): { stream: ReadableStream<Uint8Array>; close: (reason: CloseReason) => void } {
+	let controller!: ReadableStreamDefaultController<Uint8Array>;
 	let cursor = options.afterId;
 	let live = false;
 	let closed = false;
@@ -46,7 +53,7 @@ export function openEventStream(
 	let stopHeartbeat: Cancel | undefined;
 
 	const highWaterMark = Math.min(64 * 1024, options.maxQueuedBytes);
-	// Queued size as the stream counts it (UTF-16 units, close to bytes for JSON).
+	// Queued bytes, as the stream counts them.
 	const queued = () => highWaterMark - (controller.desiredSize ?? 0);
 
 	const finish = (reason: CloseReason, how: "close" | "error" | "none") => {
@@ -54,6 +61,7 @@ export function openEventStream(
 		closed = true;
 		unsubscribe?.();
 		stopHeartbeat?.();
+		cancelStall?.();
 		try {
 			if (how === "close") controller.close();
 			else if (how === "error") controller.error(new Error(`stream ended: ${reason}`));
@@ -63,21 +71,36 @@ export function openEventStream(
 		options.onClose?.(reason);
 	};
 
-	const write = (text: string): boolean => {
+	const write = (bytes: Uint8Array): boolean => {
 		if (closed) return false;
-		// One frame is always accepted into an empty queue, however large it is.
-		const before = queued();
 		try {
-			controller.enqueue(text);
+			controller.enqueue(bytes);
 		} catch {
 			finish("client_gone", "none");
 			return false;
 		}
-		if (before > 0 && queued() > options.maxQueuedBytes) {
-			finish("too_slow", "error");
-			return false;
-		}
+		enqueued += bytes.byteLength;
 		return true;
+	};
+	// Bytes the client has actually taken (the stream's own pulls are no sign of a reader).
+	let enqueued = 0;
+	const consumed = () => enqueued - queued();
+
+	const fits = (bytes: number) => queued() + bytes <= options.maxQueuedBytes;
+
+	// Behind: stop queueing live events (they are on disk) and watch for a reader that has stopped.
+	const stallMs = options.stallMs ?? Math.max(5000, 2 * options.heartbeatMs);
+	let cancelStall: Cancel | undefined;
+	const fallBehind = () => {
+		live = false;
+		if (cancelStall) return;
+		const progress = consumed();
+		cancelStall = options.clock.setTimeout(() => {
+			cancelStall = undefined;
+			if (closed) return;
+			if (consumed() <= progress) finish("too_slow", "error");
+			else if (!live || !fits(0)) fallBehind();
+		}, stallMs);
 	};
 
 	const subscriber: Subscriber = {
@@ -87,6 +110,10 @@ export function openEventStream(
 				// Cannot happen while delivery is synchronous; fall back to the log rather than skip.
 				live = false;
 				void catchUp();
+				return;
+			}
+			if (!fits(frame.byteLength)) {
+				fallBehind();
 				return;
 			}
 			cursor = id;
@@ -111,7 +138,7 @@ export function openEventStream(
 				if (lastId <= cursor) break;
 				options.onReplay?.(lastId - cursor);
 				cursor = lastId;
-				if (!write(text)) return;
+				if (!write(ENCODER.encode(text))) return;
 				if ((controller.desiredSize ?? 0) <= 0) return; // resume in pull()
 			}
 			if (closed || cursor < channel.lastId) return;
@@ -127,14 +154,15 @@ export function openEventStream(
 		}
 	};
 
-	const stream = new ReadableStream<string>(
+	const stream = new ReadableStream<Uint8Array>(
 		{
 			start(c) {
 				controller = c;
-				c.enqueue(encodeFrame({ comment: "stream open", retry: options.retryMs }));
+				c.enqueue(ENCODER.encode(encodeFrame({ comment: "stream open", retry: options.retryMs })));
 				unsubscribe = channel.subscribe(subscriber);
 				stopHeartbeat = options.clock.setInterval(() => {
-					if (write(HEARTBEAT)) options.onHeartbeat?.();
+					if (!fits(HEARTBEAT.byteLength)) fallBehind();
+					else if (write(HEARTBEAT)) options.onHeartbeat?.();
 				}, options.heartbeatMs);
 			},
 			pull() {
@@ -144,7 +172,7 @@ export function openEventStream(
 				finish("client_gone", "none");
 			},
 		},
-		{ highWaterMark, size: (chunk) => chunk?.length ?? 0 },
+		{ highWaterMark, size: (chunk) => chunk?.byteLength ?? 0 },
 	);
 	return { stream, close: (reason) => finish(reason, "close") };
 }

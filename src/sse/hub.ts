@@ -29,7 +29,7 @@ export class StreamHub {
 		return this.open.size;
 	}
 
-	stream(channel: EventChannel, afterId: number): ReadableStream<string> {
+	stream(channel: EventChannel, afterId: number): ReadableStream<Uint8Array> {
 		const { stream, close } = openEventStream(channel, {
 			...this.options,
 			afterId,

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
 import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
@@ -22,6 +24,8 @@ beforeAll(async () => {
 			OPENCODE_SHARED_SECRET: SECRET,
 			HTTP_IDLE_TIMEOUT: "1",
 			HEARTBEAT_INTERVAL: "60",
+			MAX_SUBSCRIBERS_PER_SESSION: "2",
+			MAX_STORED_SESSIONS: "3",
 		},
 	});
 });
@@ -106,8 +110,63 @@ test("a quiet stream outlives the HTTP idle timeout", async () => {
 		).status,
 	).toBe(200);
 	const r = await reading;
-	expect(r.events.map((e) => e.event)).toEqual(["status", "status", "error"]);
+	// Opened with the run's first event, closed only by the run's end: the quiet stretch did not cut it.
+	expect(r.events[0]).toMatchObject({ event: "status", data: { status: "running" } });
+	expect(r.events.at(-2)).toMatchObject({ event: "status", data: { status: "cancelled" } });
 	expect(r.events.at(-1)).toMatchObject({
 		data: { code: "cancelled", fatal: true },
 	});
+});
+
+test("MAX_SUBSCRIBERS_PER_SESSION bounds the streams of one session; a freed slot is reused", async () => {
+	const key = `sk-subs-${crypto.randomUUID()}`;
+	llm.script(key, [{ kind: "hang" }]);
+	const body = sessionBody({ model_config: { api_key: key, api_endpoint: llm.url } });
+	expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
+	const url = `${sidecar.url}/sessions/${body.session_id}/stream`;
+	// Two open streams, each past its first bytes (so registered).
+	const open = async () => {
+		const controller = new AbortController();
+		const res = await fetch(url, { headers: auth, signal: controller.signal });
+		expect(res.status).toBe(200);
+		const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+		await reader.read();
+		return { close: () => controller.abort() };
+	};
+	const a = await open();
+	const b = await open();
+	const third = await fetch(url, { headers: auth });
+	expect(third.status).toBe(503);
+	expect(third.headers.get("retry-after")).toMatch(/^\d+$/);
+	expect(await third.json()).toMatchObject({ code: "too_many_subscribers" });
+	a.close();
+	// The server notices the closed connection on its own schedule: retry until the slot is free.
+	let fourth: Response | undefined;
+	for (let i = 0; i < 200 && fourth?.status !== 200; i++) {
+		await fourth?.body?.cancel();
+		fourth = await fetch(url, { headers: auth });
+	}
+	expect(fourth?.status).toBe(200);
+	await fourth?.body?.cancel();
+	b.close();
+	await fetch(`${sidecar.url}/sessions/${body.session_id}`, { method: "DELETE", headers: auth });
+});
+
+test("MAX_STORED_SESSIONS keeps the newest ended sessions and removes the oldest from disk", async () => {
+	const ids: string[] = [];
+	for (let i = 0; i < 4; i++) {
+		const key = `sk-prune-${crypto.randomUUID()}`;
+		llm.script(key, [{ kind: "text", text: `run ${i}` }]);
+		const body = sessionBody({ model_config: { api_key: key, api_endpoint: llm.url } });
+		expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
+		await readStream(`${sidecar.url}/sessions/${body.session_id}/stream`, { headers: auth });
+		ids.push(body.session_id);
+	}
+	const list = (await (await fetch(`${sidecar.url}/sessions`, { headers: auth })).json()) as {
+		sessions: { session_id: string }[];
+	};
+	expect(list.sessions.map((s) => s.session_id)).toEqual([...ids].reverse().slice(0, 3));
+	expect((await fetch(`${sidecar.url}/sessions/${ids[0]}/status`, { headers: auth })).status).toBe(404);
+	expect(existsSync(join(dirs.state, "sessions", ids[0] as string))).toBe(false);
+	expect(existsSync(join(dirs.state, "sessions", ids[3] as string))).toBe(true);
 });

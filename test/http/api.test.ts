@@ -350,6 +350,21 @@ test("no log line holds an API key or the sentinel", () => {
 });
 
 describe("the engine", () => {
+	test("listens on loopback only and refuses requests without its random password", async () => {
+		const c = it.sidecar.engine.connection();
+		expect(c).toBeDefined();
+		const url = new URL(c?.url as string);
+		expect(url.hostname).toBe("127.0.0.1");
+		expect((await fetch(`${c?.url}/global/health`)).status).toBe(401);
+		const wrong = `Basic ${Buffer.from("opencode:guess").toString("base64")}`;
+		expect((await fetch(`${c?.url}/global/health`, { headers: { authorization: wrong } })).status).toBe(401);
+		expect(
+			(await fetch(`${c?.url}/global/health`, { headers: { authorization: c?.authorization as string } })).status,
+		).toBe(200);
+		// And the credential gateway is on loopback too.
+		expect(new URL(it.sidecar.gateway.url).hostname).toBe("127.0.0.1");
+	});
+
 	test("holds no API key in its environment or configuration", async () => {
 		const key = `sk-env-${SENTINEL}-${crypto.randomUUID()}`;
 		llm.script(key, [{ kind: "hang" }]);
@@ -396,6 +411,32 @@ describe("the engine", () => {
 		});
 		// Ids stayed dense across the restart.
 		expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
+	});
+});
+
+describe("engine memory recycling", () => {
+	test("a recycled engine comes back at once and the run in it resumes to completion", async () => {
+		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
+		llm.script(body.model_config.api_key, [{ kind: "hang" }, { kind: "text", text: "after recycling" }]);
+		expect((await it.handle("/sessions", json(body))).status).toBe(201);
+		await llm.waitForRequest((r) => r.key === body.model_config.api_key, 30_000);
+		const restarts = async () => {
+			const text = await (await it.handle("/metrics")).text();
+			const line = text.split("\n").find((l) => l.startsWith("opencode_sidecar_engine_restarts_total"));
+			return Number(line?.split(" ").at(-1) ?? 0);
+		};
+		const before = await restarts();
+		it.sidecar.engine.recycle("test: memory above the limit");
+		await waitUntil(() => !it.sidecar.engine.ready);
+		await it.sidecar.engine.whenReady();
+		const session = it.sidecar.sessions.get(body.session_id);
+		await waitUntil(() => session.ended, 60_000);
+		const events = await session.channel.log.readAll();
+		const notice = events.find((e) => e.event === "error" && e.data.code === "interrupted");
+		expect(notice?.data).toMatchObject({ fatal: false });
+		expect(JSON.stringify(notice?.data)).toContain("recycled");
+		expect(events.at(-1)).toMatchObject({ event: "complete", data: { final_message: "after recycling" } });
+		expect(await restarts()).toBe(before + 1);
 	});
 });
 

@@ -9,6 +9,8 @@ let llm: ScriptedLlm;
 let gateway: Gateway;
 const sessions = new Map<string, SessionCredentials>();
 const notices: string[] = [];
+const stalls: { session: string; message: string }[] = [];
+let onStall: (() => void) | undefined;
 const logLines: string[] = [];
 
 function creds(over: Partial<SessionCredentials>): SessionCredentials {
@@ -22,6 +24,10 @@ function creds(over: Partial<SessionCredentials>): SessionCredentials {
 		maxTokens: 77,
 		notice: (m) => notices.push(m),
 		...over,
+		stalled: (message) => {
+			stalls.push({ session: over.sessionId ?? "", message });
+			onStall?.();
+		},
 	};
 }
 
@@ -31,6 +37,7 @@ beforeAll(async () => {
 		token: TOKEN,
 		resolve: async (id) => sessions.get(id),
 		log: createLogger("debug", { write: (l: string) => void logLines.push(l) }),
+		idleTimeoutMs: 400,
 	});
 });
 
@@ -157,4 +164,33 @@ test("an unreachable provider is a 502 that names neither key nor token", async 
 	expect(text).not.toContain(c.apiKey);
 	expect(logLines.join("")).not.toContain(c.apiKey);
 	expect(logLines.join("")).not.toContain(TOKEN);
+});
+
+test("a provider that goes silent past the idle timeout ends the call and reports the stall", async () => {
+	const c = creds({ sessionId: "silent-session" });
+	sessions.set("ses_f", c);
+	llm.script(c.apiKey, [{ kind: "hang" }]);
+	const stalled = new Promise<void>((resolve) => {
+		onStall = resolve;
+	});
+	const res = await call("/openai-compatible/chat/completions", { token: TOKEN, session: "ses_f" });
+	// Headers came (the provider accepted the call), then nothing: the body must end in an error, not hang.
+	expect(res.status).toBe(200);
+	const body = res.text();
+	await stalled;
+	await expect(body).rejects.toBeDefined();
+	expect(stalls.at(-1)).toMatchObject({ session: "silent-session" });
+	expect(stalls.at(-1)?.message).toContain("PROVIDER_IDLE_TIMEOUT");
+});
+
+test("an active stream is not cut by the idle timeout however long it lasts", async () => {
+	const c = creds({});
+	sessions.set("ses_g", c);
+	// 12 deltas 100 ms apart: 1.2 s in all, three times the idle timeout, never idle for long.
+	llm.script(c.apiKey, [{ kind: "text", text: "a b c d e f g h i j k l", chunks: 12, delayMs: 100 }]);
+	const before = stalls.length;
+	const res = await call("/openai-compatible/chat/completions", { token: TOKEN, session: "ses_g" });
+	const text = await res.text();
+	expect(text).toContain("[DONE]");
+	expect(stalls.length).toBe(before);
 });

@@ -48,6 +48,8 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 			PORT: "0",
 			HOST: "127.0.0.1",
 			LOG_LEVEL: "debug",
+			// Tests stop sidecars often; the production drain delay only matters where a Service routes traffic.
+			SHUTDOWN_DELAY: "0",
 			...options.env,
 		},
 		stdout: "pipe",

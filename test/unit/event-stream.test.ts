@@ -12,6 +12,8 @@ import { ManualClock } from "../support/manual-clock";
 const T = "2026-01-01T00:00:00.000Z";
 const HEARTBEAT_MS = 1000;
 const RETRY_MS = 2000;
+/** The default stall time: two heartbeats, at least 5 s. */
+const STALL_MS = 5000;
 const PREAMBLE = `: stream open\nretry: ${RETRY_MS}\n\n`;
 const HEARTBEAT_FRAME = "event: heartbeat\ndata: {}\n\n";
 
@@ -45,17 +47,20 @@ class Client {
 	done = false;
 	private readonly parser = new SseParser();
 
-	constructor(readonly reader: ReadableStreamDefaultReader<string>) {}
+	private readonly decoder = new TextDecoder();
 
-	/** Reads one chunk; false once the stream has ended. */
+	constructor(readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+
+	/** Reads one chunk (UTF-8 bytes, as the socket gets them); false once the stream has ended. */
 	async readOne(): Promise<boolean> {
 		const { done, value } = await this.reader.read();
 		if (done) {
 			this.done = true;
 			return false;
 		}
-		this.chunks.push(value);
-		this.events.push(...this.parser.push(value));
+		const text = this.decoder.decode(value, { stream: true });
+		this.chunks.push(text);
+		this.events.push(...this.parser.push(text));
 		return true;
 	}
 
@@ -277,7 +282,7 @@ describe("openEventStream", () => {
 		expect(client.chunks.filter((c) => c === HEARTBEAT_FRAME)).toEqual([]);
 	});
 
-	it("drops a subscriber that never reads once more than maxQueuedBytes are queued, while a reading subscriber on the same channel gets everything", async () => {
+	it("drops a subscriber that never reads once it is behind by more than maxQueuedBytes for the stall time, while a reading subscriber on the same channel gets everything", async () => {
 		const maxQueuedBytes = 2000;
 		const idle = open({ maxQueuedBytes });
 		const active = open({ maxQueuedBytes });
@@ -292,6 +297,10 @@ describe("openEventStream", () => {
 			channel.publish(output(text));
 			await active.client.readUntil((events) => events.length === i);
 		}
+		// Behind, but not yet judged: the events are on disk, nothing more is queued for it.
+		expect(idle.closes).toEqual([]);
+		clock.advance(STALL_MS);
+		await active.client.readUntil((events) => events.filter((e) => e.event === "heartbeat").length > 0);
 		expect(idle.closes).toEqual(["too_slow"]);
 		expect(channel.subscriberCount).toBe(1);
 		expect(clock.pendingTimers).toBe(1);
@@ -306,13 +315,13 @@ describe("openEventStream", () => {
 		expect(clock.pendingTimers).toBe(0);
 	});
 
-	it("drops a subscriber that never reads once heartbeats alone exceed maxQueuedBytes", async () => {
+	it("drops a subscriber that never reads once heartbeats alone fill maxQueuedBytes for the stall time", async () => {
 		const { closes } = open({ maxQueuedBytes: 200 });
 		const perBeat = HEARTBEAT_FRAME.length;
 		const beatsToOverflow = Math.floor((200 - PREAMBLE.length) / perBeat) + 1;
-		clock.advance(HEARTBEAT_MS * (beatsToOverflow - 1));
+		clock.advance(HEARTBEAT_MS * beatsToOverflow);
 		expect(closes).toEqual([]);
-		clock.advance(HEARTBEAT_MS);
+		clock.advance(STALL_MS);
 		expect(closes).toEqual(["too_slow"]);
 		expect(clock.pendingTimers).toBe(0);
 		expect(channel.subscriberCount).toBe(0);

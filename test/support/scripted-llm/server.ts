@@ -85,6 +85,8 @@ function reply(format: WireFormat, turn: Turn | undefined, body: RecordedRequest
 	if (turn.kind === "error") return errorReply(format, turn, headers);
 	const streaming = body?.stream === true;
 	if (turn.kind === "hang") return sseResponse([], { delayMs: 0, end: "hang", headers });
+	if (turn.kind === "raw")
+		return new Response(turn.body, { headers: { ...headers, "content-type": "text/event-stream" } });
 	const plan = planTurn(turn, {
 		model: typeof body?.model === "string" ? body.model : "scripted",
 		requestBody: body,

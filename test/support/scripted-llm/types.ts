@@ -19,7 +19,9 @@ export type Turn =
 	/** 200 and SSE headers, then nothing until the client disconnects. */
 	| { kind: "hang" }
 	/** Some text, then the connection is reset without a finish event. */
-	| { kind: "truncate"; text: string };
+	| { kind: "truncate"; text: string }
+	/** Exactly these bytes as a 200 event stream, then the end: e.g. a malformed stream. */
+	| { kind: "raw"; body: string };
 
 /** Which of the three provider APIs a request used. */
 export type ApiFormat = "chat" | "responses" | "anthropic";

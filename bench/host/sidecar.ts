@@ -1,0 +1,77 @@
+/**
+ * The sidecar as `src/main.ts` builds and serves it, plus a bench hook over
+ * IPC: it reports where its engine listens (for a direct `/event` subscriber)
+ * and can publish events straight into a session's log, as the translator
+ * does, at a set rate. Started by bench/lib/child.ts; env as for main.ts.
+ */
+import { resolve } from "node:path";
+import { parseConfig } from "../../src/config/parse";
+import { systemClock } from "../../src/lib/clock";
+import { createLogger } from "../../src/lib/log";
+import { createSidecar } from "../../src/sidecar";
+import { now } from "../lib/clock";
+import { answerRequests } from "../lib/ipc";
+import { paced } from "../lib/pace";
+import { injectedText, type Reply, type Request } from "../lib/protocol";
+
+const config = parseConfig(process.env, resolve(import.meta.dir, "../.."));
+const log = createLogger(config.logLevel);
+const sidecar = createSidecar(config, systemClock, log);
+const server = sidecar.app.listen({
+	hostname: config.host,
+	port: config.port,
+	idleTimeout: config.httpIdleTimeoutSeconds,
+	maxRequestBodySize: config.maxBodyBytes + 1024,
+});
+await sidecar.engine.whenReady();
+const engine = sidecar.engine.connection();
+if (!engine) throw new Error("engine ready but not listening");
+process.send?.({
+	op: "hello",
+	port: server.server?.port,
+	pid: process.pid,
+	engine: { ...engine, pid: sidecar.engine.pid },
+});
+
+async function inject(req: Extract<Request, { op: "inject" }>): Promise<Extract<Reply, { op: "inject" }>> {
+	const session = sidecar.sessions.get(req.session);
+	const publish = (n: number) => {
+		const at = now();
+		session.emit({
+			event: "output",
+			data: {
+				type: "stdout",
+				text: injectedText(req.prefix, n, at),
+				source: "assistant",
+				timestamp: new Date(at).toISOString(),
+			},
+		});
+	};
+	const t = await paced(req.count, req.perSecond, publish, req.maxMs);
+	return { op: "inject", ...t, lastId: session.channel.lastId };
+}
+
+async function answer(req: Request): Promise<Reply> {
+	switch (req.op) {
+		case "clock":
+			return { op: "clock", at: now() };
+		case "inject":
+			return inject(req);
+		case "streams":
+			return { op: "streams", open: sidecar.streams.size };
+		case "stop":
+			sidecar.drain();
+			await sidecar.stop();
+			await server.stop(true);
+			setTimeout(() => process.exit(0), 10);
+			return { op: "stop" };
+		default:
+			throw new Error(`${req.op} is not served here`);
+	}
+}
+
+answerRequests(answer);
+// Never outlive the bench: an orphaned host would keep its engine running.
+process.on("disconnect", () => {
+	void sidecar.stop().finally(() => process.exit(1));
+});

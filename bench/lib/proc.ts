@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs";
+
+/** Linux's USER_HZ: /proc times are in 1/100 s on every platform we run on. */
+const TICKS_PER_SECOND = 100;
+
+/** A process's memory as the kernel counts it (/proc/<pid>/status), in bytes. */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+	const status = readFileSync(`/proc/${pid}/status`, "utf8");
+	const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+	return { rss: kb("VmRSS") * 1024, peak: kb("VmHWM") * 1024 };
+}
+
+/** CPU time (user + system) a process has used so far, in seconds. */
+export function cpuSecondsOf(pid: number): number {
+	const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+	// The command name may hold spaces; fields are counted after its closing parenthesis.
+	const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+	return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+export const MB = 1024 * 1024;

@@ -1,0 +1,36 @@
+import type { TempDirs } from "../../test/support/workspace";
+import { type Child, startChild } from "./child";
+
+/** The sidecar host (bench/host/sidecar.ts) on its own temporary directories. */
+export interface SidecarHost {
+	readonly child: Child;
+	readonly base: string;
+	readonly dirs: TempDirs;
+	stop(): Promise<void>;
+}
+
+/** Environment as a pod would run it: production defaults, loopback only. */
+export function sidecarEnv(dirs: TempDirs, extra: Record<string, string> = {}): Record<string, string> {
+	return {
+		WORKSPACE_DIR: dirs.workspace,
+		STATE_DIR: dirs.state,
+		PORT: "0",
+		HOST: "127.0.0.1",
+		LOG_LEVEL: "info",
+		// The fan-out row puts 500 subscribers on one session (the default cap is lower, where it exists).
+		MAX_SUBSCRIBERS_PER_SESSION: "1000",
+		// No Service to leave here: stop at once instead of waiting for endpoints to update.
+		SHUTDOWN_DELAY: "0",
+		...extra,
+	};
+}
+
+export async function startSidecarHost(dirs: TempDirs, extra: Record<string, string> = {}): Promise<SidecarHost> {
+	const child = await startChild("sidecar", sidecarEnv(dirs, extra));
+	return {
+		child,
+		base: `http://127.0.0.1:${child.hello.port}`,
+		dirs,
+		stop: () => child.stop(),
+	};
+}

@@ -1,0 +1,117 @@
+import { resolve } from "node:path";
+import { ConfigError, parseConfig } from "../../src/config/parse";
+import type { Cancel, Clock } from "../../src/lib/clock";
+import { createLogger } from "../../src/lib/log";
+import { createSidecar, type Sidecar } from "../../src/sidecar";
+
+const REPO = resolve(import.meta.dir, "../..");
+
+/**
+ * The real clock, counting the timers it holds: what the sidecar schedules
+ * through its injected `Clock` (heartbeats, session timeouts, log syncs) and
+ * has not yet fired or cancelled.
+ */
+export class CountingClock implements Clock {
+	private readonly live = new Map<number, "timeout" | "interval">();
+	private seq = 0;
+
+	now(): number {
+		return Date.now();
+	}
+
+	setTimeout(fn: () => void, ms: number): Cancel {
+		const id = ++this.seq;
+		this.live.set(id, "timeout");
+		const t = setTimeout(() => {
+			this.live.delete(id);
+			fn();
+		}, ms);
+		return () => {
+			this.live.delete(id);
+			clearTimeout(t);
+		};
+	}
+
+	setInterval(fn: () => void, ms: number): Cancel {
+		const id = ++this.seq;
+		this.live.set(id, "interval");
+		const t = setInterval(fn, ms);
+		return () => {
+			this.live.delete(id);
+			clearInterval(t);
+		};
+	}
+
+	/** Timers scheduled and not yet fired (one-shot) or cancelled. */
+	get activeTimers(): number {
+		return this.live.size;
+	}
+}
+
+/** A sidecar built in this process, as `startInProcess`, with a counting clock and real listeners. */
+export interface Instrumented {
+	readonly sidecar: Sidecar;
+	readonly clock: CountingClock;
+	readonly logLines: string[];
+	readonly stateDir: string;
+	handle(path: string, init?: RequestInit): Promise<Response>;
+	/** Listens on a free loopback port (once), as `src/main.ts` does, and returns it. */
+	listen(): number;
+	stop(): Promise<void>;
+}
+
+export async function startInstrumented(env: Record<string, string>): Promise<Instrumented> {
+	const config = parseConfig({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env }, REPO);
+	const logLines: string[] = [];
+	const log = createLogger(config.logLevel, {
+		write: (line: string) => void logLines.push(line),
+	});
+	const clock = new CountingClock();
+	const sidecar = createSidecar(config, clock, log);
+	await sidecar.engine.whenReady();
+	let listening = false;
+	return {
+		sidecar,
+		clock,
+		logLines,
+		stateDir: config.stateDir,
+		handle: (path, init) => sidecar.app.handle(new Request(`http://localhost${path}`, init)),
+		listen() {
+			if (!listening) {
+				// The server options src/main.ts uses.
+				sidecar.app.listen({
+					hostname: "127.0.0.1",
+					port: 0,
+					idleTimeout: config.httpIdleTimeoutSeconds,
+					maxRequestBodySize: config.maxBodyBytes + 1024,
+				});
+				listening = true;
+			}
+			const port = sidecar.app.server?.port;
+			if (!port) throw new Error("the app did not start listening");
+			return port;
+		},
+		async stop() {
+			if (listening) await sidecar.app.stop(true);
+			await sidecar.stop();
+		},
+	};
+}
+
+/** The smallest STREAM_BUFFER_BYTES the configuration accepts (4096 today). */
+export function smallestStreamBuffer(): number {
+	try {
+		parseConfig(
+			{
+				WORKSPACE_DIR: "/tmp/w",
+				STATE_DIR: "/tmp/s",
+				STREAM_BUFFER_BYTES: "1",
+			},
+			REPO,
+		);
+	} catch (error) {
+		const m = error instanceof ConfigError ? /between (\d+) and/.exec(error.message) : null;
+		if (m) return Number(m[1]);
+	}
+	throw new Error("could not find the smallest STREAM_BUFFER_BYTES");
+}
