@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pkg from "../../package.json";
 import { buildEngineConfig } from "../../src/engine/config";
+import { prepareEngineEnvironment } from "../../src/engine/environment";
 import { REPO } from "./child";
 import { now } from "./clock";
 
@@ -10,51 +9,18 @@ const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
 /**
  * Starts `opencode serve` on its own, the way the sidecar's supervisor does
- * (src/engine/supervisor.ts `launch()`: same binary, arguments, environment,
- * engine-home layout and configuration shape), and measures spawn to the
- * "listening on" line. Kept in step with `launch()` by hand.
+ * (same binary and arguments as src/engine/supervisor.ts `launch()`, and the
+ * same environment from `prepareEngineEnvironment`), and measures spawn to the
+ * "listening on" line.
  */
 export async function timeEngineAlone(
 	workspace: string,
 	engineDir: string,
 	timeoutMs = 60_000,
 ): Promise<{ ms: number; pid: number; stop: () => Promise<void> }> {
-	const home = join(engineDir, "home");
-	const env: Record<string, string> = {
-		PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-		LANG: process.env.LANG ?? "C.UTF-8",
-		TMPDIR: process.env.TMPDIR ?? "/tmp",
-		HOME: home,
-		XDG_CONFIG_HOME: join(home, ".config"),
-		XDG_DATA_HOME: join(engineDir, "data"),
-		XDG_CACHE_HOME: join(engineDir, "cache"),
-		XDG_STATE_HOME: join(engineDir, "state"),
-		OPENCODE_SERVER_PASSWORD: randomBytes(24).toString("base64url"),
-		// No gateway runs here; the engine does not call its providers until a prompt.
-		OPENCODE_CONFIG_CONTENT: JSON.stringify(
-			buildEngineConfig("http://127.0.0.1:9", randomBytes(24).toString("base64url")),
-		),
-		OPENCODE_CLIENT: "cli",
-		OPENCODE_DISABLE_AUTOUPDATE: "1",
-		OPENCODE_DISABLE_MODELS_FETCH: "1",
-		OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
-		OPENCODE_DISABLE_DEFAULT_PLUGINS: "1",
-		OPENCODE_DISABLE_CLAUDE_CODE: "1",
-		OPENCODE_DISABLE_SHARE: "1",
-		OPENCODE_DISABLE_PROJECT_CONFIG: "1",
-		OPENCODE_DISABLE_EXTERNAL_SKILLS: "1",
-	};
-	for (const dir of [env.XDG_CONFIG_HOME, env.XDG_DATA_HOME, env.XDG_CACHE_HOME, env.XDG_STATE_HOME])
-		mkdirSync(dir as string, { recursive: true, mode: 0o700 });
-	// The supervisor pre-seeds the plugin install so the engine does not try to fetch it.
-	const pluginDir = join(env.XDG_CONFIG_HOME as string, "opencode");
-	const dependencies = { "@opencode-ai/plugin": pkg.dependencies["opencode-ai"] };
-	mkdirSync(join(pluginDir, "node_modules"), { recursive: true, mode: 0o700 });
-	writeFileSync(join(pluginDir, "package.json"), JSON.stringify({ dependencies }));
-	writeFileSync(
-		join(pluginDir, "package-lock.json"),
-		JSON.stringify({ lockfileVersion: 3, packages: { "": { dependencies } } }),
-	);
+	// No gateway runs here; the engine does not call its providers until a prompt.
+	const config = buildEngineConfig("http://127.0.0.1:9", randomBytes(24).toString("base64url"));
+	const env = prepareEngineEnvironment(engineDir, config, randomBytes(24).toString("base64url"));
 
 	const started = now();
 	const proc = Bun.spawn(

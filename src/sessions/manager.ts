@@ -218,6 +218,9 @@ export class SessionManager {
 			model: mc.model,
 			...(mc.model_version === undefined ? {} : { model_version: mc.model_version }),
 			enabled_tools: [...mc.enabled_tools],
+			temperature: mc.temperature,
+			max_tokens: mc.max_tokens,
+			...(mc.api_endpoint !== undefined && storableEndpoint(mc.api_endpoint) ? { api_endpoint: mc.api_endpoint } : {}),
 			...(body.system_prompt === undefined ? {} : { system_prompt: body.system_prompt }),
 			created_at: now,
 			started_at: null,
@@ -331,7 +334,9 @@ export class SessionManager {
 	): Promise<{ status: SessionStatus; queued: number }> {
 		const session = this.get(id);
 		const r = session.record;
-		if (r.status === "cancelled" || r.status === "failed" || r.status === "timeout") {
+		// An interrupted run (its key died with a restart) continues when the key is sent again.
+		const resumable = r.status === "failed" && r.error?.code === "interrupted";
+		if (r.status === "cancelled" || r.status === "timeout" || (r.status === "failed" && !resumable)) {
 			throw new SessionNotContinuable(r.status);
 		}
 		if (apiKey !== undefined && session.credentials) session.credentials = { ...session.credentials, apiKey };
@@ -341,8 +346,8 @@ export class SessionManager {
 		}
 		if (!session.credentials) {
 			if (apiKey === undefined) throw new CredentialsUnavailable();
-			// The record keeps everything but the key and endpoint: the default endpoint is all we can restore.
-			const endpoint = PROVIDERS[r.provider].defaultEndpoint;
+			// The record keeps everything but the key (and an endpoint that carries credentials).
+			const endpoint = (r.api_endpoint ?? PROVIDERS[r.provider].defaultEndpoint)?.replace(/\/+$/, "");
 			if (!endpoint) throw new CredentialsUnavailable();
 			session.credentials = this.credentialsFor(
 				session,
@@ -350,8 +355,8 @@ export class SessionManager {
 					provider: r.provider,
 					api_key: apiKey,
 					model: r.model,
-					temperature: 1,
-					max_tokens: 4096,
+					temperature: r.temperature ?? 1,
+					max_tokens: r.max_tokens ?? 4096,
 				},
 				endpoint,
 			);
@@ -627,4 +632,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 			},
 		);
 	});
+}
+
+/** An endpoint is kept on disk only when it holds nothing secret-like. */
+function storableEndpoint(endpoint: string): boolean {
+	try {
+		const url = new URL(endpoint);
+		return url.username === "" && url.password === "" && url.search === "";
+	} catch {
+		return false;
+	}
 }

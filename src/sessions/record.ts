@@ -18,6 +18,11 @@ export interface SessionRecord {
 	readonly enabled_tools: string[];
 	/** Applied to every run of this session (not a secret; kept for follow-ups and resumes). */
 	readonly system_prompt?: string;
+	/** Kept so that a follow-up after a restart (which re-supplies only the key) calls the same way. */
+	readonly temperature?: number;
+	readonly max_tokens?: number;
+	/** The session's `api_endpoint`, unless it carries credentials (userinfo or a query string). */
+	readonly api_endpoint?: string;
 	readonly created_at: string;
 	started_at: string | null;
 	updated_at: string;

@@ -59,6 +59,7 @@ export class Session {
 	begin(nowMs: number): void {
 		const timestamp = isoTime(nowMs);
 		this.record.status = "running";
+		delete this.record.error;
 		this.record.started_at ??= timestamp;
 		this.record.ended_at = null;
 		this.record.updated_at = timestamp;

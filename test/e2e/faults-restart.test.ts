@@ -90,10 +90,27 @@ describe("the sidecar killed mid-session", () => {
 		]);
 		const status = (await (await fetch(`${second.url}/sessions/${s.id}/status`)).json()) as Record<string, unknown>;
 		expect(status).toMatchObject({ status: "failed", error: { code: "interrupted" }, last_event_id: after.length });
-		// New sessions work on the restarted sidecar.
-		const next = await startSlowSession(second);
+		// The backend can resume it in the same engine session by sending the key again.
+		const resumed = await fetch(`${second.url}/sessions/${s.id}/messages`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ prompt: "Continue where you stopped.", api_key: s.key }),
+		});
+		expect(resumed.status).toBe(202);
+		const more = noBeats(
+			(
+				await readStream(`${second.url}/sessions/${s.id}/stream`, {
+					headers: { "Last-Event-ID": String(after.length) },
+				})
+			).events,
+		);
+		expect(more[0]).toMatchObject({ id: after.length + 1, event: "status", data: { status: "running" } });
+		expect(more.at(-1)?.event).toBe("complete");
+		// The resumed run saw the interrupted conversation.
+		expect(JSON.stringify(llm.requests.filter((r) => r.key === s.key).at(-1)?.body)).toContain(
+			"Continue where you stopped.",
+		);
 		await second.stop();
-		expect(next.id).toBeString();
 	});
 });
 
