@@ -399,9 +399,9 @@ const loadEndS = (performance.now() - t0) / 1000;
 sample();
 
 // RSS under load at the start and at the end of the steady state: the lowest reading (the floor, right after a
-// garbage collection) in its first and last tenth (10 s at least). RSS swings by about 10% between collections under this load;
-// a leak raises the floor, a collection that happens to fall on one side of a window does not. Medians are
-// reported too.
+// garbage collection) in its first and last third (10 to 90 s). RSS swings by about 10% between collections under
+// this load; a leak raises the floor, a collection that happens to fall on one side of a window does not. Medians
+// are reported too.
 // The steady state: past the warm-up and the session store full (as many sessions ended as it keeps); half-way
 // through the measured minutes at the latest.
 const steadyS = rssReadings.find((x) => x.ended >= storedLimit)?.atS ?? Number.POSITIVE_INFINITY;
@@ -409,7 +409,7 @@ const loadStartS = Math.min(
 	Math.max((loadStart - t0 + warmupMs) / 1000, steadyS),
 	(loadStart - t0 + warmupMs + durationMs / 2) / 1000,
 );
-const windowS = Math.max(10, durationMs / 10_000);
+const windowS = Math.max(10, Math.min(durationMs / 3_000, 90));
 const within = <T extends { atS: number }>(xs: T[], from: number, to: number) =>
 	xs.filter((x) => x.atS >= from && x.atS <= to);
 const startReadings = within(rssReadings, loadStartS, loadStartS + windowS).map((x) => x.rssKb);

@@ -48,7 +48,8 @@ export function createApp(deps: AppDeps) {
 			httpCore({
 				maxBodyBytes: deps.maxBodyBytes,
 				sharedSecret: deps.sharedSecret,
-				protectedPrefixes: ["/sessions", "/metrics"],
+				// Everything but the probes: the kubelet cannot send a token.
+				protectedPrefixes: ["/sessions", "/metrics", "/swagger"],
 				clock: deps.clock,
 				log: deps.log,
 				allowedMethods,

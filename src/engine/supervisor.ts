@@ -258,11 +258,12 @@ export class EngineSupervisor implements Engine {
 				{ throwOnError: true },
 			);
 			const id = created.data.id;
+			let cancelLimit: (() => void) | undefined;
 			const finished = new Promise<void>((resolve) => {
 				this.warmUpSession = id;
 				this.warmUpDone = resolve;
-				this.options.clock.setTimeout(resolve, this.options.startTimeoutMs);
-			});
+				cancelLimit = this.options.clock.setTimeout(resolve, this.options.startTimeoutMs);
+			}).finally(() => cancelLimit?.());
 			await client.session.promptAsync(
 				{
 					sessionID: id,

@@ -37,13 +37,21 @@ afterAll(async () => {
 	dirs.cleanup();
 });
 
-test("with OPENCODE_SHARED_SECRET every /sessions route needs the bearer token; probes stay open", async () => {
+test("with OPENCODE_SHARED_SECRET every route but the probes needs the bearer token; probes stay open", async () => {
 	const id = crypto.randomUUID();
 	const routes: [string, string][] = [
 		["POST", "/sessions"],
+		["GET", "/sessions"],
 		["GET", `/sessions/${id}/status`],
 		["GET", `/sessions/${id}/stream`],
 		["DELETE", `/sessions/${id}`],
+		["POST", `/sessions/${id}/messages`],
+		["GET", `/sessions/${id}/messages`],
+		["GET", `/sessions/${id}/diff`],
+		["POST", `/sessions/${id}/questions/que_1`],
+		["GET", "/metrics"],
+		["GET", "/swagger"],
+		["GET", "/swagger/json"],
 	];
 	const attempts: Record<string, string>[] = [
 		{},
