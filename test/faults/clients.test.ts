@@ -243,7 +243,7 @@ describe("a subscriber that stops reading", () => {
 		const startId = session.channel.lastId;
 		await Promise.all(fast.map((r) => r.reached(startId)));
 
-		// Connected live (Last-Event-ID: the newest id), so it is queued to directly once its socket is full.
+		// Connected live (Last-Event-ID: the newest id): it falls behind as soon as its socket is full.
 		const stuck = spawnStuckClient(port, getRequest(`/sessions/${s.id}/stream`, { "Last-Event-ID": String(startId) }));
 		await stuck.sent();
 		await waitFor(() => session.channel.subscriberCount === fast.length + 1, "the stuck subscriber to subscribe");

@@ -3,7 +3,11 @@
  * warm-up and 42 measured seconds of MAX_CONCURRENT_SESSIONS sessions back to
  * back with 100 SSE subscribers on a real sidecar process (20 ended sessions
  * kept, so the steady state comes early). The full run is
- * `bun scripts/soak.ts` (a minute of warm-up, then 10 measured minutes).
+ * `bun scripts/soak.ts` (a minute of warm-up, then 10 measured minutes) and
+ * holds RSS growth to 10%. Over 42 s the sidecar's RSS swings by up to about
+ * 10% between garbage collections (measured: -8% to +10% over repeated short
+ * runs, +1% over ten minutes), so this short form only catches gross leaks and
+ * allows 20%.
  */
 import { expect, test } from "bun:test";
 import { join, resolve } from "node:path";
@@ -19,13 +23,16 @@ interface SoakResult {
 	failed: string[];
 }
 
-test("a 90-second soak loses, duplicates and changes no event, keeps RSS growth within 10% and leaves no descriptor behind", async () => {
-	const proc = Bun.spawn([BUN, "scripts/soak.ts", "--warmup", "40", "--minutes", "0.7", "--stored", "20"], {
-		cwd: REPO,
-		env: { ...process.env, MAX_CONCURRENT_SESSIONS: "5" },
-		stdout: "pipe",
-		stderr: "pipe",
-	});
+test("a 90-second soak loses, duplicates and changes no event, keeps RSS growth within 20% and leaves no descriptor behind", async () => {
+	const proc = Bun.spawn(
+		[BUN, "scripts/soak.ts", "--warmup", "40", "--minutes", "0.7", "--stored", "20", "--max-rss-growth", "20"],
+		{
+			cwd: REPO,
+			env: { ...process.env, MAX_CONCURRENT_SESSIONS: "5" },
+			stdout: "pipe",
+			stderr: "pipe",
+		},
+	);
 	const [out, err, code] = await Promise.all([
 		new Response(proc.stdout).text(),
 		new Response(proc.stderr).text(),
@@ -47,6 +54,6 @@ test("a 90-second soak loses, duplicates and changes no event, keeps RSS growth 
 			changed: 0,
 		},
 	);
-	expect(result.rss.drift).toBeLessThanOrEqual(0.1);
+	expect(result.rss.drift).toBeLessThanOrEqual(0.2);
 	expect(result.fds.connectionsAfterLoad).toBe(0);
 }, 240_000);
