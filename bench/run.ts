@@ -16,7 +16,7 @@ import { makeTempDirs } from "../test/support/workspace";
 import { createSession, waitEnded } from "./lib/api";
 import { REPO } from "./lib/child";
 import { now } from "./lib/clock";
-import { FINDINGS } from "./lib/findings";
+import { CHANGES, FINDINGS } from "./lib/findings";
 import { type Report, renderMarkdown } from "./lib/report";
 import type { Row, RowResult } from "./lib/result";
 import { type SidecarHost, startSidecarHost } from "./lib/sidecar-host";
@@ -111,7 +111,7 @@ const report: Report = {
 	failures,
 	notes,
 };
-const markdown = renderMarkdown(report, FINDINGS);
+const markdown = renderMarkdown(report, FINDINGS, CHANGES);
 process.stdout.write(`\n${markdown}`);
 const json = `${JSON.stringify(report, null, "\t")}\n`;
 if (asked.length === 0) {

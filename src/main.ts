@@ -1,5 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { ConfigError, parseConfig } from "./config/parse";
+import { listen } from "./http/listen";
 import { systemClock } from "./lib/clock";
 import { createLogger } from "./lib/log";
 import { createSidecar } from "./sidecar";
@@ -19,15 +20,7 @@ try {
 
 const log = createLogger(config.logLevel);
 const sidecar = createSidecar(config, systemClock, log);
-const server = sidecar.app.listen({
-	hostname: config.host,
-	port: config.port,
-	// Streams disable it per request; this bounds everything else.
-	idleTimeout: config.httpIdleTimeoutSeconds,
-	// Our own limit answers with the error envelope (declared sizes before reading, streamed
-	// ones while reading); Bun's would answer a bare 413 first.
-	maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-});
+const server = listen(config, sidecar.app);
 log.info(
 	{
 		host: config.host,

@@ -5,6 +5,10 @@
  * and with the payload the sidecar host publishes. Streams queue up to
  * 64 KiB counted in bytes, as the sidecar's do. Started by
  * bench/lib/child.ts; driven over IPC.
+ *
+ * `GET /?file=<path>` answers with that file as the body (Bun sends it with
+ * sendfile): for the replay row, the fastest any server here sends a stored
+ * event log over a socket.
  */
 import { now } from "../lib/clock";
 import { answerRequests } from "../lib/ipc";
@@ -22,7 +26,9 @@ const server = Bun.serve({
 	hostname: "127.0.0.1",
 	port: 0,
 	idleTimeout: 0,
-	fetch() {
+	fetch(req) {
+		const file = new URL(req.url).searchParams.get("file");
+		if (file) return new Response(Bun.file(file), { headers: { "Content-Type": "text/event-stream; charset=utf-8" } });
 		let self: ReadableStreamDefaultController<Chunk> | undefined;
 		const body = new ReadableStream<Chunk>(
 			{

@@ -6,6 +6,7 @@
  */
 import { resolve } from "node:path";
 import { parseConfig } from "../../src/config/parse";
+import { listen } from "../../src/http/listen";
 import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { createSidecar } from "../../src/sidecar";
@@ -17,12 +18,7 @@ import { injectedText, type Reply, type Request } from "../lib/protocol";
 const config = parseConfig(process.env, resolve(import.meta.dir, "../.."));
 const log = createLogger(config.logLevel);
 const sidecar = createSidecar(config, systemClock, log);
-const server = sidecar.app.listen({
-	hostname: config.host,
-	port: config.port,
-	idleTimeout: config.httpIdleTimeoutSeconds,
-	maxRequestBodySize: config.maxBodyBytes + 1024,
-});
+const server = listen(config, sidecar.app);
 await sidecar.engine.whenReady();
 const engine = sidecar.engine.connection();
 if (!engine) throw new Error("engine ready but not listening");

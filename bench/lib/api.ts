@@ -4,6 +4,8 @@ import { now, sleep } from "./clock";
 /** A session created through `POST /sessions` against the scripted LLM. */
 export interface Created {
 	readonly id: string;
+	/** The session's API key: the scripted model's requests carry it. */
+	readonly key: string;
 	readonly status: number;
 	/** Request to response, in ms. */
 	readonly ms: number;
@@ -36,7 +38,7 @@ export async function createSession(base: string, llm: ScriptedLlm, turns: Turn[
 	const ms = now() - started;
 	await res.arrayBuffer();
 	if (res.status !== 201) throw new Error(`POST /sessions answered ${res.status}`);
-	return { id, status: res.status, ms };
+	return { id, key, status: res.status, ms };
 }
 
 /** Waits (bounded) until a session's run has ended. */

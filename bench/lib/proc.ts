@@ -19,3 +19,14 @@ export function cpuSecondsOf(pid: number): number {
 }
 
 export const MB = 1024 * 1024;
+
+/** The machine's CPU time so far (all cores, from /proc/stat): busy and total, in clock ticks. */
+export function machineTicks(): { busy: number; total: number } {
+	const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+	const [, ...fields] = line.trim().split(/\s+/);
+	const ticks = fields.map(Number);
+	const total = ticks.reduce((a, b) => a + b, 0);
+	// idle and iowait
+	const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+	return { busy: total - idle, total };
+}

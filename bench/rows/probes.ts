@@ -2,7 +2,7 @@ import type { ScriptedLlm } from "../../test/support/scripted-llm";
 import { cancel, createSession } from "../lib/api";
 import { type Child, startChild } from "../lib/child";
 import type { LoadResult } from "../lib/load";
-import { cpuSecondsOf } from "../lib/proc";
+import { cpuSecondsOf, machineTicks } from "../lib/proc";
 import { type Row, type RowResult, ratio } from "../lib/result";
 import type { SidecarHost } from "../lib/sidecar-host";
 import { openCounters } from "../lib/sse-counter";
@@ -36,8 +36,14 @@ async function measure(host: SidecarHost, llm: ScriptedLlm, loadgen: Child): Pro
 	// Each phase also notes the sidecar's CPU time over it.
 	const phase = async (seconds: number): Promise<Phase> => {
 		const cpu = cpuSecondsOf(host.child.pid);
+		const machine = machineTicks();
 		const r = await loadgen.request<"load">({ op: "load", url, perSecond: PER_SECOND, seconds }, (seconds + 30) * 1000);
-		return { ...r, sidecarCpuSeconds: cpuSecondsOf(host.child.pid) - cpu };
+		const after = machineTicks();
+		return {
+			...r,
+			sidecarCpuSeconds: cpuSecondsOf(host.child.pid) - cpu,
+			machineBusy: (after.busy - machine.busy) / Math.max(1, after.total - machine.total),
+		};
 	};
 	await phase(1); // warm the connections and the route
 	const idleBefore = await phase(SECONDS);
@@ -111,12 +117,17 @@ async function measure(host: SidecarHost, llm: ScriptedLlm, loadgen: Child): Pro
 	};
 }
 
-type Phase = LoadResult & { sidecarCpuSeconds: number };
+type Phase = LoadResult & {
+	sidecarCpuSeconds: number;
+	/** Share of all cores' time the whole machine was busy during the phase (0-1). */
+	machineBusy: number;
+};
 
 function describe(r: Phase): Record<string, unknown> {
 	return {
 		latency_ms: roundAll(r.latency),
 		sidecar_cpu_seconds: round(r.sidecarCpuSeconds),
+		machine_cpu_busy_percent: round(r.machineBusy * 100),
 		achieved_per_second: round(r.achieved),
 		errors: r.errors,
 		skipped: r.skipped,

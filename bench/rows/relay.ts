@@ -21,6 +21,8 @@ interface Arrivals {
 	/** A second direct subscriber: how far apart the engine itself serves two subscribers. */
 	readonly control: Map<number, number>;
 	readonly ours: Map<number, number>;
+	/** When the engine's model call reached the scripted model (the same clock, epoch ms). */
+	readonly requested: number;
 }
 
 /**
@@ -46,11 +48,13 @@ async function run(host: SidecarHost, llm: ScriptedLlm, delayMs: number): Promis
 		record(engineUrl, { authorization: engine.authorization }),
 	];
 	let ourStream: Recording | undefined;
+	let requested = 0;
 	try {
 		await sleep(100); // connected before the run starts
 		const text = Array.from({ length: TOKENS }, (_, i) => token(i)).join("");
 		const session = await createSession(host.base, llm, [{ kind: "text", text, chunks: TOKENS, delayMs }]);
 		ourStream = record(`${host.base}/sessions/${session.id}/stream`, {});
+		requested = (await llm.waitForRequest((r) => r.key === session.key, 60_000)).at;
 		await Promise.race([ourStream.done, sleep(60_000)]);
 		ourStream.close();
 		await waitEnded(host.base, session.id);
@@ -70,17 +74,18 @@ async function run(host: SidecarHost, llm: ScriptedLlm, delayMs: number): Promis
 		throw new Error(
 			`relay run lost tokens: direct ${direct.size}, control ${control.size}, ours ${ours.size} of ${TOKENS}`,
 		);
-	return { direct, control, ours };
+	return { direct, control, ours, requested };
 }
 
 /**
- * Tokens per second from the moment the first token reached anyone (the
- * engine serves its subscribers one after another, in either order) to each
- * side's last token.
+ * Tokens per second from the moment the engine's model call reached the
+ * scripted model (one origin for every side) to each side's last token. (The
+ * first token to reach anyone is no origin: the engine serves its subscribers
+ * one after another, and the sidecar turns a burst into one event, so its
+ * whole burst can arrive at once, before a direct subscriber's first token.)
  */
 function throughput(a: Arrivals): { direct: number; control: number; ours: number } {
-	const start = Math.min(...a.direct.values(), ...a.control.values(), ...a.ours.values());
-	const rate = (m: Map<number, number>) => TOKENS / ((Math.max(...m.values()) - start) / 1000);
+	const rate = (m: Map<number, number>) => TOKENS / ((Math.max(...m.values()) - a.requested) / 1000);
 	return { direct: rate(a.direct), control: rate(a.control), ours: rate(a.ours) };
 }
 
@@ -111,7 +116,7 @@ export async function relayRows(host: SidecarHost, llm: ScriptedLlm): Promise<Ro
 	};
 	return {
 		notes: [
-			`Relay: the scripted model streams ${TOKENS} distinct tokens (\`w00042 \`), one per delta, through the real engine and the sidecar host (bench/host/sidecar.ts: src/main.ts plus an IPC hook). Two direct subscribers to the engine's \`GET /event\` (baseline and control) and one subscriber to our stream record every chunk with its arrival time and are parsed afterwards; each token is matched across them. Latency: paced ${PACED_DELAY_MS} ms apart; added = ours − direct per token. Throughput: flat out (no pause), tokens ÷ time from the first token to reach anyone to each side's last token, median of ${THROUGHPUT_RUNS} runs; the engine writes a burst to its subscribers one after another, so \`median_control_ratio\` (second direct subscriber ÷ first) shows how much of the spread is the engine's.`,
+			`Relay: the scripted model streams ${TOKENS} distinct tokens (\`w00042 \`), one per delta, through the real engine and the sidecar host (bench/host/sidecar.ts: src/main.ts plus an IPC hook). Two direct subscribers to the engine's \`GET /event\` (baseline and control) and one subscriber to our stream record every chunk with its arrival time and are parsed afterwards; each token is matched across them. Latency: paced ${PACED_DELAY_MS} ms apart; added = ours − direct per token. Throughput: flat out (no pause), tokens ÷ time from the model call reaching the scripted model to each side's last token, median of ${THROUGHPUT_RUNS} runs; the engine writes a burst to its subscribers one after another, so \`median_control_ratio\` (second direct subscriber ÷ first) shows how much of the spread is the engine's.`,
 		],
 		rows: [
 			{

@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { ScriptedLlm } from "../../test/support/scripted-llm";
 import { cancel, createSession } from "../lib/api";
+import { startChild } from "../lib/child";
 import { now } from "../lib/clock";
 import { MB } from "../lib/proc";
 import { type Row, type RowResult, ratio } from "../lib/result";
@@ -88,11 +89,11 @@ function rawRead(path: string): number {
 }
 
 /** A whole replay from id 0 until the terminal event, on a raw connection. */
-async function fullReplay(host: SidecarHost, id: string, events: number): Promise<number> {
+async function fullReplay(port: number, path: string, events: number): Promise<number> {
 	const started = now();
 	const set = await openCounters(1, {
-		port: host.child.hello.port,
-		path: `/sessions/${id}/stream`,
+		port,
+		path,
 		sampleEvery: Number.MAX_SAFE_INTEGER,
 		offset: 0,
 	});
@@ -139,12 +140,21 @@ export async function replayRows(host: SidecarHost, llm: ScriptedLlm): Promise<R
 	const bytes = statSync(big.path).size;
 	const raw: number[] = [];
 	const replay: number[] = [];
-	for (let i = 0; i < FULL_RUNS; i++) {
-		raw.push(rawRead(big.path));
-		replay.push(await fullReplay(host, big.id, big.events));
+	const sent: number[] = [];
+	// The ceiling of any server on this machine: the same log file sent whole by a bare Bun.serve (sendfile).
+	const bare = await startChild("bare-sse", {});
+	try {
+		for (let i = 0; i < FULL_RUNS; i++) {
+			raw.push(rawRead(big.path));
+			replay.push(await fullReplay(host.child.hello.port, `/sessions/${big.id}/stream`, big.events));
+			sent.push(await fullReplay(bare.hello.port, `/?file=${encodeURIComponent(big.path)}`, big.events));
+		}
+	} finally {
+		await bare.stop();
 	}
 	const rawMs = median(raw);
 	const replayMs = median(replay);
+	const sentMs = median(sent);
 	const speed = (ms: number) => bytes / MB / (ms / 1000);
 	rows.push({
 		id: "replay.full",
@@ -165,10 +175,26 @@ export async function replayRows(host: SidecarHost, llm: ScriptedLlm): Promise<R
 			replay_events_per_s: round(big.events / (replayMs / 1000)),
 		},
 	});
+	rows.push({
+		id: "replay.full.ceiling",
+		figure:
+			"replay ceiling: the same log file sent whole by a bare `Bun.serve` (sendfile), same client (median of " +
+			`${FULL_RUNS})`,
+		baseline: {
+			label: "the same file read raw (256 KiB reads, page cache warm)",
+			value: round(speed(rawMs)),
+			unit: "MB/s",
+		},
+		measured: { value: round(speed(sentMs)), unit: "MB/s" },
+		comparison: { kind: "ratio", value: round(ratio(rawMs, sentMs)) },
+		goal: `reported (the sidecar's replay is ${round(ratio(sentMs, replayMs))}× this)`,
+		met: undefined,
+		detail: { sent_ms: sent.map(round) },
+	});
 	return {
 		rows,
 		notes: [
-			`Replay: sessions of ${REPLAY_SIZES.map((n) => n.toLocaleString("en")).join(", ")} events made on the sidecar host as a run makes them (hanging model call, token events published in the host, cancel). Time to first event: a new connection with \`Last-Event-ID\` at the middle of the log until the first replayed frame arrives, ${RECONNECTS} times per log. Full replay: from id 0 to the terminal event on a raw socket, against reading the same file with 256 KiB \`readSync\` calls; both from the page cache.`,
+			`Replay: sessions of ${REPLAY_SIZES.map((n) => n.toLocaleString("en")).join(", ")} events made on the sidecar host as a run makes them (hanging model call, token events published in the host, cancel). Time to first event: a new connection with \`Last-Event-ID\` at the middle of the log until the first replayed frame arrives, ${RECONNECTS} times per log. Full replay: from id 0 to the terminal event on a raw socket, against reading the same file with 256 KiB \`readSync\` calls; both from the page cache. Ceiling: the same client reading the same log file served whole by bench/host/bare-sse.ts (\`new Response(Bun.file(path))\`, which Bun sends with sendfile): no server can send the log faster over a socket on this machine, so it bounds what replay can reach against the raw read.`,
 		],
 	};
 }

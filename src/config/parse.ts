@@ -19,6 +19,7 @@ export interface Config {
 	readonly maxBodyBytes: number;
 	readonly streamBufferBytes: number;
 	readonly engineStartTimeoutMs: number;
+	readonly engineCallTimeoutMs: number;
 	/** The Kubernetes reporter (src/k8s/): when to run it and which pod it reports on. */
 	readonly kubernetesReporter: ReporterMode;
 	readonly podName: string;
@@ -207,6 +208,7 @@ export function parseConfig(env: Env, installDir: string): Config {
 		engineRssHardLimit: number(env, "ENGINE_RSS_HARD_LIMIT", { min: 0, max: 1_048_576, integer: true }) * MIB,
 		maxSubscribersPerSession: number(env, "MAX_SUBSCRIBERS_PER_SESSION", { min: 1, max: 100_000, integer: true }),
 		maxStoredSessions: number(env, "MAX_STORED_SESSIONS", { min: 1, max: 1_000_000, integer: true }),
+		engineCallTimeoutMs: seconds(env, "ENGINE_CALL_TIMEOUT", 0.1, 600),
 		shutdownDelayMs: seconds(env, "SHUTDOWN_DELAY", 0, 600),
 		shutdownTimeoutMs: seconds(env, "SHUTDOWN_TIMEOUT", 1, 3600),
 		httpIdleTimeoutSeconds: number(env, "HTTP_IDLE_TIMEOUT", {

@@ -147,6 +147,12 @@ export const VARIABLES = [
 		description: "Seconds the engine may take to start listening before the attempt counts as failed.",
 	},
 	{
+		name: "ENGINE_CALL_TIMEOUT",
+		default: "10",
+		description:
+			"Seconds one call to the engine (create a session, send a prompt, abort) may take; a run whose start times out ends `failed` with code `engine_unavailable`.",
+	},
+	{
 		name: "K8S_REPORTER",
 		default: "auto",
 		description:

@@ -14,6 +14,12 @@ export interface Engine {
 	readonly ready: boolean;
 	/** Why it is not ready, for `/ready`. */
 	readonly notReadyReason: string | undefined;
+	/**
+	 * Resolves once a new engine process has run its warm-up prompt (its lazy
+	 * project set-up); prompts sent before would wait for it inside the engine
+	 * anyway. Bounded by the engine's start timeout.
+	 */
+	whenWarm(): Promise<void>;
 	createSession(title: string): Promise<string>;
 	prompt(engineSessionId: string, input: PromptInput): Promise<void>;
 	abort(engineSessionId: string): Promise<void>;
@@ -23,8 +29,12 @@ export interface Engine {
 	replyQuestion(requestId: string, answers: string[][]): Promise<void>;
 	/** The session's messages with their parts, as the engine stores them. */
 	messages(engineSessionId: string): Promise<unknown[]>;
-	/** Every event of the engine's `/event` stream. */
-	onEvent(listener: (e: EngineEvent) => void): () => void;
+	/**
+	 * Every event of the engine's `/event` stream, in order, in batches: the
+	 * events that arrived together (one network read), so a listener can
+	 * handle them as one.
+	 */
+	onEvents(listener: (events: readonly EngineEvent[]) => void): () => void;
 	/** Told each time the engine (first or restarted) becomes usable. */
 	onReady(listener: () => void): () => void;
 	/** Told when the engine process is lost (runs in it are gone); a new one is being started. */

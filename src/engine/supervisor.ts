@@ -1,14 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { SseParser } from "../sse/parse";
-import { ENGINE_MODEL_ID } from "./config";
 import type { Engine, PromptInput } from "./engine";
 import { prepareEngineEnvironment } from "./environment";
-import { type EngineEvent, engineSessionOf, parseEngineEvent } from "./events";
+import { type EngineEvent, parseEngineEvent } from "./events";
+import { killStaleEngine } from "./stale-engine";
+import { WarmUp } from "./warm-up";
 
 export interface EngineSupervisorOptions {
 	readonly bin: string;
@@ -41,25 +42,31 @@ export class EngineSupervisor implements Engine {
 	private auth: string | undefined;
 	private eventsConnected = false;
 	private recycleReason: string | undefined;
-	/** The engine has run one throwaway prompt (see warmUp). */
-	private warm = false;
-	private warmUpSession: string | undefined;
-	private warmUpDone: (() => void) | undefined;
+	/** The current engine process's warm-up (see warm-up.ts); undefined before it connects. */
+	private warming: Promise<void> | undefined;
+	private readonly warmUp: WarmUp;
 	private eventsAbort: AbortController | undefined;
 	private failures = 0;
 	private cancelRestart: (() => void) | undefined;
 	private lastError: string | undefined = "starting";
-	private readonly eventListeners = new Set<(e: EngineEvent) => void>();
+	private readonly eventListeners = new Set<(events: readonly EngineEvent[]) => void>();
 	private readonly lostListeners = new Set<(reason: string) => void>();
 	private readonly readyListeners = new Set<() => void>();
 	private readyWaiters: (() => void)[] = [];
 	/** Engine processes started so far (1 after the first start). */
 	starts = 0;
 
-	constructor(private readonly options: EngineSupervisorOptions) {}
+	constructor(private readonly options: EngineSupervisorOptions) {
+		this.warmUp = new WarmUp({
+			workspaceDir: options.workspaceDir,
+			limitMs: options.startTimeoutMs,
+			clock: options.clock,
+			log: options.log,
+		});
+	}
 
 	get ready(): boolean {
-		return this.phase === "running" && this.eventsConnected && this.warm;
+		return this.phase === "running" && this.eventsConnected;
 	}
 
 	get notReadyReason(): string | undefined {
@@ -78,6 +85,11 @@ export class EngineSupervisor implements Engine {
 		if (this.phase !== "stopped") return;
 		this.phase = "starting";
 		void this.launch();
+	}
+
+	/** Resolves once the current engine has run its warm-up (at once if it has, or if there is no engine). */
+	whenWarm(): Promise<void> {
+		return this.warming ?? Promise.resolve();
 	}
 
 	whenReady(): Promise<void> {
@@ -190,10 +202,12 @@ export class EngineSupervisor implements Engine {
 				const parser = new SseParser();
 				const decoder = new TextDecoder();
 				for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+					const batch: EngineEvent[] = [];
 					for (const frame of parser.push(decoder.decode(chunk, { stream: true }))) {
 						const event = parseEngineEvent(frame.data);
-						if (event) this.dispatch(event);
+						if (event) batch.push(event);
 					}
+					if (batch.length > 0) this.dispatch(batch);
 				}
 			} catch (error) {
 				if (!abort.signal.aborted) log.warn({ err: String(error) }, "engine event stream failed");
@@ -205,31 +219,26 @@ export class EngineSupervisor implements Engine {
 		}
 	}
 
-	private dispatch(event: EngineEvent): void {
-		if (event.type === "server.connected") this.connected();
-		if (this.warmUpSession !== undefined && engineSessionOf(event) === this.warmUpSession) {
-			if (event.type === "session.idle") this.warmUpDone?.();
-			return;
-		}
+	private dispatch(batch: readonly EngineEvent[]): void {
+		const events = batch.filter((event) => {
+			if (event.type === "server.connected") this.connected();
+			return !this.warmUp.absorb(event);
+		});
+		if (events.length === 0) return;
 		for (const l of this.eventListeners) {
 			try {
-				l(event);
+				l(events);
 			} catch (error) {
-				this.options.log.error({ err: String(error), event_type: event.type }, "engine event listener failed");
+				this.options.log.error({ err: String(error), events: events.length }, "engine event listener failed");
 			}
 		}
 	}
 
 	private connected(): void {
 		this.eventsConnected = true;
-		if (this.warm) {
-			this.becameReady();
-			return;
-		}
-		void this.warmUp().then(() => {
-			this.warm = true;
-			if (this.ready) this.becameReady();
-		});
+		// Once per engine process (the stream may reconnect); runs wait for it, `/ready` does not.
+		if (!this.warming && this.client) this.warming = this.warmUp.run(this.client);
+		this.becameReady();
 	}
 
 	private becameReady(): void {
@@ -241,50 +250,6 @@ export class EngineSupervisor implements Engine {
 		for (const l of this.readyListeners) l();
 	}
 
-	/**
-	 * The engine initialises a project lazily, in the first prompt it runs
-	 * (snapshots, file watcher, project copy: 2-5 s). One throwaway prompt
-	 * does that before the engine counts as ready, so the first real session
-	 * does not pay for it. Its LLM call goes to the gateway, which refuses it
-	 * (no live session owns it): no provider is contacted.
-	 */
-	private async warmUp(): Promise<void> {
-		const client = this.client;
-		if (!client) return;
-		const started = this.options.clock.now();
-		try {
-			const created = await client.session.create(
-				{ title: "sidecar warm-up", directory: this.options.workspaceDir },
-				{ throwOnError: true },
-			);
-			const id = created.data.id;
-			let cancelLimit: (() => void) | undefined;
-			const finished = new Promise<void>((resolve) => {
-				this.warmUpSession = id;
-				this.warmUpDone = resolve;
-				cancelLimit = this.options.clock.setTimeout(resolve, this.options.startTimeoutMs);
-			}).finally(() => cancelLimit?.());
-			await client.session.promptAsync(
-				{
-					sessionID: id,
-					directory: this.options.workspaceDir,
-					parts: [{ type: "text", text: "warm-up" }],
-					model: { providerID: "openai", modelID: ENGINE_MODEL_ID },
-					tools: {},
-				},
-				{ throwOnError: true },
-			);
-			await finished;
-			await client.session.delete({ sessionID: id, directory: this.options.workspaceDir }).catch(() => {});
-		} catch (error) {
-			this.options.log.warn({ err: String(error) }, "engine warm-up failed; continuing");
-		} finally {
-			this.warmUpSession = undefined;
-			this.warmUpDone = undefined;
-		}
-		this.options.log.info({ warm_up_ms: this.options.clock.now() - started }, "engine warmed up");
-	}
-
 	private exited(proc: ReturnType<typeof Bun.spawn>, code: number | null, tail: string[]): void {
 		if (this.proc !== proc) return;
 		this.proc = undefined;
@@ -292,7 +257,7 @@ export class EngineSupervisor implements Engine {
 		this.base = undefined;
 		this.auth = undefined;
 		this.eventsConnected = false;
-		this.warm = false;
+		this.warming = undefined;
 		this.eventsAbort?.abort();
 		if (this.phase === "stopping" || this.phase === "stopped") return;
 		const recycled = this.recycleReason;
@@ -426,7 +391,7 @@ export class EngineSupervisor implements Engine {
 		);
 	}
 
-	onEvent(listener: (e: EngineEvent) => void): () => void {
+	onEvents(listener: (events: readonly EngineEvent[]) => void): () => void {
 		this.eventListeners.add(listener);
 		return () => this.eventListeners.delete(listener);
 	}
@@ -459,40 +424,4 @@ async function pipeLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
 		// The process went away.
 	}
 	if (buffer) onLine(buffer);
-}
-
-/**
- * An engine left running by a previous sidecar process that was killed
- * (SIGKILL leaves children behind outside a container) would share the data
- * directory with the new one: stop it first.
- */
-async function killStaleEngine(pidFile: string, log: Logger): Promise<void> {
-	let pid: number;
-	try {
-		pid = Number(readFileSync(pidFile, "utf8").trim());
-	} catch {
-		return;
-	}
-	if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return;
-	let cmdline = "";
-	try {
-		cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-	} catch {
-		return; // not running
-	}
-	if (!cmdline.includes("opencode") || !cmdline.includes("serve")) return;
-	log.warn({ pid }, "stopping an engine left behind by a previous sidecar process");
-	try {
-		process.kill(pid, "SIGKILL");
-	} catch {
-		return;
-	}
-	for (let i = 0; i < 100; i++) {
-		try {
-			readFileSync(`/proc/${pid}/cmdline`);
-		} catch {
-			return;
-		}
-		await Bun.sleep(20);
-	}
 }

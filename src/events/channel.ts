@@ -1,13 +1,10 @@
 import { isTerminal, type LoggedEvent, type StoredEvent } from "./catalogue";
 import type { EventLog } from "./log";
-import { eventToFrame } from "./record";
 
 /** Receives each event once, already encoded as UTF-8, right after it is stored. */
 export interface Subscriber {
 	deliver(id: number, frame: Uint8Array, terminal: boolean): void;
 }
-
-const ENCODER = new TextEncoder();
 
 /**
  * One session's event fan-out: stores an event first, encodes it once, then
@@ -22,10 +19,9 @@ export class EventChannel {
 	) {}
 
 	publish(event: LoggedEvent): StoredEvent {
-		const stored = this.log.append(event);
+		// Encoded once: the bytes written to the log are the bytes every subscriber's socket writes.
+		const { stored, frame } = this.log.appendFrame(event);
 		this.onStored?.(stored);
-		// Encoded once for every subscriber: the socket writes these bytes as they are.
-		const frame = ENCODER.encode(eventToFrame(stored));
 		const terminal = isTerminal(stored);
 		for (const s of this.subscribers) s.deliver(stored.id, frame, terminal);
 		return stored;

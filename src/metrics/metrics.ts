@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { SESSION_STATUSES, type SessionStatusName } from "../events/catalogue";
+import { type Counter, type Histogram, Registry } from "./registry";
 
 /** What the metrics read from the rest of the sidecar when scraped. */
 export interface MetricSources {
@@ -27,93 +27,74 @@ export class Metrics {
 	readonly llmTokens: Counter<"provider" | "kind">;
 
 	constructor(sources: MetricSources) {
-		const registers = [this.registry];
+		const r = this.registry;
 		const p = "opencode_sidecar_";
-		new Gauge({
+		r.gauge({
 			name: `${p}sessions`,
 			help: "Sessions known to the sidecar, by status",
 			labelNames: ["status"],
-			registers,
-			collect() {
+			collect: (g) => {
 				const counts = new Map<string, number>(SESSION_STATUSES.map((s) => [s, 0]));
 				for (const s of sources.sessionStatuses()) counts.set(s, (counts.get(s) ?? 0) + 1);
-				for (const [status, n] of counts) this.set({ status }, n);
+				for (const [status, n] of counts) g.set({ status }, n);
 			},
 		});
-		new Gauge({
+		r.gauge({
 			name: `${p}runs_in_progress`,
 			help: "Runs currently in progress",
-			registers,
-			collect() {
-				this.set(sources.runsInProgress());
-			},
+			collect: (g) => g.set(sources.runsInProgress()),
 		});
-		new Gauge({
+		r.gauge({
 			name: `${p}sse_subscribers`,
 			help: "Open SSE streams",
-			registers,
-			collect() {
-				this.set(sources.subscribers());
-			},
+			collect: (g) => g.set(sources.subscribers()),
 		});
-		new Gauge({
+		r.gauge({
 			name: `${p}engine_rss_bytes`,
 			help: "Resident memory of the OpenCode engine process",
-			registers,
-			collect() {
-				this.set(rssBytes(sources.enginePid()) ?? 0);
-			},
+			collect: (g) => g.set(rssBytes(sources.enginePid()) ?? 0),
 		});
-		this.eventsStored = new Counter({
+		this.eventsStored = r.counter({
 			name: `${p}events_stored_total`,
 			help: "Events numbered and written to session logs, by event name",
 			labelNames: ["event"],
-			registers,
 		});
-		this.eventsReplayed = new Counter({
+		this.eventsReplayed = r.counter({
 			name: `${p}events_replayed_total`,
 			help: "Events sent to subscribers from the log (replay after Last-Event-ID)",
-			registers,
 		});
-		this.heartbeats = new Counter({
+		this.heartbeats = r.counter({
 			name: `${p}heartbeats_total`,
 			help: "Heartbeat frames sent",
-			registers,
 		});
-		this.subscribersDropped = new Counter({
+		this.subscribersDropped = r.counter({
 			name: `${p}subscribers_dropped_total`,
 			help: "Subscribers disconnected for falling behind (STREAM_BUFFER_BYTES)",
-			registers,
 		});
-		this.engineRestarts = new Counter({
+		this.engineRestarts = r.counter({
 			name: `${p}engine_restarts_total`,
 			help: "Times the engine process was lost and restarted",
-			registers,
 		});
-		this.llmCalls = new Counter({
+		this.llmCalls = r.counter({
 			name: `${p}llm_calls_total`,
 			help: "LLM calls through the credential gateway, by provider and outcome (2xx, 4xx, 5xx, unreachable)",
 			labelNames: ["provider", "outcome"],
-			registers,
 		});
-		this.llmErrors = new Counter({
+		this.llmErrors = r.counter({
 			name: `${p}llm_errors_total`,
 			help: "LLM calls that failed (non-2xx or unreachable), by provider",
 			labelNames: ["provider"],
-			registers,
 		});
-		this.llmLatency = new Histogram({
+		this.llmLatency = r.histogram({
 			name: `${p}llm_response_seconds`,
 			help: "Time from forwarding an LLM call to the provider's response headers",
 			labelNames: ["provider"],
 			buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
-			registers,
 		});
-		this.llmTokens = new Counter({
+		this.llmTokens = r.counter({
 			name: `${p}llm_tokens_total`,
 			help: "Tokens reported by providers in responses through the gateway, by provider and kind (input, output)",
 			labelNames: ["provider", "kind"],
-			registers,
 		});
 	}
 

@@ -1,14 +1,14 @@
 import { Elysia } from "elysia";
 import type { Metrics } from "./metrics";
 
-/** `GET /metrics` in the Prometheus text format (behind the shared secret when one is set). */
+/** `GET /metrics` in the Prometheus text format 0.0.4 (behind the shared secret when one is set). */
 export function metricsRoutes(metrics: Metrics | undefined) {
 	const app = new Elysia({ name: "metrics" });
 	if (!metrics) return app;
 	return app.get(
 		"/metrics",
-		async () =>
-			new Response(await metrics.registry.metrics(), {
+		() =>
+			new Response(metrics.registry.render(), {
 				headers: { "content-type": metrics.registry.contentType },
 			}),
 		{

@@ -42,7 +42,6 @@ export interface SessionManagerDeps {
 	readonly onStored?: (event: StoredEvent) => void;
 }
 
-const ENGINE_CALL_TIMEOUT_MS = 10_000;
 const RESUME_PROMPT =
 	"The previous run was interrupted by a restart of the engine. Continue the task from where you stopped; do not redo finished steps.";
 
@@ -70,6 +69,8 @@ export class SessionManager {
 	private readonly unsubscribe: (() => void)[] = [];
 	private readonly lifecycleListeners = new Set<(e: LifecycleEvent) => void>();
 	private closing = false;
+	/** close() was called: the process is stopping and runs in progress stay as they are. */
+	private closed = false;
 	private stopSync: (() => void) | undefined;
 
 	constructor(private readonly deps: SessionManagerDeps) {
@@ -91,6 +92,8 @@ export class SessionManager {
 					"torn event record discarded",
 				);
 			}
+			if (recovery.migrated)
+				this.deps.log.info({ session_id: record.session_id, events: recovery.events }, "event log migrated to frames");
 			const session = this.newSession(record, new EventChannel(log, this.deps.onStored));
 			this.sessions.set(record.session_id, session);
 			if (record.engine_session_id) this.byEngine.set(record.engine_session_id, session);
@@ -105,7 +108,7 @@ export class SessionManager {
 			}
 		}
 		this.prune();
-		this.unsubscribe.push(this.deps.engine.onEvent((e) => this.onEngineEvent(e)));
+		this.unsubscribe.push(this.deps.engine.onEvents((batch) => this.onEngineEvents(batch)));
 		this.unsubscribe.push(this.deps.engine.onLost((reason) => this.onEngineLost(reason)));
 		this.unsubscribe.push(this.deps.engine.onReady(() => this.resumeInterrupted()));
 		// Events are written to the kernel at once; flush running logs to disk every second.
@@ -200,8 +203,15 @@ export class SessionManager {
 		if (!engine.ready) throw new EngineUnavailable(engine.notReadyReason ?? "not ready");
 	}
 
-	async create(body: CreateSessionBody): Promise<SessionStatus> {
-		const { clock, engine, log } = this.deps;
+	/**
+	 * Registers and starts a session and answers at once: the run is stored and
+	 * its first event (`status: running`) logged before this returns; the
+	 * engine session is created and prompted right after (see `launch`). An
+	 * engine that is known to be down is refused here with 503; one that
+	 * refuses the run ends it `failed` with `engine_unavailable`.
+	 */
+	create(body: CreateSessionBody): SessionStatus {
+		const { clock, log } = this.deps;
 		const mc = body.model_config;
 		const endpoint = (mc.api_endpoint ?? PROVIDERS[mc.provider].defaultEndpoint)?.replace(/\/+$/, "");
 		if (!endpoint) throw new ValidationFailed("model_config.api_endpoint", `is required for provider ${mc.provider}`);
@@ -229,42 +239,57 @@ export class SessionManager {
 			cancelled_at: null,
 			files_modified: [],
 		};
-		// Registered before the first await, so a concurrent duplicate gets 409 and capacity holds.
+		// Registered at once, so a concurrent duplicate gets 409 and capacity holds.
 		const session = this.newSession(record, new EventChannel(this.deps.store.create(record), this.deps.onStored));
 		this.sessions.set(record.session_id, session);
-		let engineSessionId: string | undefined;
-		try {
-			engineSessionId = await withTimeout(engine.createSession(`sidecar ${record.session_id}`), ENGINE_CALL_TIMEOUT_MS);
-			record.engine_session_id = engineSessionId;
-			this.byEngine.set(engineSessionId, session);
-			session.credentials = this.credentialsFor(session, mc, endpoint);
-			await this.startRun(session, body.prompt);
-		} catch (error) {
-			// Nothing was promised yet: forget the session so the backend can simply retry.
-			log.error({ session_id: record.session_id, err: String(error) }, "engine refused the session");
-			this.forget(session, engineSessionId);
-			throw new EngineUnavailable("it did not accept the session");
-		}
-		log.info(
-			{
-				session_id: record.session_id,
-				engine_session_id: engineSessionId,
-				provider: mc.provider,
-				model: mc.model,
-			},
-			"session started",
-		);
+		session.credentials = this.credentialsFor(session, mc, endpoint);
+		this.beginRun(session);
+		log.info({ session_id: record.session_id, provider: mc.provider, model: mc.model }, "session started");
+		void this.launch(session, body.prompt);
 		return session.status();
 	}
 
-	/** Sends one prompt as a new run of the session (first prompt, follow-up or resume). */
-	private async startRun(session: Session, prompt: string): Promise<void> {
-		const engineId = session.record.engine_session_id;
-		if (!engineId) throw new Error("session has no engine session");
+	/**
+	 * The engine's part of starting a session, after the 201 is on its way:
+	 * create its engine session and send the first prompt. A session cancelled
+	 * (or timed out) meanwhile is aborted in the engine, not prompted.
+	 */
+	private async launch(session: Session, prompt: string): Promise<void> {
+		const { engine, log, store } = this.deps;
+		try {
+			const engineId = await withTimeout(
+				engine.createSession(`sidecar ${session.id}`),
+				this.deps.config.engineCallTimeoutMs,
+			);
+			session.record.engine_session_id = engineId;
+			this.byEngine.set(engineId, session);
+			store.save(session.record);
+			log.info({ session_id: session.id, engine_session_id: engineId }, "engine session created");
+			if (session.ended || this.closed) return;
+			await this.sendPrompt(session, prompt);
+			if (session.ended) await this.abortInEngine(session);
+		} catch (error) {
+			this.refused(session, error);
+		}
+	}
+
+	/** A run is starting: its first event, its observers told. */
+	private beginRun(session: Session): void {
 		session.translator.beginRun();
 		session.retries = 0;
 		session.begin(this.deps.clock.now());
+		this.announce(session);
+	}
 
+	/**
+	 * Hands one prompt to the engine, once it has warmed up; SESSION_TIMEOUT
+	 * counts from the moment the engine has it.
+	 */
+	private async sendPrompt(session: Session, prompt: string): Promise<void> {
+		const engineId = session.record.engine_session_id;
+		if (!engineId) throw new Error("session has no engine session");
+		// Bounded by the engine's start timeout; not counted in the engine call's own.
+		await this.deps.engine.whenWarm();
 		await withTimeout(
 			this.deps.engine.prompt(engineId, {
 				text: prompt,
@@ -272,27 +297,17 @@ export class SessionManager {
 				tools: toolSwitches(session.record.enabled_tools),
 				model: engineModelFor(session.record.provider),
 			}),
-			ENGINE_CALL_TIMEOUT_MS,
+			this.deps.config.engineCallTimeoutMs,
 		);
+		if (session.ended) return;
 		session.stopTimeout?.();
 		session.stopTimeout = this.deps.clock.setTimeout(() => this.timeOut(session), this.deps.config.sessionTimeoutMs);
-		this.announce(session);
 	}
 
-	private forget(session: Session, engineSessionId: string | undefined): void {
-		session.credentials = undefined;
-		session.translator.endRun();
-		session.stopTimeout?.();
-		this.sessions.delete(session.id);
-		if (engineSessionId) {
-			this.byEngine.delete(engineSessionId);
-			void this.deps.engine.abort(engineSessionId).catch(() => {});
-		}
-		session.channel.log.close();
-		rmSync(join(this.deps.store.root, session.id), {
-			recursive: true,
-			force: true,
-		});
+	/** Starts a new run of the session (follow-up or resume) and sends its prompt. */
+	private async startRun(session: Session, prompt: string): Promise<void> {
+		this.beginRun(session);
+		await this.sendPrompt(session, prompt);
 	}
 
 	private credentialsFor(
@@ -370,13 +385,20 @@ export class SessionManager {
 		try {
 			await this.startRun(session, prompt);
 		} catch (error) {
-			this.deps.log.error({ session_id: session.id, err: String(error) }, "engine refused the run");
-			this.endRun(session, {
-				status: "failed",
-				code: "engine_unavailable",
-				error: "the engine did not accept the run",
-			});
+			this.refused(session, error);
 		}
+	}
+
+	/** The engine did not take the run (unreachable, timed out, or refused it). */
+	private refused(session: Session, error: unknown): void {
+		// While the sidecar stops, the engine goes away under a run being started: it ends `interrupted` at the next start.
+		if (session.ended || this.closed) return;
+		this.deps.log.error({ session_id: session.id, err: String(error) }, "engine refused the run");
+		this.endRun(session, {
+			status: "failed",
+			code: "engine_unavailable",
+			error: "the engine did not accept the run",
+		});
 	}
 
 	/** DELETE: ends the run at once and aborts it in the engine. Idempotent. */
@@ -414,7 +436,7 @@ export class SessionManager {
 		const engineId = session.record.engine_session_id;
 		if (!engineId || !this.deps.engine.ready) return;
 		try {
-			await withTimeout(this.deps.engine.abort(engineId), ENGINE_CALL_TIMEOUT_MS);
+			await withTimeout(this.deps.engine.abort(engineId), this.deps.config.engineCallTimeoutMs);
 		} catch (error) {
 			this.deps.log.warn({ session_id: session.id, err: String(error) }, "engine abort failed");
 		}
@@ -478,7 +500,22 @@ export class SessionManager {
 		}
 	}
 
-	onEngineEvent(e: EngineEvent): void {
+	/**
+	 * A burst of engine events (one network read). Consecutive pieces of live
+	 * output of a session become one event; each session's held output is
+	 * released when the burst has been handled.
+	 */
+	onEngineEvents(batch: readonly EngineEvent[]): void {
+		const touched = new Set<Session>();
+		for (const e of batch) {
+			const session = this.onEngineEvent(e);
+			if (session) touched.add(session);
+		}
+		for (const s of touched) s.releaseOutput();
+	}
+
+	/** Handles one engine event; returns the session it may have held output for. */
+	private onEngineEvent(e: EngineEvent): Session | undefined {
 		const child = parentSessionOf(e);
 		if (child) {
 			const parent = this.byEngine.get(child.parentID);
@@ -497,10 +534,12 @@ export class SessionManager {
 			if (retry && session.lastUpstreamStatus !== undefined) {
 				ev.data.code = session.lastUpstreamStatus === 429 ? "provider_rate_limited" : "provider_error";
 			}
-			session.emit(ev);
+			if (ev.event === "output") session.holdOutput(ev);
+			else session.emit(ev);
 			if (retry) this.countRetry(session, ev.data);
 		}
 		if (outcome) this.finishFromEngine(session, outcome);
+		return session;
 	}
 
 	/** The engine retries rate limits and provider errors on its own, forever: cap it per run. */
@@ -593,7 +632,7 @@ export class SessionManager {
 		const engineId = session.record.engine_session_id;
 		if (!engineId) return [];
 		if (!this.deps.engine.ready) throw new EngineUnavailable(this.deps.engine.notReadyReason ?? "not ready");
-		return withTimeout(this.deps.engine.messages(engineId), ENGINE_CALL_TIMEOUT_MS);
+		return withTimeout(this.deps.engine.messages(engineId), this.deps.config.engineCallTimeoutMs);
 	}
 
 	/** Stops accepting sessions and runs; everything in progress goes on. */
@@ -604,12 +643,13 @@ export class SessionManager {
 	/** Stops everything: timers, engine events; flushes every log to disk. */
 	close(): void {
 		this.closing = true;
+		this.closed = true;
 		this.stopSync?.();
 		for (const u of this.unsubscribe) u();
 		this.requests.close();
 		for (const s of this.sessions.values()) {
 			s.stopTimeout?.();
-			s.channel.log.sync();
+			s.channel.log.flush();
 		}
 	}
 

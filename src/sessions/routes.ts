@@ -158,8 +158,8 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 		)
 		.post(
 			"/",
-			async ({ body, set }) => {
-				const status = await sessions.create(body);
+			({ body, set }) => {
+				const status = sessions.create(body);
 				set.status = 201;
 				return status;
 			},

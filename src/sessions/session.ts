@@ -1,6 +1,7 @@
 import type { RunTranslator } from "../engine/translate";
 import type { LoggedEvent, StoredEvent } from "../events/catalogue";
 import type { EventChannel } from "../events/channel";
+import { joinOutputs } from "../events/coalesce";
 import type { SessionCredentials } from "../gateway/credentials";
 import type { Cancel } from "../lib/clock";
 import { isoTime } from "../lib/clock";
@@ -27,6 +28,8 @@ export class Session {
 	lastUpstreamStatus: number | undefined;
 
 	private readonly notices = new Set<string>();
+	/** Live output held back so the next pieces of the same stream join it (see `holdOutput`). */
+	private heldOutput: LoggedEvent | undefined;
 
 	constructor(
 		readonly record: SessionRecord,
@@ -47,8 +50,39 @@ export class Session {
 		return toStatus(this.record, this.channel.lastId);
 	}
 
-	/** Stores and fans out one event. */
+	/** Stores and fans out one event, after any output held back. */
 	emit(event: LoggedEvent): StoredEvent {
+		this.releaseOutput();
+		return this.publish(event);
+	}
+
+	/**
+	 * Takes a piece of live output (assistant text, reasoning, a tool's
+	 * output) and holds it, so that the next pieces of the same stream join
+	 * it as one event: the engine sends tokens in bursts, and one event per
+	 * burst costs a fraction of one per token to store and send. The caller
+	 * releases it at the end of the burst, in the same tick: nothing waits on
+	 * a timer, and any other event releases it first, so the order is kept.
+	 */
+	holdOutput(event: LoggedEvent): void {
+		const joined = this.heldOutput && joinOutputs(this.heldOutput, event);
+		if (joined) {
+			this.heldOutput = joined;
+			return;
+		}
+		this.releaseOutput();
+		this.heldOutput = event;
+	}
+
+	/** Stores and sends the output held back, if any. */
+	releaseOutput(): void {
+		const held = this.heldOutput;
+		if (!held) return;
+		this.heldOutput = undefined;
+		this.publish(held);
+	}
+
+	private publish(event: LoggedEvent): StoredEvent {
 		const stored = this.channel.publish(event);
 		this.record.updated_at = event.data.timestamp;
 		if (event.event === "status" && event.data.progress !== undefined) this.record.progress = event.data.progress;

@@ -17,7 +17,10 @@ export interface EventStreamOptions {
 	/** Reconnection hint sent first, in ms. */
 	readonly retryMs: number;
 	readonly clock: Clock;
-	/** Replay read size per step. */
+	/**
+	 * Replay read size per step (default 1 MiB, within `maxQueuedBytes`); the
+	 * first read is at most 64 KiB, so the first event goes out quickly.
+	 */
 	readonly replayChunkBytes?: number;
 	/** Told once when the stream ends, with why. */
 	readonly onClose?: (reason: CloseReason) => void;
@@ -30,6 +33,9 @@ export interface EventStreamOptions {
 export type CloseReason = "terminal" | "client_gone" | "too_slow" | "server_closing" | "error";
 
 const ENCODER = new TextEncoder();
+/** Large reads send a long log at the socket's speed; a small first one keeps the time to the first event short. */
+const REPLAY_CHUNK = 1024 * 1024;
+const FIRST_REPLAY_CHUNK = 64 * 1024;
 const HEARTBEAT = ENCODER.encode(encodeFrame({ event: "heartbeat", data: {} }));
 
 /**
@@ -49,6 +55,7 @@ export function openEventStream(
 	let live = false;
 	let closed = false;
 	let reading = false;
+	let replayed = false;
 	let unsubscribe: (() => void) | undefined;
 	let stopHeartbeat: Cancel | undefined;
 
@@ -130,15 +137,16 @@ export function openEventStream(
 			while (!closed && cursor < channel.lastId) {
 				// Never read more than the queue has room for, so replay cannot trip the slow-subscriber limit.
 				const room = Math.max(1, options.maxQueuedBytes - queued());
-				const { text, lastId } = await channel.log.readFrames(
+				const { bytes, lastId } = await channel.log.readFrames(
 					cursor,
-					Math.min(options.replayChunkBytes ?? 256 * 1024, room),
+					Math.min(options.replayChunkBytes ?? REPLAY_CHUNK, replayed ? room : FIRST_REPLAY_CHUNK, room),
 				);
+				replayed = true;
 				if (closed) return;
 				if (lastId <= cursor) break;
 				options.onReplay?.(lastId - cursor);
 				cursor = lastId;
-				if (!write(ENCODER.encode(text))) return;
+				if (!write(bytes)) return;
 				if ((controller.desiredSize ?? 0) <= 0) return; // resume in pull()
 			}
 			if (closed || cursor < channel.lastId) return;

@@ -1,40 +1,24 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
+import { useE2eSidecar } from "../support/e2e";
 import { readStream } from "../support/sse-client";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
 
 const SECRET = "s3cret-shared-token-0123456789";
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let sidecar: SidecarProcess;
 const auth = { authorization: `Bearer ${SECRET}` };
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	sidecar = await startSidecar({
-		workspace: dirs.workspace,
-		state: dirs.state,
-		// A 1 s idle timeout and a heartbeat far beyond it: only the per-stream exemption keeps a quiet stream open.
-		env: {
-			OPENCODE_SHARED_SECRET: SECRET,
-			HTTP_IDLE_TIMEOUT: "1",
-			HEARTBEAT_INTERVAL: "60",
-			MAX_SUBSCRIBERS_PER_SESSION: "2",
-			MAX_STORED_SESSIONS: "3",
-		},
-	});
-});
-
-afterAll(async () => {
-	await sidecar?.stop();
-	await llm?.close();
-	expect(sidecar.output.join("\n")).not.toContain(SECRET);
-	dirs.cleanup();
+const e2e = useE2eSidecar({
+	// A 1 s idle timeout and a heartbeat far beyond it: only the per-stream exemption keeps a quiet stream open.
+	env: {
+		OPENCODE_SHARED_SECRET: SECRET,
+		HTTP_IDLE_TIMEOUT: "1",
+		HEARTBEAT_INTERVAL: "60",
+		MAX_SUBSCRIBERS_PER_SESSION: "2",
+		MAX_STORED_SESSIONS: "3",
+	},
+	// The warm-up posts without the bearer token.
+	warmUp: false,
+	secrets: [SECRET],
 });
 
 test("with OPENCODE_SHARED_SECRET every route but the probes needs the bearer token; probes stay open", async () => {
@@ -61,7 +45,7 @@ test("with OPENCODE_SHARED_SECRET every route but the probes needs the bearer to
 	];
 	for (const [method, path] of routes) {
 		for (const headers of attempts) {
-			const res = await fetch(`${sidecar.url}${path}`, {
+			const res = await fetch(`${e2e.sidecar.url}${path}`, {
 				method,
 				headers,
 				...(method === "POST" ? { body: "{}" } : {}),
@@ -72,22 +56,21 @@ test("with OPENCODE_SHARED_SECRET every route but the probes needs the bearer to
 		}
 	}
 	for (const probe of ["/healthz", "/health", "/ready"])
-		expect((await fetch(`${sidecar.url}${probe}`)).status).toBe(200);
+		expect((await fetch(`${e2e.sidecar.url}${probe}`)).status).toBe(200);
 
-	const key = `sk-auth-${crypto.randomUUID()}`;
-	llm.script(key, [{ kind: "text", text: "authorised" }]);
+	const key = e2e.newKey("sk-auth", [{ kind: "text", text: "authorised" }]);
 	const body = sessionBody({
-		model_config: { api_key: key, api_endpoint: llm.url },
+		model_config: { api_key: key, api_endpoint: e2e.llm.url },
 	});
-	expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
-	const events = await readStream(`${sidecar.url}/sessions/${body.session_id}/stream`, { headers: auth });
+	expect((await postSession(e2e.sidecar.url, body, auth)).status).toBe(201);
+	const events = await readStream(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`, { headers: auth });
 	expect(events.events.at(-1)).toMatchObject({
 		event: "complete",
 		data: { final_message: "authorised" },
 	});
 	expect(
 		(
-			await fetch(`${sidecar.url}/sessions/${body.session_id}/status`, {
+			await fetch(`${e2e.sidecar.url}/sessions/${body.session_id}/status`, {
 				headers: auth,
 			})
 		).status,
@@ -95,15 +78,14 @@ test("with OPENCODE_SHARED_SECRET every route but the probes needs the bearer to
 });
 
 test("a quiet stream outlives the HTTP idle timeout", async () => {
-	const key = `sk-quiet-${crypto.randomUUID()}`;
-	llm.script(key, [{ kind: "hang" }]);
+	const key = e2e.newKey("sk-quiet", [{ kind: "hang" }]);
 	const body = sessionBody({
-		model_config: { api_key: key, api_endpoint: llm.url },
+		model_config: { api_key: key, api_endpoint: e2e.llm.url },
 	});
-	expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
-	await llm.waitForRequest((r) => r.key === key, 30_000);
+	expect((await postSession(e2e.sidecar.url, body, auth)).status).toBe(201);
+	await e2e.llm.waitForRequest((r) => r.key === key, 30_000);
 	const controller = new AbortController();
-	const reading = readStream(`${sidecar.url}/sessions/${body.session_id}/stream`, {
+	const reading = readStream(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`, {
 		headers: auth,
 		signal: controller.signal,
 	});
@@ -111,7 +93,7 @@ test("a quiet stream outlives the HTTP idle timeout", async () => {
 	await new Promise((r) => setTimeout(r, 3000));
 	expect(
 		(
-			await fetch(`${sidecar.url}/sessions/${body.session_id}`, {
+			await fetch(`${e2e.sidecar.url}/sessions/${body.session_id}`, {
 				method: "DELETE",
 				headers: auth,
 			})
@@ -127,11 +109,10 @@ test("a quiet stream outlives the HTTP idle timeout", async () => {
 });
 
 test("MAX_SUBSCRIBERS_PER_SESSION bounds the streams of one session; a freed slot is reused", async () => {
-	const key = `sk-subs-${crypto.randomUUID()}`;
-	llm.script(key, [{ kind: "hang" }]);
-	const body = sessionBody({ model_config: { api_key: key, api_endpoint: llm.url } });
-	expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
-	const url = `${sidecar.url}/sessions/${body.session_id}/stream`;
+	const key = e2e.newKey("sk-subs", [{ kind: "hang" }]);
+	const body = sessionBody({ model_config: { api_key: key, api_endpoint: e2e.llm.url } });
+	expect((await postSession(e2e.sidecar.url, body, auth)).status).toBe(201);
+	const url = `${e2e.sidecar.url}/sessions/${body.session_id}/stream`;
 	// Two open streams, each past its first bytes (so registered).
 	const open = async () => {
 		const controller = new AbortController();
@@ -157,24 +138,23 @@ test("MAX_SUBSCRIBERS_PER_SESSION bounds the streams of one session; a freed slo
 	expect(fourth?.status).toBe(200);
 	await fourth?.body?.cancel();
 	b.close();
-	await fetch(`${sidecar.url}/sessions/${body.session_id}`, { method: "DELETE", headers: auth });
+	await fetch(`${e2e.sidecar.url}/sessions/${body.session_id}`, { method: "DELETE", headers: auth });
 });
 
 test("MAX_STORED_SESSIONS keeps the newest ended sessions and removes the oldest from disk", async () => {
 	const ids: string[] = [];
 	for (let i = 0; i < 4; i++) {
-		const key = `sk-prune-${crypto.randomUUID()}`;
-		llm.script(key, [{ kind: "text", text: `run ${i}` }]);
-		const body = sessionBody({ model_config: { api_key: key, api_endpoint: llm.url } });
-		expect((await postSession(sidecar.url, body, auth)).status).toBe(201);
-		await readStream(`${sidecar.url}/sessions/${body.session_id}/stream`, { headers: auth });
+		const key = e2e.newKey("sk-prune", [{ kind: "text", text: `run ${i}` }]);
+		const body = sessionBody({ model_config: { api_key: key, api_endpoint: e2e.llm.url } });
+		expect((await postSession(e2e.sidecar.url, body, auth)).status).toBe(201);
+		await readStream(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`, { headers: auth });
 		ids.push(body.session_id);
 	}
-	const list = (await (await fetch(`${sidecar.url}/sessions`, { headers: auth })).json()) as {
+	const list = (await (await fetch(`${e2e.sidecar.url}/sessions`, { headers: auth })).json()) as {
 		sessions: { session_id: string }[];
 	};
 	expect(list.sessions.map((s) => s.session_id)).toEqual([...ids].reverse().slice(0, 3));
-	expect((await fetch(`${sidecar.url}/sessions/${ids[0]}/status`, { headers: auth })).status).toBe(404);
-	expect(existsSync(join(dirs.state, "sessions", ids[0] as string))).toBe(false);
-	expect(existsSync(join(dirs.state, "sessions", ids[3] as string))).toBe(true);
+	expect((await fetch(`${e2e.sidecar.url}/sessions/${ids[0]}/status`, { headers: auth })).status).toBe(404);
+	expect(existsSync(join(e2e.dirs.state, "sessions", ids[0] as string))).toBe(false);
+	expect(existsSync(join(e2e.dirs.state, "sessions", ids[3] as string))).toBe(true);
 });

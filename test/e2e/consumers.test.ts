@@ -1,63 +1,33 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
-import { type ScriptedLlm, startScriptedLlm, type Turn } from "../support/scripted-llm";
-import { findSecrets } from "../support/secrets";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
-import { type Received, readStream } from "../support/sse-client";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
+import { useE2eSidecar } from "../support/e2e";
+import type { Turn } from "../support/scripted-llm";
+import { readStream } from "../support/sse-client";
 
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let sidecar: SidecarProcess;
-const keys: string[] = [];
-const seen: Received[][] = [];
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	sidecar = await startSidecar({
-		workspace: dirs.workspace,
-		state: dirs.state,
-		env: { QUESTION_TIMEOUT: "1", HEARTBEAT_INTERVAL: "5" },
-		warmUpWith: llm,
-	});
-});
-
-afterAll(async () => {
-	await sidecar?.stop();
-	await llm?.close();
-	const hits = findSecrets(keys, {
-		texts: { logs: sidecar.output.join("\n"), events: JSON.stringify(seen) },
-		dirs: [dirs.state, dirs.workspace],
-	});
-	dirs.cleanup();
-	expect(hits).toEqual([]);
-});
+const e2e = useE2eSidecar({ env: { QUESTION_TIMEOUT: "1", HEARTBEAT_INTERVAL: "5" } });
 
 const TOOLS = ["read", "write", "edit", "bash", "question", "todowrite"] as const;
 
 async function start(turns: Turn[], prompt = "Do the task.") {
-	const key = `sk-consumer-${crypto.randomUUID()}`;
-	keys.push(key);
-	llm.script(key, turns);
+	const key = e2e.newKey("sk-consumer", turns);
 	const body = sessionBody({
 		prompt,
 		model_config: {
 			api_key: key,
-			api_endpoint: llm.url,
+			api_endpoint: e2e.llm.url,
 			enabled_tools: [...TOOLS],
 		},
 	});
-	const res = await postSession(sidecar.url, body);
+	const res = await postSession(e2e.sidecar.url, body);
 	expect(res.status).toBe(201);
 	const id = body.session_id;
-	return { id, key, stream: `${sidecar.url}/sessions/${id}/stream` };
+	return { id, key, stream: `${e2e.sidecar.url}/sessions/${id}/stream` };
 }
 
 const get = async (path: string) => {
-	const res = await fetch(`${sidecar.url}${path}`);
+	const res = await fetch(`${e2e.sidecar.url}${path}`);
 	expect(res.status).toBe(200);
 	return (await res.json()) as any;
 };
@@ -68,7 +38,7 @@ async function untilTerminal(stream: string, after = 0) {
 		headers: { "Last-Event-ID": String(after) },
 	});
 	const events = r.events.filter((e) => e.event !== "heartbeat");
-	seen.push(events);
+	e2e.seen.push(events);
 	return events;
 }
 
@@ -86,7 +56,7 @@ describe("follow-up messages", () => {
 			event: "complete",
 			data: { final_message: "First answer." },
 		});
-		const res = await fetch(`${sidecar.url}/sessions/${s.id}/messages`, {
+		const res = await fetch(`${e2e.sidecar.url}/sessions/${s.id}/messages`, {
 			method: "POST",
 			headers: { "content-type": "application/json" },
 			body: JSON.stringify({ prompt: "What was the word?" }),
@@ -108,7 +78,7 @@ describe("follow-up messages", () => {
 			data: { final_message: "Second answer." },
 		});
 		// The follow-up's LLM call carried the earlier conversation.
-		const calls = llm.requests.filter((r) => r.key === s.key);
+		const calls = e2e.llm.requests.filter((r) => r.key === s.key);
 		const last = JSON.stringify(calls.at(-1)?.body);
 		expect(last).toContain("PELICAN");
 		expect(last).toContain("First answer.");
@@ -126,8 +96,8 @@ describe("follow-up messages", () => {
 			},
 			{ kind: "text", text: "Follow-up handled." },
 		]);
-		await llm.waitForRequest((r) => r.key === s.key, 30_000);
-		const res = await fetch(`${sidecar.url}/sessions/${s.id}/messages`, {
+		await e2e.llm.waitForRequest((r) => r.key === s.key, 30_000);
+		const res = await fetch(`${e2e.sidecar.url}/sessions/${s.id}/messages`, {
 			method: "POST",
 			headers: { "content-type": "application/json" },
 			body: JSON.stringify({ prompt: "Also do this." }),
@@ -147,9 +117,9 @@ describe("follow-up messages", () => {
 
 	test("409 on a cancelled session, 404 on an unknown one", async () => {
 		const s = await start([{ kind: "hang" }]);
-		await fetch(`${sidecar.url}/sessions/${s.id}`, { method: "DELETE" });
+		await fetch(`${e2e.sidecar.url}/sessions/${s.id}`, { method: "DELETE" });
 		const post = (id: string) =>
-			fetch(`${sidecar.url}/sessions/${id}/messages`, {
+			fetch(`${e2e.sidecar.url}/sessions/${id}/messages`, {
 				method: "POST",
 				headers: { "content-type": "application/json" },
 				body: JSON.stringify({ prompt: "more" }),
@@ -201,7 +171,7 @@ describe("questions", () => {
 			default: [["blue"]],
 		});
 		expect(Date.parse(q?.data.expires_at)).toBeGreaterThan(Date.parse(q?.data.timestamp));
-		const answer = await fetch(`${sidecar.url}/sessions/${s.id}/questions/${q?.data.question_id}`, {
+		const answer = await fetch(`${e2e.sidecar.url}/sessions/${s.id}/questions/${q?.data.question_id}`, {
 			method: "POST",
 			headers: { "content-type": "application/json" },
 			body: JSON.stringify({ answers: [["red"]] }),
@@ -212,10 +182,10 @@ describe("questions", () => {
 		const result = events.find((e) => e.event === "tool_result" && e.data.tool === "question");
 		expect(JSON.stringify(result?.data)).toContain("red");
 		// The answer went to the LLM as the tool's result.
-		const after = llm.requests.filter((r) => r.key === s.key).at(-1);
+		const after = e2e.llm.requests.filter((r) => r.key === s.key).at(-1);
 		expect(JSON.stringify(after?.body)).toContain("red");
 		// A second answer to the same question is refused.
-		const again = await fetch(`${sidecar.url}/sessions/${s.id}/questions/${q?.data.question_id}`, {
+		const again = await fetch(`${e2e.sidecar.url}/sessions/${s.id}/questions/${q?.data.question_id}`, {
 			method: "POST",
 			headers: { "content-type": "application/json" },
 			body: JSON.stringify({ answers: [["blue"]] }),
@@ -321,7 +291,7 @@ describe("progress, diff and conversation", () => {
 		const status = await get(`/sessions/${s.id}/status`);
 		expect(status).toMatchObject({ status: "completed", progress: 100 });
 		expect(status.files_modified.sort()).toEqual(["README.md", "docs/plan.md"]);
-		expect(readFileSync(join(dirs.workspace, "README.md"), "utf8")).toContain("# edited workspace");
+		expect(readFileSync(join(e2e.dirs.workspace, "README.md"), "utf8")).toContain("# edited workspace");
 
 		const diff = await get(`/sessions/${s.id}/diff`);
 
@@ -358,13 +328,13 @@ describe("inspection and metrics", () => {
 		const cancelled = (await get("/sessions?status=cancelled")).sessions;
 		expect(cancelled.length).toBeGreaterThan(0);
 		for (const s of cancelled) expect(s.status).toBe("cancelled");
-		const bad = await fetch(`${sidecar.url}/sessions?status=sideways`);
+		const bad = await fetch(`${e2e.sidecar.url}/sessions?status=sideways`);
 		expect(bad.status).toBe(400);
 	});
 
 	test("metrics change as sessions run, with no secret or content in them", async () => {
 		const scrape = async () => {
-			const res = await fetch(`${sidecar.url}/metrics`);
+			const res = await fetch(`${e2e.sidecar.url}/metrics`);
 			expect(res.status).toBe(200);
 			expect(res.headers.get("content-type")).toContain("text/plain");
 			return res.text();
@@ -391,7 +361,7 @@ describe("inspection and metrics", () => {
 		);
 		expect(value(after, "opencode_sidecar_engine_rss_bytes")).toBeGreaterThan(50_000_000);
 		expect(value(after, "opencode_sidecar_events_replayed_total")).toBeGreaterThan(0);
-		for (const k of keys) expect(after).not.toContain(k);
+		for (const k of e2e.keys) expect(after).not.toContain(k);
 		expect(after).not.toContain("metrics please");
 	});
 });

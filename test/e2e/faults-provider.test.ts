@@ -1,50 +1,20 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { postSession, sessionBody } from "../support/api";
-import { type ScriptedLlm, startScriptedLlm, type Turn } from "../support/scripted-llm";
-import { findSecrets } from "../support/secrets";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
-import { type Received, readStream } from "../support/sse-client";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
+import { useE2eSidecar } from "../support/e2e";
+import type { Turn } from "../support/scripted-llm";
+import { readStream } from "../support/sse-client";
 
 /** The provider misbehaving: every case ends in its documented state, and none hangs. */
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let sidecar: SidecarProcess;
-const keys: string[] = [];
-const seen: Received[][] = [];
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	sidecar = await startSidecar({
-		workspace: dirs.workspace,
-		state: dirs.state,
-		env: { PROVIDER_MAX_RETRIES: "2", PROVIDER_IDLE_TIMEOUT: "2", SESSION_TIMEOUT: "90" },
-		warmUpWith: llm,
-	});
-});
-
-afterAll(async () => {
-	await sidecar?.stop();
-	await llm?.close();
-	const hits = findSecrets(keys, {
-		texts: { logs: sidecar.output.join("\n"), events: JSON.stringify(seen) },
-		dirs: [dirs.state, dirs.workspace],
-	});
-	dirs.cleanup();
-	expect(hits).toEqual([]);
-});
+const e2e = useE2eSidecar({ env: { PROVIDER_MAX_RETRIES: "2", PROVIDER_IDLE_TIMEOUT: "2", SESSION_TIMEOUT: "90" } });
 
 async function run(turns: Turn[], provider: "openai" | "anthropic" | "openai-compatible" = "openai-compatible") {
-	const key = `sk-fault-${crypto.randomUUID()}`;
-	keys.push(key);
-	llm.script(key, turns);
-	const body = sessionBody({ model_config: { provider, api_key: key, api_endpoint: llm.url } });
-	expect((await postSession(sidecar.url, body)).status).toBe(201);
-	const r = await readStream(`${sidecar.url}/sessions/${body.session_id}/stream`);
+	const key = e2e.newKey("sk-fault", turns);
+	const body = sessionBody({ model_config: { provider, api_key: key, api_endpoint: e2e.llm.url } });
+	expect((await postSession(e2e.sidecar.url, body)).status).toBe(201);
+	const r = await readStream(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`);
 	const events = r.events.filter((e) => e.event !== "heartbeat");
-	seen.push(events);
-	const status = (await (await fetch(`${sidecar.url}/sessions/${body.session_id}/status`)).json()) as Record<
+	e2e.seen.push(events);
+	const status = (await (await fetch(`${e2e.sidecar.url}/sessions/${body.session_id}/status`)).json()) as Record<
 		string,
 		any
 	>;

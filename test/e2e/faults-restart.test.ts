@@ -1,65 +1,32 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { findSecrets } from "../support/secrets";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
+import { useE2eSidecar } from "../support/e2e";
+import type { SidecarProcess } from "../support/sidecar-process";
 import { type Received, readStream } from "../support/sse-client";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
 
 /** Restarts and crashes: nothing stored is ever lost or renumbered, and nothing hangs. */
-let llm: ScriptedLlm;
-const keys: string[] = [];
-const allDirs: TempDirs[] = [];
-const outputs: string[] = [];
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-});
-
-afterAll(async () => {
-	await llm?.close();
-	const hits = findSecrets(keys, {
-		texts: { logs: outputs.join("\n") },
-		dirs: allDirs.flatMap((d) => [d.state, d.workspace]),
-	});
-	for (const d of allDirs) d.cleanup();
-	expect(hits).toEqual([]);
-});
+const e2e = useE2eSidecar({ sidecar: false });
 
 const noBeats = (events: Received[]) => events.filter((e) => e.event !== "heartbeat");
 const alive = (pid: number) =>
 	existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
 
-async function boot(dirs: TempDirs, env: Record<string, string> = {}): Promise<SidecarProcess> {
-	const s = await startSidecar({ workspace: dirs.workspace, state: dirs.state, env, warmUpWith: llm });
-	outputs.push("");
-	const index = outputs.length - 1;
-	const flush = () => {
-		outputs[index] = s.output.join("\n");
-	};
-	void s.exited.then(flush);
-	return s;
-}
-
 async function startSlowSession(sidecar: SidecarProcess) {
-	const key = `sk-restart-${crypto.randomUUID()}`;
-	keys.push(key);
 	// Long enough to be killed in the middle: 40 deltas 150 ms apart.
-	llm.script(key, [
+	const key = e2e.newKey("sk-restart", [
 		{ kind: "text", text: Array.from({ length: 40 }, (_, i) => `w${i}`).join(" "), chunks: 40, delayMs: 150 },
 	]);
-	const body = sessionBody({ model_config: { api_key: key, api_endpoint: llm.url } });
+	const body = sessionBody({ model_config: { api_key: key, api_endpoint: e2e.llm.url } });
 	expect((await postSession(sidecar.url, body)).status).toBe(201);
 	return { id: body.session_id, key };
 }
 
 describe("the sidecar killed mid-session", () => {
 	test("stored events replay unchanged, the sequence continues, a torn record is cut, the stale engine is stopped", async () => {
-		const dirs = makeTempDirs();
-		allDirs.push(dirs);
-		const first = await boot(dirs);
+		const dirs = e2e.makeDirs();
+		const first = await e2e.start({ dirs });
 		const s = await startSlowSession(first);
 		const before = await readStream(`${first.url}/sessions/${s.id}/stream`, {
 			until: (_e, all) => all.filter((x) => x.event === "output").length >= 5,
@@ -73,7 +40,7 @@ describe("the sidecar killed mid-session", () => {
 		const intact = readFileSync(log, "utf8");
 		appendFileSync(log, '999\toutput\t{"type":"stdout","te');
 
-		const second = await boot(dirs);
+		const second = await e2e.start({ dirs });
 		expect(alive(enginePid)).toBe(false);
 		expect(second.logs.some((l) => l.msg === "torn event record discarded" && l.session_id === s.id)).toBe(true);
 		expect(readFileSync(log, "utf8").startsWith(intact)).toBe(true);
@@ -107,7 +74,7 @@ describe("the sidecar killed mid-session", () => {
 		expect(more[0]).toMatchObject({ id: after.length + 1, event: "status", data: { status: "running" } });
 		expect(more.at(-1)?.event).toBe("complete");
 		// The resumed run saw the interrupted conversation.
-		expect(JSON.stringify(llm.requests.filter((r) => r.key === s.key).at(-1)?.body)).toContain(
+		expect(JSON.stringify(e2e.llm.requests.filter((r) => r.key === s.key).at(-1)?.body)).toContain(
 			"Continue where you stopped.",
 		);
 		await second.stop();
@@ -116,19 +83,18 @@ describe("the sidecar killed mid-session", () => {
 
 describe("SIGTERM", () => {
 	test("not ready at once, no new sessions, streams end cleanly after SHUTDOWN_DELAY, exit 0, state kept", async () => {
-		const dirs = makeTempDirs();
-		allDirs.push(dirs);
-		const sidecar = await boot(dirs, { SHUTDOWN_DELAY: "2", SHUTDOWN_TIMEOUT: "15" });
+		const dirs = e2e.makeDirs();
+		const sidecar = await e2e.start({ dirs, env: { SHUTDOWN_DELAY: "2", SHUTDOWN_TIMEOUT: "15" } });
 		const s = await startSlowSession(sidecar);
 		const stream = readStream(`${sidecar.url}/sessions/${s.id}/stream`);
-		await llm.waitForRequest((r) => r.key === s.key, 30_000);
+		await e2e.llm.waitForRequest((r) => r.key === s.key, 30_000);
 		const termAt = Date.now();
 		const exited = sidecar.stop();
 		await sidecar.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("shutting down"));
 		const ready = await fetch(`${sidecar.url}/ready`);
 		expect(ready.status).toBe(503);
 		expect(await ready.json()).toMatchObject({ status: "not ready", error: "shutting down" });
-		const refused = await postSession(sidecar.url, sessionBody({ model_config: { api_endpoint: llm.url } }));
+		const refused = await postSession(sidecar.url, sessionBody({ model_config: { api_endpoint: e2e.llm.url } }));
 		expect(refused.status).toBe(503);
 		expect(await refused.json()).toMatchObject({ code: "shutting_down" });
 		const ended = await stream;
@@ -138,7 +104,7 @@ describe("SIGTERM", () => {
 		expect(await exited).toBe(0);
 		expect(Date.now() - termAt).toBeLessThan(15_000);
 
-		const again = await boot(dirs);
+		const again = await e2e.start({ dirs });
 		const replay = noBeats((await readStream(`${again.url}/sessions/${s.id}/stream`)).events);
 		expect(replay.slice(0, noBeats(ended.events).length)).toEqual(noBeats(ended.events));
 		expect(replay.at(-1)).toMatchObject({ event: "error", data: { code: "interrupted" } });
@@ -148,11 +114,10 @@ describe("SIGTERM", () => {
 
 describe("the engine killed", () => {
 	test("with RESUME_INTERRUPTED=false the run ends failed with code interrupted", async () => {
-		const dirs = makeTempDirs();
-		allDirs.push(dirs);
-		const sidecar = await boot(dirs, { RESUME_INTERRUPTED: "false" });
+		const dirs = e2e.makeDirs();
+		const sidecar = await e2e.start({ dirs, env: { RESUME_INTERRUPTED: "false" } });
 		const s = await startSlowSession(sidecar);
-		await llm.waitForRequest((r) => r.key === s.key, 30_000);
+		await e2e.llm.waitForRequest((r) => r.key === s.key, 30_000);
 		const enginePid = Number(readFileSync(join(dirs.state, "engine/engine.pid"), "utf8"));
 		process.kill(enginePid, "SIGKILL");
 		const events = noBeats((await readStream(`${sidecar.url}/sessions/${s.id}/stream`)).events);

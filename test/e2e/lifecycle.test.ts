@@ -1,56 +1,29 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { postSession, sessionBody } from "../support/api";
-import { type ScriptedLlm, startScriptedLlm, type Turn } from "../support/scripted-llm";
-import { findSecrets } from "../support/secrets";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
+import { useE2eSidecar } from "../support/e2e";
+import type { Turn } from "../support/scripted-llm";
 import { followWithEventSource, type Received, readStream } from "../support/sse-client";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
 
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let sidecar: SidecarProcess;
-const keys: string[] = [];
-const seen: Received[][] = [];
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	sidecar = await startSidecar({
-		workspace: dirs.workspace,
-		state: dirs.state,
-		env: {
-			SESSION_TIMEOUT: "4",
-			MAX_CONCURRENT_SESSIONS: "2",
-			HEARTBEAT_INTERVAL: "0.3",
-		},
-		warmUpWith: llm,
-	});
+const e2e = useE2eSidecar({
+	env: {
+		SESSION_TIMEOUT: "4",
+		MAX_CONCURRENT_SESSIONS: "2",
+		HEARTBEAT_INTERVAL: "0.3",
+	},
 });
-
-afterAll(async () => {
-	await sidecar?.stop();
-	await llm?.close();
-	const hits = findSecrets(keys, {
-		texts: { logs: sidecar.output.join("\n"), events: JSON.stringify(seen) },
-		dirs: [dirs.state, dirs.workspace],
-	});
-	dirs.cleanup();
-	expect(hits).toEqual([]);
-});
+const { seen } = e2e;
 
 async function start(turns: Turn[], provider: "openai" | "anthropic" | "openai-compatible" = "openai-compatible") {
-	const key = `sk-life-${crypto.randomUUID()}`;
-	keys.push(key);
-	llm.script(key, turns);
+	const key = e2e.newKey("sk-life", turns);
 	const body = sessionBody({
-		model_config: { provider, api_key: key, api_endpoint: llm.url },
+		model_config: { provider, api_key: key, api_endpoint: e2e.llm.url },
 	});
-	const res = await postSession(sidecar.url, body);
+	const res = await postSession(e2e.sidecar.url, body);
 	expect(res.status).toBe(201);
 	return {
 		id: body.session_id,
 		key,
-		stream: `${sidecar.url}/sessions/${body.session_id}/stream`,
+		stream: `${e2e.sidecar.url}/sessions/${body.session_id}/stream`,
 	};
 }
 
@@ -60,8 +33,8 @@ describe("ending a run", () => {
 	test("DELETE aborts a running session at once and is idempotent", async () => {
 		const s = await start([{ kind: "hang" }]);
 		// Wait until the provider call is really in flight.
-		await llm.waitForRequest((r) => r.key === s.key, 30_000);
-		const del = await fetch(`${sidecar.url}/sessions/${s.id}`, {
+		await e2e.llm.waitForRequest((r) => r.key === s.key, 30_000);
+		const del = await fetch(`${e2e.sidecar.url}/sessions/${s.id}`, {
 			method: "DELETE",
 		});
 		expect(del.status).toBe(200);
@@ -74,11 +47,14 @@ describe("ending a run", () => {
 			{ event: "status", data: { status: "cancelled" } },
 			{ event: "error", data: { fatal: true, code: "cancelled" } },
 		]);
-		const again = await fetch(`${sidecar.url}/sessions/${s.id}`, {
+		const again = await fetch(`${e2e.sidecar.url}/sessions/${s.id}`, {
 			method: "DELETE",
 		});
 		expect(await again.json()).toEqual(body);
-		const status = (await (await fetch(`${sidecar.url}/sessions/${s.id}/status`)).json()) as Record<string, unknown>;
+		const status = (await (await fetch(`${e2e.sidecar.url}/sessions/${s.id}/status`)).json()) as Record<
+			string,
+			unknown
+		>;
 		expect(status).toMatchObject({
 			status: "cancelled",
 			error: { code: "cancelled" },
@@ -93,7 +69,10 @@ describe("ending a run", () => {
 			{ event: "status", data: { status: "timeout" } },
 			{ event: "error", data: { fatal: true, code: "timeout" } },
 		]);
-		const status = (await (await fetch(`${sidecar.url}/sessions/${s.id}/status`)).json()) as Record<string, unknown>;
+		const status = (await (await fetch(`${e2e.sidecar.url}/sessions/${s.id}/status`)).json()) as Record<
+			string,
+			unknown
+		>;
 		expect(status).toMatchObject({
 			status: "timeout",
 			error: { code: "timeout" },
@@ -117,9 +96,8 @@ describe("ending a run", () => {
 	});
 
 	test("a provider that echoes the key in its error never gets it into events or logs", async () => {
-		const key = `sk-echo-${crypto.randomUUID()}`;
-		keys.push(key);
-		llm.script(key, [
+		const key = e2e.newKey("sk-echo");
+		e2e.llm.script(key, [
 			{
 				kind: "error",
 				status: 401,
@@ -130,11 +108,13 @@ describe("ending a run", () => {
 			model_config: {
 				provider: "anthropic",
 				api_key: key,
-				api_endpoint: llm.url,
+				api_endpoint: e2e.llm.url,
 			},
 		});
-		expect((await postSession(sidecar.url, body)).status).toBe(201);
-		const events = withoutHeartbeats(await followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`));
+		expect((await postSession(e2e.sidecar.url, body)).status).toBe(201);
+		const events = withoutHeartbeats(
+			await followWithEventSource(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`),
+		);
 		seen.push(events);
 		const terminal = events.at(-1);
 		expect(terminal).toMatchObject({
@@ -175,21 +155,19 @@ describe("limits", () => {
 	test("MAX_CONCURRENT_SESSIONS running sessions make the next POST a 503 with Retry-After", async () => {
 		const a = await start([{ kind: "hang" }]);
 		const b = await start([{ kind: "hang" }]);
-		const key = `sk-limit-${crypto.randomUUID()}`;
-		keys.push(key);
-		llm.script(key, [{ kind: "text", text: "ok" }]);
+		const key = e2e.newKey("sk-limit", [{ kind: "text", text: "ok" }]);
 		const third = sessionBody({
-			model_config: { api_key: key, api_endpoint: llm.url },
+			model_config: { api_key: key, api_endpoint: e2e.llm.url },
 		});
-		const refused = await postSession(sidecar.url, third);
+		const refused = await postSession(e2e.sidecar.url, third);
 		expect(refused.status).toBe(503);
 		expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
 		expect(await refused.json()).toMatchObject({ code: "too_many_sessions" });
 		// The refused id was not kept: after a slot frees up the same request is accepted.
-		await fetch(`${sidecar.url}/sessions/${a.id}`, { method: "DELETE" });
-		expect((await postSession(sidecar.url, third)).status).toBe(201);
-		await fetch(`${sidecar.url}/sessions/${b.id}`, { method: "DELETE" });
-		await followWithEventSource(`${sidecar.url}/sessions/${third.session_id}/stream`);
+		await fetch(`${e2e.sidecar.url}/sessions/${a.id}`, { method: "DELETE" });
+		expect((await postSession(e2e.sidecar.url, third)).status).toBe(201);
+		await fetch(`${e2e.sidecar.url}/sessions/${b.id}`, { method: "DELETE" });
+		await followWithEventSource(`${e2e.sidecar.url}/sessions/${third.session_id}/stream`);
 	});
 });
 
@@ -250,12 +228,12 @@ describe("the stream", () => {
 		const frames = r.text.split("\n\n").filter((f) => f.includes("event: heartbeat"));
 		expect(frames.length).toBe(beats.length);
 		for (const f of frames) expect(f).toBe("event: heartbeat\ndata: {}");
-		await fetch(`${sidecar.url}/sessions/${s.id}`, { method: "DELETE" });
+		await fetch(`${e2e.sidecar.url}/sessions/${s.id}`, { method: "DELETE" });
 	});
 
 	test("a malformed Last-Event-ID is a 400 with the error envelope", async () => {
 		for (const bad of ["abc", "-7", "x1.5", "99999999999999999999", "12 34"]) {
-			const r = await fetch(`${sidecar.url}/sessions/${id}/stream`, {
+			const r = await fetch(`${e2e.sidecar.url}/sessions/${id}/stream`, {
 				headers: { "Last-Event-ID": bad },
 			});
 			expect(r.status).toBe(400);
@@ -266,26 +244,17 @@ describe("the stream", () => {
 			});
 			expect(JSON.stringify(body)).not.toContain(bad);
 		}
-		const beyond = await fetch(`${sidecar.url}/sessions/${id}/stream`, {
+		const beyond = await fetch(`${e2e.sidecar.url}/sessions/${id}/stream`, {
 			headers: { "Last-Event-ID": "100000" },
 		});
 		expect(beyond.status).toBe(400);
 	});
 
 	test("events survive a sidecar restart on the same state directory", async () => {
-		await sidecar.stop();
-		sidecar = await startSidecar({
-			workspace: dirs.workspace,
-			state: dirs.state,
-			env: {
-				SESSION_TIMEOUT: "4",
-				MAX_CONCURRENT_SESSIONS: "2",
-				HEARTBEAT_INTERVAL: "0.3",
-			},
-		});
-		const replay = await readStream(`${sidecar.url}/sessions/${id}/stream`);
+		await e2e.restart({ warmUp: false });
+		const replay = await readStream(`${e2e.sidecar.url}/sessions/${id}/stream`);
 		expect(withoutHeartbeats(replay.events)).toEqual(full);
-		const status = (await (await fetch(`${sidecar.url}/sessions/${id}/status`)).json()) as Record<string, unknown>;
+		const status = (await (await fetch(`${e2e.sidecar.url}/sessions/${id}/status`)).json()) as Record<string, unknown>;
 		expect(status).toMatchObject({
 			status: "completed",
 			last_event_id: full.length,

@@ -1,44 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { findSecrets } from "../support/secrets";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
+import { useE2eSidecar } from "../support/e2e";
 import { followWithEventSource, type Received } from "../support/sse-client";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
 
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let sidecar: SidecarProcess;
-const keys: string[] = [];
-const seen: Received[][] = [];
-const statusBodies: string[] = [];
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	sidecar = await startSidecar({
-		workspace: dirs.workspace,
-		state: dirs.state,
-	});
-});
-
-afterAll(async () => {
-	await sidecar?.stop();
-	await llm?.close();
-	// No key used here may be anywhere: logs, events, status bodies, state, workspace.
-	const hits = findSecrets(keys, {
-		texts: {
-			logs: sidecar.output.join("\n"),
-			events: JSON.stringify(seen),
-			statuses: statusBodies.join("\n"),
-		},
-		dirs: [dirs.state, dirs.workspace],
-	});
-	dirs.cleanup();
-	expect(hits).toEqual([]);
-});
+// No short timeouts here, so the first session may pay for the engine's lazy project set-up.
+const e2e = useE2eSidecar({ warmUp: false });
 
 const PROVIDERS = [
 	{
@@ -62,9 +30,7 @@ const PROVIDERS = [
 ] as const;
 
 async function runWriteSession(p: (typeof PROVIDERS)[number], file: string, delayMs = 0) {
-	const key = `sk-${p.provider}-${crypto.randomUUID()}`;
-	keys.push(key);
-	llm.script(key, [
+	const key = e2e.newKey(`sk-${p.provider}`, [
 		{
 			kind: "tool",
 			text: `Writing ${file}.`,
@@ -84,14 +50,14 @@ async function runWriteSession(p: (typeof PROVIDERS)[number], file: string, dela
 			provider: p.provider,
 			model: p.model,
 			api_key: key,
-			api_endpoint: llm.url,
+			api_endpoint: e2e.llm.url,
 			temperature: 0.35,
 			max_tokens: 1500,
 		},
 	});
-	const res = await postSession(sidecar.url, body);
+	const res = await postSession(e2e.sidecar.url, body);
 	const created = await res.text();
-	statusBodies.push(created);
+	e2e.bodies.push(created);
 	expect(res.status).toBe(201);
 	expect(JSON.parse(created)).toMatchObject({
 		session_id: body.session_id,
@@ -102,7 +68,7 @@ async function runWriteSession(p: (typeof PROVIDERS)[number], file: string, dela
 	return {
 		key,
 		body,
-		events: followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`),
+		events: followWithEventSource(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`),
 	};
 }
 
@@ -140,12 +106,12 @@ describe("a tool-using session per provider", () => {
 			const file = `out/${p.provider}.txt`;
 			const run = await runWriteSession(p, file);
 			const events = await run.events;
-			seen.push(events);
+			e2e.seen.push(events);
 			expectWellFormedRun(events, file);
-			expect(readFileSync(join(dirs.workspace, file), "utf8")).toBe(`made by ${p.provider}\n`);
+			expect(readFileSync(join(e2e.dirs.workspace, file), "utf8")).toBe(`made by ${p.provider}\n`);
 
 			// Every call reached the provider's own API with the session's key and parameters.
-			const calls = llm.requests.filter((r) => r.key === run.key);
+			const calls = e2e.llm.requests.filter((r) => r.key === run.key);
 			expect(calls.length).toBeGreaterThanOrEqual(2);
 			for (const c of calls) {
 				expect(c.format).toBe(p.format);
@@ -162,9 +128,9 @@ describe("a tool-using session per provider", () => {
 			for (const t of ["read", "write", "edit", "bash"]) expect(offered).toContain(`"${t}"`);
 			expect(offered).not.toContain('"webfetch"');
 
-			const status = await fetch(`${sidecar.url}/sessions/${run.body.session_id}/status`);
+			const status = await fetch(`${e2e.sidecar.url}/sessions/${run.body.session_id}/status`);
 			const text = await status.text();
-			statusBodies.push(text);
+			e2e.bodies.push(text);
 			expect(JSON.parse(text)).toMatchObject({
 				status: "completed",
 				files_modified: [file],
@@ -181,43 +147,41 @@ test("two sessions with different keys run at once, each sending only its own ke
 	const [sa, sb] = await Promise.all(
 		[a, b].map(
 			async (r) =>
-				(await (await fetch(`${sidecar.url}/sessions/${r.body.session_id}/status`)).json()) as { status: string },
+				(await (await fetch(`${e2e.sidecar.url}/sessions/${r.body.session_id}/status`)).json()) as { status: string },
 		),
 	);
 	expect([sa?.status, sb?.status]).toEqual(["running", "running"]);
 	const [ea, eb] = await Promise.all([a.events, b.events]);
-	seen.push(ea, eb);
+	e2e.seen.push(ea, eb);
 	expectWellFormedRun(ea, "concurrent/a.txt");
 	expectWellFormedRun(eb, "concurrent/b.txt");
-	const callsA = llm.requests.filter((r) => r.key === a.key);
-	const callsB = llm.requests.filter((r) => r.key === b.key);
+	const callsA = e2e.llm.requests.filter((r) => r.key === a.key);
+	const callsB = e2e.llm.requests.filter((r) => r.key === b.key);
 	expect(callsA.every((c) => c.format === "responses")).toBe(true);
 	expect(callsB.every((c) => c.format === "chat")).toBe(true);
 	// Their calls overlapped in time: one engine served both.
 	const endA = Math.max(...callsA.map((c) => c.at));
 	const startB = Math.min(...callsB.map((c) => c.at));
 	expect(startB).toBeLessThan(endA);
-	expect(existsSync(join(dirs.workspace, "concurrent/a.txt"))).toBe(true);
-	expect(existsSync(join(dirs.workspace, "concurrent/b.txt"))).toBe(true);
+	expect(existsSync(join(e2e.dirs.workspace, "concurrent/a.txt"))).toBe(true);
+	expect(existsSync(join(e2e.dirs.workspace, "concurrent/b.txt"))).toBe(true);
 });
 
 test("the engine offers exactly the tools the sidecar validates against", async () => {
 	const { ENGINE_TOOLS } = await import("../../src/engine/tools");
 	// A session with every tool enabled offers them all (bar those the engine hides in server mode).
-	const key = `sk-tools-${crypto.randomUUID()}`;
-	keys.push(key);
-	llm.script(key, [{ kind: "text", text: "Nothing to do." }]);
+	const key = e2e.newKey("sk-tools", [{ kind: "text", text: "Nothing to do." }]);
 	const body = sessionBody({
 		model_config: {
 			api_key: key,
-			api_endpoint: llm.url,
+			api_endpoint: e2e.llm.url,
 			enabled_tools: [...ENGINE_TOOLS],
 		},
 	});
-	expect((await postSession(sidecar.url, body)).status).toBe(201);
-	const events = await followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`);
-	seen.push(events);
-	const call = llm.requests.find((r) => r.key === key);
+	expect((await postSession(e2e.sidecar.url, body)).status).toBe(201);
+	const events = await followWithEventSource(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`);
+	e2e.seen.push(events);
+	const call = e2e.llm.requests.find((r) => r.key === key);
 	const offered: string[] = (call?.body.tools ?? []).map((t: { function?: { name: string } }) => t.function?.name);
 	for (const name of offered) expect(ENGINE_TOOLS as readonly string[]).toContain(name);
 	expect(offered).toContain("bash");
@@ -225,30 +189,26 @@ test("the engine offers exactly the tools the sidecar validates against", async 
 });
 
 test("system_prompt reaches the provider in that session's calls only", async () => {
-	const key = `sk-system-${crypto.randomUUID()}`;
-	keys.push(key);
-	llm.script(key, [{ kind: "text", text: "Understood." }]);
+	const key = e2e.newKey("sk-system", [{ kind: "text", text: "Understood." }]);
 	const marker = `Always answer like a pirate ${crypto.randomUUID()}`;
 	const body = sessionBody({
 		system_prompt: marker,
 		model_config: {
 			provider: "anthropic",
 			api_key: key,
-			api_endpoint: llm.url,
+			api_endpoint: e2e.llm.url,
 		},
 	});
-	expect((await postSession(sidecar.url, body)).status).toBe(201);
-	seen.push(await followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`));
-	const call = llm.requests.find((r) => r.key === key);
+	expect((await postSession(e2e.sidecar.url, body)).status).toBe(201);
+	e2e.seen.push(await followWithEventSource(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`));
+	const call = e2e.llm.requests.find((r) => r.key === key);
 	expect(JSON.stringify(call?.body.system)).toContain(marker);
-	const others = llm.requests.filter((r) => r.key !== key);
+	const others = e2e.llm.requests.filter((r) => r.key !== key);
 	expect(others.some((r) => JSON.stringify(r.body).includes(marker))).toBe(false);
 });
 
 test("a reasoning model gets no temperature, and the stream says so once", async () => {
-	const key = `sk-reasoning-${crypto.randomUUID()}`;
-	keys.push(key);
-	llm.script(key, [
+	const key = e2e.newKey("sk-reasoning", [
 		{
 			kind: "tool",
 			calls: [{ name: "read", args: { filePath: "README.md" } }],
@@ -260,14 +220,14 @@ test("a reasoning model gets no temperature, and the stream says so once", async
 			provider: "openai",
 			model: "gpt-5-mini",
 			api_key: key,
-			api_endpoint: llm.url,
+			api_endpoint: e2e.llm.url,
 			temperature: 0.9,
 		},
 	});
-	expect((await postSession(sidecar.url, body)).status).toBe(201);
-	const events = await followWithEventSource(`${sidecar.url}/sessions/${body.session_id}/stream`);
-	seen.push(events);
-	const calls = llm.requests.filter((r) => r.key === key);
+	expect((await postSession(e2e.sidecar.url, body)).status).toBe(201);
+	const events = await followWithEventSource(`${e2e.sidecar.url}/sessions/${body.session_id}/stream`);
+	e2e.seen.push(events);
+	const calls = e2e.llm.requests.filter((r) => r.key === key);
 	expect(calls.length).toBeGreaterThanOrEqual(2);
 	for (const c of calls) {
 		expect(c.body.model).toBe("gpt-5-mini");

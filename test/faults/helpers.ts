@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StoredEvent } from "../../src/events/catalogue";
-import { decodeRecord } from "../../src/events/record";
+import { decodeFrame } from "../../src/events/record";
 import { SseParser } from "../../src/sse/parse";
 import { type Received, toReceived } from "../support/sse-client";
 
@@ -53,10 +53,10 @@ export async function readSse(
 export function storedEvents(stateDir: string, sessionId: string): StoredEvent[] {
 	const text = readFileSync(join(stateDir, "sessions", sessionId, "events.log"), "utf8");
 	return text
-		.split("\n")
+		.split("\n\n")
 		.filter((l) => l !== "")
 		.map((l) => {
-			const e = decodeRecord(l);
+			const e = decodeFrame(l);
 			if (!e) throw new Error(`unreadable record in ${sessionId}: ${l.slice(0, 80)}`);
 			return e;
 		});

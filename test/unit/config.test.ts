@@ -43,6 +43,7 @@ const FIELDS: Partial<Record<VariableName, [keyof Config, (text: string) => unkn
 	SHUTDOWN_DELAY: ["shutdownDelayMs", (t) => Number(t) * 1000],
 	SHUTDOWN_TIMEOUT: ["shutdownTimeoutMs", (t) => Number(t) * 1000],
 	ENGINE_START_TIMEOUT: ["engineStartTimeoutMs", (t) => Number(t) * 1000],
+	ENGINE_CALL_TIMEOUT: ["engineCallTimeoutMs", (t) => Number(t) * 1000],
 	K8S_REPORTER: ["kubernetesReporter", (t) => t],
 	POD_NAME: ["podName", (t) => t],
 	POD_NAMESPACE: ["podNamespace", (t) => t],
@@ -117,6 +118,7 @@ describe("parseConfig values", () => {
 				SHUTDOWN_DELAY: "0",
 				SHUTDOWN_TIMEOUT: "2",
 				ENGINE_START_TIMEOUT: "2.5",
+				ENGINE_CALL_TIMEOUT: "4",
 			},
 			INSTALL,
 		);
@@ -146,6 +148,7 @@ describe("parseConfig values", () => {
 			shutdownDelayMs: 0,
 			shutdownTimeoutMs: 2000,
 			engineStartTimeoutMs: 2500,
+			engineCallTimeoutMs: 4000,
 			kubernetesReporter: "auto",
 			podName: "",
 			podNamespace: "",

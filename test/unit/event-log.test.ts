@@ -4,11 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LoggedEvent, StoredEvent } from "../../src/events/catalogue";
 import { EventLog } from "../../src/events/log";
-import { decodeRecord, encodeRecord, eventToFrame, recordToFrame } from "../../src/events/record";
+import { decodeFrame, decodeLegacyRecord, eventToFrame, frameId } from "../../src/events/record";
 import { encodeFrame } from "../../src/sse/encode";
 import { SseParser } from "../../src/sse/parse";
 
 const T = "2026-01-01T00:00:00.000Z";
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 const output = (text: string): LoggedEvent => ({
 	event: "output",
@@ -123,7 +124,7 @@ describe("EventLog", () => {
 		for (const e of sampleEvents(3)) first.append(e);
 		first.close();
 		const intact = statSync(path).size;
-		const torn = '4\toutput\t{"type":"stdout","text":"cut';
+		const torn = 'event: output\nid: 4\ndata: {"type":"stdout","text":"cut';
 		appendFileSync(path, torn);
 
 		const { log, recovery } = open();
@@ -139,11 +140,79 @@ describe("EventLog", () => {
 		expect(all[3]).toEqual({ ...output("next"), id: 4 } as StoredEvent);
 	});
 
-	it("discards a complete record that was torn just before its newline", () => {
+	it("discards a whole frame that was torn before its blank line", () => {
 		const first = open().log;
 		first.append(output("one"));
 		first.close();
-		const whole = encodeRecord({ ...output("two"), id: 2 } as StoredEvent);
+		for (const cut of [1, 2]) {
+			const frame = eventToFrame({ ...output("two"), id: 2 } as StoredEvent);
+			const torn = frame.slice(0, frame.length - cut);
+			appendFileSync(path, torn);
+			const { log, recovery } = open();
+			expect(recovery.discardedBytes).toBe(Buffer.byteLength(torn));
+			expect(log.lastId).toBe(1);
+			log.close();
+		}
+	});
+
+	it("cuts a last frame whose payload does not parse, and keeps the one before as the last event", () => {
+		const first = open().log;
+		first.append(output("one"));
+		first.close();
+		const bad = 'event: output\nid: 2\ndata: {"type":"std\n\n';
+		appendFileSync(path, bad);
+		const { log, recovery } = open();
+		expect(recovery).toEqual({ events: 1, discardedBytes: Buffer.byteLength(bad) });
+		expect(log.last).toEqual({ ...output("one"), id: 1 } as StoredEvent);
+	});
+
+	it("writes exactly the frames it stores, so the file is an SSE stream", () => {
+		const { log } = open();
+		const events = sampleEvents(6);
+		const frames = events.map((e) => log.appendFrame(e));
+		expect(frames.map((f) => f.stored.id)).toEqual([1, 2, 3, 4, 5, 6]);
+		const file = readFileSync(path, "utf8");
+		expect(file).toBe(frames.map((f) => new TextDecoder().decode(f.frame)).join(""));
+		const parsed = new SseParser().push(file);
+		expect(parsed.map((p) => ({ event: p.event, id: Number(p.id), data: JSON.parse(p.data) }))).toEqual(
+			events.map((e, i) => ({ ...e, id: i + 1 })),
+		);
+	});
+
+	it("migrates a log in the old line format to frames, keeping ids and payloads and cutting a torn tail", async () => {
+		const events = sampleEvents(7).map((e, i) => ({ ...e, id: i + 1 }) as StoredEvent);
+		const legacy = events.map((e) => `${e.id}\t${e.event}\t${JSON.stringify(e.data)}\n`).join("");
+		const torn = '8\toutput\t{"type":"std';
+		writeFileSync(path, legacy + torn);
+		const { log, recovery } = open();
+		expect(recovery).toEqual({ events: 7, discardedBytes: Buffer.byteLength(torn), migrated: true });
+		expect(readFileSync(path, "utf8")).toBe(events.map(eventToFrame).join(""));
+		expect(await log.readAll()).toEqual(events);
+		expect(log.last).toEqual(events[6]);
+		expect(log.append(output("after migration")).id).toBe(8);
+		log.close();
+		// Opening again finds frames: nothing to migrate.
+		expect(open().recovery).toEqual({ events: 8, discardedBytes: 0 });
+	});
+
+	it("flushes in the background and closes only after a flush in flight", async () => {
+		const { log } = open();
+		log.append(output("one"));
+		log.sync();
+		log.append(output("two"));
+		log.sync(); // one flush at a time: this one is skipped, the next catches up
+		log.close();
+		expect(() => log.append(output("late"))).toThrow(/closed/);
+		const { log: again, recovery } = open();
+		expect(recovery.events).toBe(2);
+		expect((await again.readAll()).map((e) => e.id)).toEqual([1, 2]);
+	});
+
+	it("discards a complete record that was torn just before its newline (old format)", () => {
+		const first = open().log;
+		first.append(output("one"));
+		first.close();
+		const whole = "garbage without end";
 		appendFileSync(path, whole);
 		const { log, recovery } = open();
 		expect(recovery.discardedBytes).toBe(Buffer.byteLength(whole));
@@ -170,7 +239,7 @@ describe("EventLog", () => {
 		const first = open().log;
 		first.append(output("one"));
 		first.close();
-		const skipped = `${encodeRecord({ ...output("five"), id: 5 } as StoredEvent)}\n`;
+		const skipped = eventToFrame({ ...output("five"), id: 5 } as StoredEvent);
 		appendFileSync(path, skipped);
 		const { log, recovery } = open();
 		expect(recovery).toEqual({
@@ -180,10 +249,10 @@ describe("EventLog", () => {
 		expect(log.append(output("two")).id).toBe(2);
 	});
 
-	it("recovers an empty log from a file holding only a torn record", () => {
-		writeFileSync(path, "1\tout");
+	it("recovers an empty log from a file holding only a torn frame", () => {
+		writeFileSync(path, "event: out");
 		const { log, recovery } = open();
-		expect(recovery).toEqual({ events: 0, discardedBytes: 5 });
+		expect(recovery).toEqual({ events: 0, discardedBytes: 10 });
 		expect(log.lastId).toBe(0);
 		expect(readFileSync(path, "utf8")).toBe("");
 	});
@@ -206,20 +275,23 @@ describe("EventLog.readFrames", () => {
 
 	it("returns every event after afterId as frames identical to eventToFrame", async () => {
 		for (const afterId of [0, 1, 7, 19]) {
-			const { text, lastId } = await log.readFrames(afterId);
+			const { bytes, lastId } = await log.readFrames(afterId);
+			const text = decode(bytes);
 			expect(lastId).toBe(20);
 			expect(text).toBe(expectedFrames(afterId));
 		}
 	});
 
 	it("returns nothing when afterId is the last id", async () => {
-		expect(await log.readFrames(20)).toEqual({ text: "", lastId: 20 });
+		const { bytes, lastId } = await log.readFrames(20);
+		expect({ length: bytes.byteLength, lastId }).toEqual({ length: 0, lastId: 20 });
 	});
 
 	it("returns nothing for an empty log", async () => {
 		const empty = EventLog.open(join(dir, "empty.log"));
 		opened.push(empty.log);
-		expect(await empty.log.readFrames(0)).toEqual({ text: "", lastId: 0 });
+		const { bytes, lastId } = await empty.log.readFrames(0);
+		expect({ length: bytes.byteLength, lastId }).toEqual({ length: 0, lastId: 0 });
 	});
 
 	it.each([1, 50, 300, 1000])(
@@ -232,7 +304,8 @@ describe("EventLog.readFrames", () => {
 				while (cursor < log.lastId) {
 					const chunk = await log.readFrames(cursor, maxBytes);
 					expect(chunk.lastId).toBeGreaterThan(cursor);
-					text += chunk.text;
+					expect(chunk.bytes.byteLength <= maxBytes || chunk.lastId === cursor + 1).toBe(true);
+					text += decode(chunk.bytes);
 					cursor = chunk.lastId;
 					chunks++;
 				}
@@ -244,14 +317,16 @@ describe("EventLog.readFrames", () => {
 	);
 
 	it("includes at least one event even when it is larger than maxBytes", async () => {
-		const { text, lastId } = await log.readFrames(3, 1);
+		const read = await log.readFrames(3, 1);
+		const { lastId } = read;
+		const text = decode(read.bytes);
 		expect(lastId).toBe(4);
 		expect(text).toBe(expectedFrames(3).slice(0, text.length));
 		expect(new SseParser().push(text)).toHaveLength(1);
 	});
 
 	it("parses back to the stored ids and payloads", async () => {
-		const { text } = await log.readFrames(0);
+		const text = decode((await log.readFrames(0)).bytes);
 		const parsed = new SseParser().push(text);
 		expect(
 			parsed.map((p) => ({
@@ -265,7 +340,9 @@ describe("EventLog.readFrames", () => {
 	it("sees events appended after an earlier read", async () => {
 		await log.readFrames(0);
 		log.append(output("late\narrival"));
-		const { text, lastId } = await log.readFrames(20);
+		const read = await log.readFrames(20);
+		const { lastId } = read;
+		const text = decode(read.bytes);
 		expect(lastId).toBe(21);
 		expect(text).toBe(eventToFrame({ ...output("late\narrival"), id: 21 } as StoredEvent));
 	});
@@ -300,19 +377,21 @@ describe("records", () => {
 	];
 
 	it.each(tricky.map((e, i) => [i, e] as const))(
-		"recordToFrame equals encodeFrame({event, id, data}) (case %d)",
+		"eventToFrame equals encodeFrame({event, id, data}), is three lines and decodes back (case %d)",
 		(i, e) => {
 			const stored = { ...e, id: i + 1 } as StoredEvent;
-			const record = encodeRecord(stored);
-			expect(record).not.toMatch(/[\n\r]/);
 			const frame = encodeFrame({
 				event: stored.event,
 				id: stored.id,
 				data: stored.data,
 			});
-			expect(recordToFrame(record)).toBe(frame);
 			expect(eventToFrame(stored)).toBe(frame);
-			expect(decodeRecord(record)).toEqual(stored);
+			const body = frame.slice(0, -2);
+			expect(body.split("\n")).toHaveLength(3);
+			expect(body).not.toMatch(/\r/);
+			expect(frameId(body)).toBe(stored.id);
+			expect(decodeFrame(body)).toEqual(stored);
+			expect(decodeLegacyRecord(`${stored.id}\t${stored.event}\t${JSON.stringify(stored.data)}`)).toEqual(stored);
 		},
 	);
 
@@ -327,7 +406,23 @@ describe("records", () => {
 		["truncated JSON", '1\toutput\t{"a":'],
 		["a JSON scalar", "1\toutput\t42"],
 		["JSON null", "1\toutput\tnull"],
-	])("decodeRecord rejects %s", (_name, line) => {
-		expect(decodeRecord(line)).toBeUndefined();
+	])("decodeLegacyRecord rejects %s", (_name, line) => {
+		expect(decodeLegacyRecord(line)).toBeUndefined();
+	});
+
+	it.each([
+		["an empty frame", ""],
+		["no event line", "id: 1\ndata: {}"],
+		["no id line", "event: output\ndata: {}"],
+		["no data line", "event: output\nid: 1"],
+		["an extra line", "event: output\nid: 1\nretry: 5\ndata: {}"],
+		["a zero id", "event: output\nid: 0\ndata: {}"],
+		["a fractional id", "event: output\nid: 1.5\ndata: {}"],
+		["a non-numeric id", "event: output\nid: x\ndata: {}"],
+		["truncated JSON", 'event: output\nid: 1\ndata: {"a":'],
+		["a JSON scalar", "event: output\nid: 1\ndata: 42"],
+		["JSON null", "event: output\nid: 1\ndata: null"],
+	])("decodeFrame rejects %s", (_name, frame) => {
+		expect(decodeFrame(frame)).toBeUndefined();
 	});
 });

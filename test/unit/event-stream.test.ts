@@ -351,6 +351,25 @@ describe("openEventStream", () => {
 		expect(client.ids).toEqual(range(1, 61));
 	});
 
+	it("reads a small first replay chunk, then large ones within the queue limit", async () => {
+		for (let i = 1; i <= 3000; i++) channel.publish(output(`stored ${i} ${"z".repeat(1000)}`));
+		channel.publish(complete);
+		const sizes: number[] = [];
+		const readFrames = log.readFrames.bind(log);
+		log.readFrames = (afterId, maxBytes) => {
+			sizes.push(maxBytes ?? Number.NaN);
+			return readFrames(afterId, maxBytes);
+		};
+		const maxQueuedBytes = 4 * 1024 * 1024;
+		const { client, closes } = open({ maxQueuedBytes });
+		await client.readToEnd();
+		expect(closes).toEqual(["terminal"]);
+		expect(client.ids).toEqual(range(1, 3001));
+		expect(sizes[0]).toBe(64 * 1024);
+		expect(Math.max(...sizes.slice(1))).toBe(1024 * 1024);
+		for (const s of sizes) expect(s).toBeLessThanOrEqual(maxQueuedBytes);
+	});
+
 	it("unsubscribes, stops its timer and reports client_gone when the reader cancels", async () => {
 		channel.publish(output("one"));
 		const { client, closes } = open();

@@ -1,0 +1,72 @@
+import type { OpencodeClient } from "@opencode-ai/sdk/v2/client";
+import type { Clock } from "../lib/clock";
+import type { Logger } from "../lib/log";
+import { ENGINE_MODEL_ID } from "./config";
+import { type EngineEvent, engineSessionOf } from "./events";
+
+export interface WarmUpOptions {
+	readonly workspaceDir: string;
+	/** The warm-up gives up waiting for its prompt to end after this long. */
+	readonly limitMs: number;
+	readonly clock: Clock;
+	readonly log: Logger;
+}
+
+/**
+ * The engine initialises a project lazily, in the first prompt it runs
+ * (snapshots, file watcher, project copy: 2-5 s). One throwaway prompt does
+ * that right after the engine connects, while `/ready` already says ready;
+ * runs wait for it (`Engine.whenWarm`) before their first prompt, so only a
+ * run started in the first seconds of an engine pays for it. Its LLM call
+ * goes to the gateway, which refuses it (no live session owns it): no
+ * provider is contacted.
+ */
+export class WarmUp {
+	private session: string | undefined;
+	private done: (() => void) | undefined;
+
+	constructor(private readonly options: WarmUpOptions) {}
+
+	/** True for an event of the warm-up's own session (not to be passed on). */
+	absorb(event: EngineEvent): boolean {
+		if (this.session === undefined || engineSessionOf(event) !== this.session) return false;
+		if (event.type === "session.idle") this.done?.();
+		return true;
+	}
+
+	async run(client: OpencodeClient): Promise<void> {
+		const { clock, log, workspaceDir } = this.options;
+		const started = clock.now();
+		try {
+			const created = await client.session.create(
+				{ title: "sidecar warm-up", directory: workspaceDir },
+				{ throwOnError: true },
+			);
+			const id = created.data.id;
+			let cancelLimit: (() => void) | undefined;
+			const finished = new Promise<void>((resolve) => {
+				this.session = id;
+				this.done = resolve;
+				cancelLimit = clock.setTimeout(resolve, this.options.limitMs);
+			}).finally(() => cancelLimit?.());
+			await client.session.promptAsync(
+				{
+					sessionID: id,
+					directory: workspaceDir,
+					parts: [{ type: "text", text: "warm-up" }],
+					model: { providerID: "openai", modelID: ENGINE_MODEL_ID },
+					tools: {},
+				},
+				{ throwOnError: true },
+			);
+			await finished;
+			await client.session.delete({ sessionID: id, directory: workspaceDir }).catch(() => {});
+		} catch (error) {
+			log.warn({ err: String(error) }, "engine warm-up failed; continuing");
+		} finally {
+			this.session = undefined;
+			this.done = undefined;
+		}
+		log.info({ warm_up_ms: clock.now() - started }, "engine warmed up");
+	}
+}
