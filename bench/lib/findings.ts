@@ -110,11 +110,18 @@ export const FINDINGS: readonly Finding[] = [
 	},
 	{
 		rows: ["start."],
-		title: "Start: module loading before the engine is spawned",
+		title: "Start: module loading before the engine is spawned, and the engine's first request",
 		cause:
-			"The sidecar loads its modules (~0.2 s) before it spawns the engine, then waits for the engine's `/event` " +
-			"stream to connect; the engine's own start (the baseline) is the rest.",
-		fix: "Spawn the engine first thing in src/main.ts and load the HTTP modules while it starts.",
+			"From the sidecar's log (`sidecar_log_milestones_ms` in results.json): it listens and spawns the engine " +
+			"120-180 ms after its own start (loading its modules and starting the credential gateway, whose address " +
+			"goes into the engine's configuration); the engine then takes as long to listen as it does alone (with " +
+			"run-to-run swings of ±300 ms on this machine, which is why this row moves between +60 and +570 ms); and " +
+			"`/ready` follows ~250 ms after the engine listens: the engine answers its first `/event` request only " +
+			"after booting the project instance for the workspace, which the baseline (spawn to the engine's " +
+			"'listening' line) does not include.",
+		fix:
+			"Start the credential gateway and spawn the engine from a small entry module before loading Elysia and " +
+			"the routes (~100-150 ms); the engine's instance boot is its own.",
 	},
 	{
 		rows: ["relay.", "fanout.", "create."],
