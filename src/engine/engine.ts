@@ -20,6 +20,8 @@ export interface Engine {
 	 * anyway. Bounded by the engine's start timeout.
 	 */
 	whenWarm(): Promise<void>;
+	/** Asks the engine whether it is healthy; false when it does not answer within `timeoutMs`. */
+	healthy(timeoutMs?: number): Promise<boolean>;
 	createSession(title: string): Promise<string>;
 	prompt(engineSessionId: string, input: PromptInput): Promise<void>;
 	abort(engineSessionId: string): Promise<void>;

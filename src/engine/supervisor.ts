@@ -305,6 +305,8 @@ export class EngineSupervisor implements Engine {
 	recycle(reason: string): void {
 		if (!this.proc || this.phase !== "running") return;
 		this.recycleReason = reason;
+		// Not ready from now on: calls failing while it stops are the recycle, not a refusal.
+		this.eventsConnected = false;
 		this.options.log.warn({ reason }, "recycling the engine");
 		this.proc.kill("SIGTERM");
 	}

@@ -256,21 +256,44 @@ export class SessionManager {
 	 */
 	private async launch(session: Session, prompt: string): Promise<void> {
 		const { engine, log, store } = this.deps;
+		session.launching = prompt;
+		session.translator.beginRun();
 		try {
-			const engineId = await withTimeout(
-				engine.createSession(`sidecar ${session.id}`),
-				this.deps.config.engineCallTimeoutMs,
-			);
-			session.record.engine_session_id = engineId;
-			this.byEngine.set(engineId, session);
-			store.save(session.record);
-			log.info({ session_id: session.id, engine_session_id: engineId }, "engine session created");
+			if (!session.record.engine_session_id) {
+				const engineId = await withTimeout(
+					engine.createSession(`sidecar ${session.id}`),
+					this.deps.config.engineCallTimeoutMs,
+				);
+				session.record.engine_session_id = engineId;
+				this.byEngine.set(engineId, session);
+				store.save(session.record);
+				log.info({ session_id: session.id, engine_session_id: engineId }, "engine session created");
+			}
 			if (session.ended || this.closed) return;
 			await this.sendPrompt(session, prompt);
+			session.launching = undefined;
 			if (session.ended) await this.abortInEngine(session);
 		} catch (error) {
+			if (!session.ended && !this.closed && (await this.engineWentAway(session))) {
+				// Started again, with the same prompt, when the engine is back (see resumeInterrupted).
+				log.warn({ session_id: session.id, err: String(error) }, "engine went away while starting the run");
+				if (!session.awaitingResume) this.interrupt(session, "the engine went away while the run was starting");
+				return;
+			}
 			this.refused(session, error);
 		}
+	}
+
+	/**
+	 * After a failed engine call: did the engine go away (exited, recycled,
+	 * its stream lost), rather than refuse? A process that just died may not
+	 * have been seen exiting yet: one health check gives it the time.
+	 */
+	private async engineWentAway(session: Session): Promise<boolean> {
+		const { engine } = this.deps;
+		if (session.awaitingResume || !engine.ready) return true;
+		await engine.healthy(1000);
+		return session.awaitingResume || !engine.ready;
 	}
 
 	/** A run is starting: its first event, its observers told. */
@@ -508,14 +531,18 @@ export class SessionManager {
 	onEngineEvents(batch: readonly EngineEvent[]): void {
 		const touched = new Set<Session>();
 		for (const e of batch) {
-			const session = this.onEngineEvent(e);
-			if (session) touched.add(session);
+			// One event that cannot be handled must not cost the rest of the burst.
+			try {
+				this.onEngineEvent(e, touched);
+			} catch (error) {
+				this.deps.log.error({ err: String(error), event_type: e.type }, "engine event not handled");
+			}
 		}
 		for (const s of touched) s.releaseOutput();
 	}
 
-	/** Handles one engine event; returns the session it may have held output for. */
-	private onEngineEvent(e: EngineEvent): Session | undefined {
+	/** Handles one engine event; a session it may hold output for goes into `touched`. */
+	private onEngineEvent(e: EngineEvent, touched: Set<Session>): void {
 		const child = parentSessionOf(e);
 		if (child) {
 			const parent = this.byEngine.get(child.parentID);
@@ -527,6 +554,7 @@ export class SessionManager {
 		if (this.requests.handle(session, e)) return;
 		// Events of sub-agent sessions only matter for credentials, permissions and questions.
 		if (engineId !== session.record.engine_session_id || session.ended) return;
+		touched.add(session);
 		const { events, outcome } = session.translator.translate(e, this.deps.clock.now());
 		for (const ev of events) {
 			const retry = ev.event === "error" && !ev.data.fatal && ev.data.code !== "parameter_ignored";
@@ -539,7 +567,6 @@ export class SessionManager {
 			if (retry) this.countRetry(session, ev.data);
 		}
 		if (outcome) this.finishFromEngine(session, outcome);
-		return session;
 	}
 
 	/** The engine retries rate limits and provider errors on its own, forever: cap it per run. */
@@ -570,30 +597,30 @@ export class SessionManager {
 
 	/** The engine process died: runs it held wait for the new one and are resumed, if their key is still held. */
 	private onEngineLost(reason: string): void {
-		const timestamp = isoTime(this.deps.clock.now());
-		for (const s of this.sessions.values()) {
-			if (s.ended || s.awaitingResume) continue;
-			if (!s.credentials || !this.deps.config.resumeInterrupted) {
-				this.endRun(s, {
-					status: "failed",
-					code: "interrupted",
-					error: `the run was lost: ${reason}${this.deps.config.resumeInterrupted ? "" : " (RESUME_INTERRUPTED=false)"}`,
-				});
-				continue;
-			}
+		for (const s of this.sessions.values()) if (!s.ended && !s.awaitingResume) this.interrupt(s, reason);
+	}
 
-			s.awaitingResume = true;
-			s.translator.endRun();
-			s.emit({
-				event: "error",
-				data: {
-					error: `${reason}; the run resumes when the engine is back`,
-					fatal: false,
-					code: "interrupted",
-					timestamp,
-				},
+	/** The engine went away under a run: it waits for the new engine (told so), or ends if it cannot resume. */
+	private interrupt(s: Session, reason: string): void {
+		if (!s.credentials || !this.deps.config.resumeInterrupted) {
+			this.endRun(s, {
+				status: "failed",
+				code: "interrupted",
+				error: `the run was lost: ${reason}${this.deps.config.resumeInterrupted ? "" : " (RESUME_INTERRUPTED=false)"}`,
 			});
+			return;
 		}
+		s.awaitingResume = true;
+		s.translator.endRun();
+		s.emit({
+			event: "error",
+			data: {
+				error: `${reason}; the run resumes when the engine is back`,
+				fatal: false,
+				code: "interrupted",
+				timestamp: isoTime(this.deps.clock.now()),
+			},
+		});
 	}
 
 	private resumeInterrupted(): void {
@@ -601,7 +628,9 @@ export class SessionManager {
 			if (s.ended || !s.awaitingResume) continue;
 			s.awaitingResume = false;
 			this.deps.log.info({ session_id: s.id }, "resuming interrupted run");
-			void this.startRunOrFail(s, RESUME_PROMPT);
+			// A run the engine never took starts with its own prompt; one it was running is told to continue.
+			if (s.launching !== undefined) void this.launch(s, s.launching);
+			else void this.startRunOrFail(s, RESUME_PROMPT);
 		}
 	}
 

@@ -22,6 +22,8 @@ export class Session {
 	readonly queue: string[] = [];
 	/** Set while the run waits for the engine to come back and resume it. */
 	awaitingResume = false;
+	/** The first prompt of a run the engine has not taken yet. */
+	launching: string | undefined;
 	/** Provider retries the engine made in the current run. */
 	retries = 0;
 	/** HTTP status of the provider's latest response, as the gateway saw it. */
@@ -128,6 +130,7 @@ export class Session {
 		this.stopTimeout = undefined;
 		this.translator.endRun();
 		this.awaitingResume = false;
+		this.launching = undefined;
 		if (end.status !== "completed") this.credentials = undefined;
 		const timestamp = isoTime(nowMs);
 		const r = this.record;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { EngineEvent } from "../../src/engine/events";
 import { SseParser } from "../../src/sse/parse";
 import { sessionBody } from "../support/api";
 import { type InProcess, startInProcess } from "../support/in-process";
@@ -162,5 +163,41 @@ describe("live output", () => {
 		const replay = await it.handle(`/sessions/${body.session_id}/stream`, { headers: { "last-event-id": "0" } });
 		const text = await replay.text();
 		expect(new SseParser().push(text).filter((e) => e.event !== "heartbeat").length).toBe(run.length);
+	});
+});
+
+describe("engine events", () => {
+	test("an event that cannot be handled is logged and the rest of its burst is still handled", () => {
+		const before = logged("engine event not handled").length;
+		const broken = { type: "message.updated", properties: null } as unknown as EngineEvent;
+		const alsoBroken = { type: "session.status", properties: null } as unknown as EngineEvent;
+		expect(() => it.sidecar.sessions.onEngineEvents([broken, alsoBroken])).not.toThrow();
+		expect(
+			logged("engine event not handled")
+				.slice(before)
+				.map((l) => l.event_type),
+		).toEqual(["message.updated", "session.status"]);
+	});
+});
+
+describe("the engine going away while a run starts", () => {
+	test("a session whose engine dies before taking its first prompt starts with that prompt when the engine is back", async () => {
+		await it.sidecar.engine.whenWarm();
+		const body = sessionBody({ prompt: "Say the resumed words.", model_config: { api_endpoint: llm.url } });
+		keys.push(body.model_config.api_key);
+		llm.script(body.model_config.api_key, [{ kind: "text", text: "Started after all." }]);
+		const pid = it.sidecar.engine.pid;
+		if (pid === undefined) throw new Error("no engine process");
+		process.kill(pid, "SIGSTOP");
+		expect((await post(body)).status).toBe(201);
+		// The engine dies with the session's first calls in flight.
+		process.kill(pid, "SIGKILL");
+		const run = await events(body.session_id);
+		expect(run.map((e) => e.event === "error" && e.data.code)).toContain("interrupted");
+		expect(run.find((e) => e.event === "error")?.data.fatal).toBe(false);
+		expect(run.at(-1)).toMatchObject({ event: "complete", data: { final_message: "Started after all." } });
+		const request = await llm.waitForRequest((r) => r.key === body.model_config.api_key);
+		expect(JSON.stringify(request.body)).toContain("Say the resumed words.");
+		expect(it.sidecar.engine.pid).not.toBe(pid);
 	});
 });
