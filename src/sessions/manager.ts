@@ -243,16 +243,26 @@ export class SessionManager {
 		const session = this.newSession(record, new EventChannel(this.deps.store.create(record), this.deps.onStored));
 		this.sessions.set(record.session_id, session);
 		session.credentials = this.credentialsFor(session, mc, endpoint);
-		this.beginRun(session);
 		log.info({ session_id: record.session_id, provider: mc.provider, model: mc.model }, "session started");
-		void this.launch(session, body.prompt);
+		this.startRun(session, body.prompt);
 		return session.status();
 	}
 
 	/**
-	 * The engine's part of starting a session, after the 201 is on its way:
-	 * create its engine session and send the first prompt. A session cancelled
-	 * (or timed out) meanwhile is aborted in the engine, not prompted.
+	 * Starts a run (first prompt, follow-up, queued message, resume): its
+	 * first event is stored now, and the engine gets the prompt right after,
+	 * without the caller waiting (see `launch`).
+	 */
+	private startRun(session: Session, prompt: string): void {
+		this.beginRun(session);
+		void this.launch(session, prompt);
+	}
+
+	/**
+	 * The engine's part of a run: create the engine session if there is none
+	 * yet and send the prompt. A run cancelled (or timed out) meanwhile is
+	 * aborted in the engine, not prompted; one whose engine goes away waits for
+	 * the next engine and is launched again with the same prompt.
 	 */
 	private async launch(session: Session, prompt: string): Promise<void> {
 		const { engine, log, store } = this.deps;
@@ -327,12 +337,6 @@ export class SessionManager {
 		session.stopTimeout = this.deps.clock.setTimeout(() => this.timeOut(session), this.deps.config.sessionTimeoutMs);
 	}
 
-	/** Starts a new run of the session (follow-up or resume) and sends its prompt. */
-	private async startRun(session: Session, prompt: string): Promise<void> {
-		this.beginRun(session);
-		await this.sendPrompt(session, prompt);
-	}
-
 	private credentialsFor(
 		session: Session,
 		mc: {
@@ -365,11 +369,7 @@ export class SessionManager {
 	 * then starts its own run; after a completed run it starts one now, with
 	 * the whole conversation as context.
 	 */
-	async followUp(
-		id: string,
-		prompt: string,
-		apiKey: string | undefined,
-	): Promise<{ status: SessionStatus; queued: number }> {
+	followUp(id: string, prompt: string, apiKey: string | undefined): { status: SessionStatus; queued: number } {
 		const session = this.get(id);
 		const r = session.record;
 		// An interrupted run (its key died with a restart) continues when the key is sent again.
@@ -400,16 +400,8 @@ export class SessionManager {
 			);
 		}
 		this.admit();
-		await this.startRunOrFail(session, prompt);
+		this.startRun(session, prompt);
 		return { status: session.status(), queued: 0 };
-	}
-
-	private async startRunOrFail(session: Session, prompt: string): Promise<void> {
-		try {
-			await this.startRun(session, prompt);
-		} catch (error) {
-			this.refused(session, error);
-		}
 	}
 
 	/** The engine did not take the run (unreachable, timed out, or refused it). */
@@ -496,7 +488,7 @@ export class SessionManager {
 			"session ended",
 		);
 		const next = end.status === "completed" ? session.queue.shift() : undefined;
-		if (next !== undefined) void this.startRunOrFail(session, next);
+		if (next !== undefined) this.startRun(session, next);
 	}
 
 	private finishFromEngine(session: Session, outcome: RunOutcome): void {
@@ -630,7 +622,7 @@ export class SessionManager {
 			this.deps.log.info({ session_id: s.id }, "resuming interrupted run");
 			// A run the engine never took starts with its own prompt; one it was running is told to continue.
 			if (s.launching !== undefined) void this.launch(s, s.launching);
-			else void this.startRunOrFail(s, RESUME_PROMPT);
+			else this.startRun(s, RESUME_PROMPT);
 		}
 	}
 

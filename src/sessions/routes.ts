@@ -70,8 +70,8 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 		)
 		.post(
 			"/:id/messages",
-			async ({ params, body, set }) => {
-				const { status, queued } = await sessions.followUp(params.id, body.prompt, body.api_key);
+			({ params, body, set }) => {
+				const { status, queued } = sessions.followUp(params.id, body.prompt, body.api_key);
 				set.status = 202;
 				return { session_id: status.session_id, status: status.status, queued };
 			},
