@@ -3,7 +3,11 @@ import { ConfigError, parseConfig } from "./config/parse";
 import { listen } from "./http/listen";
 import { systemClock } from "./lib/clock";
 import { createLogger } from "./lib/log";
+import { hardenProcess } from "./security/harden";
 import { createSidecar } from "./sidecar";
+
+// First, before any secret is read: other processes of our uid (the agent's tools) may not read our memory.
+const hardening = hardenProcess();
 
 const installDir = resolve(dirname(new URL(import.meta.url).pathname), "..");
 
@@ -17,9 +21,11 @@ try {
 	}
 	throw error;
 }
+// Held in the frozen config only: nothing spawned later (engine, git, tools) may inherit it.
+delete process.env.OPENCODE_SHARED_SECRET;
 
 const log = createLogger(config.logLevel);
-const sidecar = createSidecar(config, systemClock, log);
+const sidecar = createSidecar(config, systemClock, log, { hardening });
 const server = listen(config, sidecar.app);
 log.info(
 	{

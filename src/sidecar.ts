@@ -11,6 +11,7 @@ import { type KubernetesOverrides, seedEngine, startKubernetesReporter } from ".
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import { Metrics, rssBytes } from "./metrics/metrics";
+import type { Hardening } from "./security/harden";
 import { SessionManager } from "./sessions/manager";
 import { SessionStore } from "./sessions/store";
 import { StreamHub } from "./sse/hub";
@@ -32,6 +33,8 @@ export interface Sidecar {
 /** What tests may replace; production passes nothing. */
 export interface SidecarOptions {
 	readonly kubernetes?: KubernetesOverrides;
+	/** What src/main.ts achieved hardening the process (undefined in-process: not reported). */
+	readonly hardening?: Hardening;
 }
 
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
@@ -39,6 +42,11 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
 	const store = new SessionStore(config.stateDir);
 	const gatewayToken = randomBytes(24).toString("base64url");
+	const hardening = options.hardening;
+	const hardeningWarning = hardening?.problem
+		? `${hardening.dumpable ? "process is dumpable: the agent's tools may read its memory (API keys, shared secret)" : "process hardening incomplete"}: ${hardening.problem}`
+		: undefined;
+	if (hardeningWarning) log.warn({ dumpable: hardening?.dumpable }, hardeningWarning);
 	// The metrics read these when scraped; they exist by the time anything scrapes.
 	let sessions: SessionManager | undefined;
 	let engine: EngineSupervisor | undefined;
@@ -48,6 +56,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		runsInProgress: () => sessions?.runningCount ?? 0,
 		subscribers: () => streams?.size ?? 0,
 		enginePid: () => engine?.pid,
+		processDumpable: () => (hardening ? Number(hardening.dumpable) : undefined),
 	});
 	const gateway = startGateway({
 		token: gatewayToken,
@@ -119,6 +128,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 			workspaceDir: config.workspaceDir,
 			stateDir: config.stateDir,
 			draining: () => draining,
+			warnings: () => (hardeningWarning ? [hardeningWarning] : []),
 			engineProblem: async () => {
 				if (!supervisor.ready) return supervisor.notReadyReason ?? "engine not ready";
 				return (await supervisor.healthy()) ? undefined : "engine did not answer its health check";

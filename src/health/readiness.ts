@@ -8,6 +8,8 @@ export interface ReadinessDeps {
 	readonly draining: () => boolean;
 	/** Whether the engine answers its health check; undefined when it does, else why not. */
 	readonly engineProblem: () => Promise<string | undefined>;
+	/** What is wrong but does not make the pod unready (e.g. the process could not be hardened). */
+	readonly warnings?: () => readonly string[];
 }
 
 async function writableDir(path: string): Promise<boolean> {

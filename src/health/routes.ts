@@ -2,10 +2,16 @@ import { Elysia, t } from "elysia";
 import { type ReadinessDeps, readinessProblem } from "./readiness";
 
 const Ok = t.Object({ status: t.Literal("ok") });
-const Ready = t.Object({ status: t.Literal("ready") });
+const Warnings = t.Optional(
+	t.Array(t.String(), {
+		description: "Problems that do not make the pod unready, e.g. the process could not be made non-dumpable",
+	}),
+);
+const Ready = t.Object({ status: t.Literal("ready"), warnings: Warnings });
 const NotReady = t.Object({
 	status: t.Literal("not ready"),
 	error: t.String(),
+	warnings: Warnings,
 });
 
 /** Liveness (cheap: never touches the engine or disk) and readiness probes. */
@@ -29,9 +35,11 @@ export function healthRoutes(deps: ReadinessDeps) {
 			"/ready",
 			async ({ set }) => {
 				const problem = await readinessProblem(deps);
-				if (problem === undefined) return { status: "ready" as const };
+				const list = deps.warnings?.() ?? [];
+				const warnings = list.length > 0 ? { warnings: [...list] } : {};
+				if (problem === undefined) return { status: "ready" as const, ...warnings };
 				set.status = 503;
-				return { status: "not ready" as const, error: problem };
+				return { status: "not ready" as const, error: problem, ...warnings };
 			},
 			{
 				response: { 200: Ready, 503: NotReady },

@@ -8,6 +8,8 @@ export interface MetricSources {
 	runsInProgress(): number;
 	subscribers(): number;
 	enginePid(): number | undefined;
+	/** 1 when the sidecar could not make itself non-dumpable, 0 when it did; undefined: not reported. */
+	processDumpable?(): number | undefined;
 }
 
 /**
@@ -53,6 +55,14 @@ export class Metrics {
 			name: `${p}engine_rss_bytes`,
 			help: "Resident memory of the OpenCode engine process",
 			collect: (g) => g.set(rssBytes(sources.enginePid()) ?? 0),
+		});
+		r.gauge({
+			name: `${p}process_dumpable`,
+			help: "1 when the sidecar process could not be made non-dumpable (its memory is readable by the agent's tools), else 0",
+			collect: (g) => {
+				const v = sources.processDumpable?.();
+				if (v !== undefined) g.set(v);
+			},
 		});
 		this.eventsStored = r.counter({
 			name: `${p}events_stored_total`,

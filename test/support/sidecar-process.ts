@@ -10,6 +10,8 @@ export type LogLine = Record<string, unknown> & { msg?: string; raw?: string };
 export interface SidecarProcess {
 	readonly url: string;
 	readonly port: number;
+	/** The sidecar's process id (`setpriv` execs it, so this is Bun's). */
+	readonly pid: number;
 	/** Every line it printed on stdout and stderr, raw. */
 	readonly output: string[];
 	readonly logs: LogLine[];
@@ -24,6 +26,11 @@ export interface StartOptions {
 	readonly workspace: string;
 	readonly state: string;
 	readonly env?: Record<string, string>;
+	/**
+	 * Run the sidecar as this uid and gid, as the image does (uid 10001). When the tests run as root
+	 * (CI) the process drops to it with `setpriv` (util-linux); otherwise it runs as the current user.
+	 */
+	readonly runAs?: { readonly uid: number; readonly gid: number };
 	/** Wait for the engine to be ready (default true). */
 	readonly waitReady?: boolean;
 	/**
@@ -38,7 +45,18 @@ export interface StartOptions {
 }
 
 export async function startSidecar(options: StartOptions): Promise<SidecarProcess> {
-	const proc = Bun.spawn([BUN, "src/main.ts"], {
+	const drop =
+		options.runAs && process.getuid?.() === 0
+			? [
+					"setpriv",
+					`--reuid=${options.runAs.uid}`,
+					`--regid=${options.runAs.gid}`,
+					"--clear-groups",
+					"--inh-caps=-all",
+					"--",
+				]
+			: [];
+	const proc = Bun.spawn([...drop, BUN, "src/main.ts"], {
 		cwd: REPO,
 		env: {
 			PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -110,10 +128,11 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 	const port = Number(listening.port);
 	if (options.waitReady !== false) await waitForLog((l) => l.msg === "engine ready");
 	const url = `http://127.0.0.1:${port}`;
-	if (options.warmUpWith) await warmUp(url, options.warmUpWith, waitForLog);
+	if (options.warmUpWith) await warmUp(url, options.warmUpWith, waitForLog, options.env?.OPENCODE_SHARED_SECRET);
 	return {
 		url,
 		port,
+		pid: proc.pid,
 		output,
 		logs,
 		waitForLog,
@@ -133,13 +152,14 @@ async function warmUp(
 	url: string,
 	llm: NonNullable<StartOptions["warmUpWith"]>,
 	waitForLog: (pred: (l: LogLine) => boolean, timeoutMs?: number) => Promise<LogLine>,
+	secret: string | undefined,
 ): Promise<void> {
 	const key = `warm-up-${crypto.randomUUID()}`;
 	llm.script(key, [{ kind: "text", text: "warm" }]);
 	const id = crypto.randomUUID();
 	const res = await fetch(`${url}/sessions`, {
 		method: "POST",
-		headers: { "content-type": "application/json" },
+		headers: { "content-type": "application/json", ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
 		body: JSON.stringify({
 			session_id: id,
 			prompt: "warm up",

@@ -354,6 +354,7 @@ describe("Metrics (the sidecar's families)", () => {
 			runs_in_progress: "gauge",
 			sse_subscribers: "gauge",
 			engine_rss_bytes: "gauge",
+			process_dumpable: "gauge",
 			events_stored_total: "counter",
 			events_replayed_total: "counter",
 			heartbeats_total: "counter",
