@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type App, createApp } from "./app";
 import type { Config } from "./config/parse";
+import { CredentialsSource } from "./credentials/source";
 import { buildEngineConfig } from "./engine/config";
 import { RssWatch } from "./engine/rss-watch";
 import { EngineSupervisor } from "./engine/supervisor";
@@ -88,6 +89,15 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		clock,
 		log: log.child({ component: "sessions" }),
 		onStored: (e) => metrics.eventsStored.inc({ event: e.event }),
+		...(config.credentialsUrl && config.sharedSecret
+			? {
+					credentials: new CredentialsSource({
+						url: config.credentialsUrl,
+						secret: config.sharedSecret,
+						timeoutMs: config.credentialsTimeoutMs,
+					}),
+				}
+			: {}),
 	});
 	// Subscribed before init, which ends runs cut short by a restart (`interrupted`).
 	const reporter = startKubernetesReporter(

@@ -13,6 +13,9 @@ export interface Config {
 	readonly sessionTimeoutMs: number;
 	readonly maxConcurrentSessions: number;
 	readonly sharedSecret: string | undefined;
+	/** The backend's credentials endpoint (CREDENTIALS_URL); undefined: keys come only with requests. */
+	readonly credentialsUrl: string | undefined;
+	readonly credentialsTimeoutMs: number;
 	readonly heartbeatIntervalMs: number;
 	readonly stateDir: string;
 	readonly engineBin: string;
@@ -146,6 +149,24 @@ export function parseConfig(env: Env, installDir: string): Config {
 	if (secret !== undefined && secret !== "" && secret.length < 16) {
 		throw new ConfigError("OPENCODE_SHARED_SECRET", "must be at least 16 characters when set");
 	}
+	const credentialsUrl = raw(env, "CREDENTIALS_URL") || undefined;
+	if (credentialsUrl !== undefined) {
+		let url: URL | undefined;
+		try {
+			url = new URL(credentialsUrl);
+		} catch {
+			url = undefined;
+		}
+		if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+			throw new ConfigError("CREDENTIALS_URL", "must be an http:// or https:// URL");
+		}
+		if (secret === undefined || secret === "") {
+			throw new ConfigError(
+				"OPENCODE_SHARED_SECRET",
+				"is required when CREDENTIALS_URL is set (it is the bearer token sent to the endpoint)",
+			);
+		}
+	}
 	const permissionPolicy = required(env, "PERMISSION_POLICY").toLowerCase();
 	if (!PERMISSION_POLICIES.includes(permissionPolicy as PermissionPolicy)) {
 		throw new ConfigError(
@@ -174,6 +195,8 @@ export function parseConfig(env: Env, installDir: string): Config {
 			integer: true,
 		}),
 		sharedSecret: secret === undefined || secret === "" ? undefined : secret,
+		credentialsUrl,
+		credentialsTimeoutMs: seconds(env, "CREDENTIALS_TIMEOUT", 0.1, 600),
 		heartbeatIntervalMs: Math.round(
 			number(env, "HEARTBEAT_INTERVAL", {
 				min: 0.05,

@@ -46,6 +46,18 @@ export const VARIABLES = [
 		description: "When set, every `/sessions` route needs `Authorization: Bearer <secret>`. Probes stay open.",
 	},
 	{
+		name: "CREDENTIALS_URL",
+		default: "",
+		description:
+			"The backend's credentials endpoint (see API_CONTRACT.md, Credentials source). When set, the sidecar asks it for a session's key after a restart (interrupted runs resume on their own) and once after a provider 401. Requires `OPENCODE_SHARED_SECRET`, sent as the bearer token. Empty: never asked.",
+	},
+	{
+		name: "CREDENTIALS_TIMEOUT",
+		default: "10",
+		description:
+			"Seconds one request to `CREDENTIALS_URL` may take; then the run waiting for the key ends `failed` with code `interrupted`.",
+	},
+	{
 		name: "HEARTBEAT_INTERVAL",
 		default: "15",
 		description: "Seconds between `heartbeat` events on an open stream.",

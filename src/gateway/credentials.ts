@@ -14,6 +14,11 @@ export interface SessionCredentials extends CallParameters {
 	readonly stalled: (message: string) => void;
 	/** The HTTP status of each provider response (the engine's retry events do not carry it). */
 	readonly upstreamStatus?: (status: number) => void;
+	/**
+	 * The provider answered 401 with `rejected`: a new key for the session (from CREDENTIALS_URL), or
+	 * undefined when there is none (the 401 then stands). Absent without CREDENTIALS_URL.
+	 */
+	readonly renew?: (rejected: string) => Promise<string | undefined>;
 }
 
 /** Finds the credentials of a live session from the engine session id of a call. */

@@ -90,9 +90,9 @@ export function startGateway(options: GatewayOptions): Gateway {
 		const headers = new Headers();
 		for (const [k, v] of req.headers) if (!DROP_REQUEST.has(k.toLowerCase())) headers.set(k, v);
 		headers.set("content-type", "application/json");
-		if (PROVIDERS[creds.provider].auth === "bearer") headers.set("authorization", `Bearer ${creds.apiKey}`);
-		else headers.set("x-api-key", creds.apiKey);
 		const target = `${creds.endpoint}${rest}`;
+		let key = creds.apiKey;
+		const clean = (text: string) => scrub(scrub(text, creds.apiKey), key);
 		let upstream: Response;
 		// Inactivity watchdog: no byte from the provider for idleTimeoutMs ends the call and the run.
 		const upstreamAbort = new AbortController();
@@ -117,20 +117,47 @@ export function startGateway(options: GatewayOptions): Gateway {
 			cancelIdle?.();
 			req.signal.removeEventListener("abort", abortUpstream);
 		};
-		armIdle();
-		try {
-			upstream = await doFetch(target, {
+		const call = (apiKey: string) => {
+			if (PROVIDERS[creds.provider].auth === "bearer") headers.set("authorization", `Bearer ${apiKey}`);
+			else headers.set("x-api-key", apiKey);
+			return doFetch(target, {
 				method: "POST",
 				headers,
 				body: JSON.stringify(body),
 				signal: upstreamAbort.signal,
 			});
+		};
+		armIdle();
+		try {
+			upstream = await call(key);
+			if (upstream.status === 401 && creds.renew) {
+				// Keys rotate: ask the backend once for a new one and make the same call again with it.
+				const refused = upstream;
+				const text = await refused.text().catch(() => "");
+				options.observer?.call(creds.provider, 401, performance.now() - started);
+				log.info(
+					{ session_id: creds.sessionId, provider: creds.provider },
+					"provider answered 401; fetching a new key",
+				);
+				cancelIdle?.(); // the credentials endpoint has its own timeout
+				const renewed = await creds.renew(key);
+				if (renewed === undefined || req.signal.aborted) {
+					done();
+					creds.upstreamStatus?.(401);
+					const out = new Headers();
+					for (const [k, v] of refused.headers) if (!DROP_RESPONSE.has(k.toLowerCase())) out.set(k, v);
+					return new Response(clean(text), { status: 401, headers: out });
+				}
+				key = renewed;
+				armIdle();
+				upstream = await call(key);
+			}
 		} catch (error) {
 			done();
 			options.observer?.call(creds.provider, 502, performance.now() - started);
 			if (stalled) return providerError(504, "gateway: the provider sent nothing in time", "timeout_error");
 			if (req.signal.aborted) return new Response(null, { status: 499 });
-			const reason = scrub(error instanceof Error ? error.message : String(error), creds.apiKey);
+			const reason = clean(error instanceof Error ? error.message : String(error));
 			log.warn({ session_id: creds.sessionId, provider: creds.provider, reason }, "provider unreachable");
 			return providerError(502, `provider unreachable: ${reason}`, "api_error");
 		}
@@ -140,7 +167,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 		for (const [k, v] of upstream.headers) if (!DROP_RESPONSE.has(k.toLowerCase())) out.set(k, v);
 		if (!upstream.ok || !upstream.body) {
 			// Small, and may echo the key back (some providers quote it): scrub before the engine stores it.
-			const text = scrub(await upstream.text().catch(() => ""), creds.apiKey);
+			const text = clean(await upstream.text().catch(() => ""));
 			done();
 			log.info({ session_id: creds.sessionId, provider: creds.provider, status: upstream.status }, "provider error");
 			return new Response(text, { status: upstream.status, headers: out });

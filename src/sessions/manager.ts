@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/parse";
+import type { CredentialsSource } from "../credentials/source";
 import { engineModelFor } from "../engine/config";
 import type { Engine } from "../engine/engine";
 import { type EngineEvent, engineSessionOf, parentSessionOf } from "../engine/events";
@@ -40,6 +41,8 @@ export interface SessionManagerDeps {
 	readonly log: Logger;
 	/** Told about every stored event (for metrics). */
 	readonly onStored?: (event: StoredEvent) => void;
+	/** CREDENTIALS_URL: where keys this process does not hold are fetched (after a restart, after a 401). */
+	readonly credentials?: CredentialsSource;
 }
 
 const RESUME_PROMPT =
@@ -97,15 +100,7 @@ export class SessionManager {
 			const session = this.newSession(record, new EventChannel(log, this.deps.onStored));
 			this.sessions.set(record.session_id, session);
 			if (record.engine_session_id) this.byEngine.set(record.engine_session_id, session);
-			if (!session.ended) {
-				// Its key was only in the memory of the previous process: the run cannot be resumed.
-				this.endRun(session, {
-					status: "failed",
-					code: "interrupted",
-					error:
-						"the sidecar restarted while the run was in progress; its API key was not kept, so the run cannot resume",
-				});
-			}
+			if (!session.ended) this.afterRestart(session);
 		}
 		this.prune();
 		this.unsubscribe.push(this.deps.engine.onEvents((batch) => this.onEngineEvents(batch)));
@@ -115,6 +110,54 @@ export class SessionManager {
 		this.stopSync = this.deps.clock.setInterval(() => {
 			for (const s of this.sessions.values()) if (!s.ended) s.channel.log.sync();
 		}, 1000);
+	}
+
+	/**
+	 * A run the previous process was running. Its key was only in that process's memory: with
+	 * CREDENTIALS_URL it is fetched again and the run resumes like after an engine restart;
+	 * without, or when the fetch fails, the run ends `failed interrupted`.
+	 */
+	private afterRestart(session: Session): void {
+		const source = this.deps.credentials;
+		const lost = "the sidecar restarted while the run was in progress";
+		if (!source || !this.deps.config.resumeInterrupted || !session.record.engine_session_id) {
+			this.endRun(session, {
+				status: "failed",
+				code: "interrupted",
+				error: `${lost}; its API key was not kept, so the run cannot resume`,
+			});
+			return;
+		}
+		session.awaitingResume = true;
+		session.emit({
+			event: "error",
+			data: {
+				error: `${lost}; it resumes with its key from CREDENTIALS_URL`,
+				fatal: false,
+				code: "interrupted",
+				timestamp: isoTime(this.deps.clock.now()),
+			},
+		});
+		const { session_id, provider } = session.record;
+		source.fetchKey({ sessionId: session_id, provider, reason: "restart" }).then(
+			(key) => {
+				if (session.ended || this.closed) return;
+				session.credentials = this.credentialsFromRecord(session, key);
+				if (!session.credentials) {
+					this.endRun(session, {
+						status: "failed",
+						code: "interrupted",
+						error: `${lost}; its endpoint was not stored`,
+					});
+				} else if (this.deps.engine.ready) this.resumeInterrupted();
+			},
+			(error: unknown) => {
+				if (session.ended || this.closed) return;
+				const cause = error instanceof Error ? error.message : String(error);
+				this.deps.log.warn({ session_id, reason: cause }, "key not fetched after restart");
+				this.endRun(session, { status: "failed", code: "interrupted", error: `${lost}; ${cause}` });
+			},
+		);
 	}
 
 	/** Keeps at most MAX_STORED_SESSIONS ended sessions on disk, removing the oldest. */
@@ -361,7 +404,53 @@ export class SessionManager {
 			upstreamStatus: (status) => {
 				session.lastUpstreamStatus = status;
 			},
+			...(this.deps.credentials ? { renew: (rejected: string) => this.renewKey(session, rejected) } : {}),
 		};
+	}
+
+	/** The session's credentials rebuilt from its record (which keeps everything but the key). */
+	private credentialsFromRecord(session: Session, apiKey: string): SessionCredentials | undefined {
+		const r = session.record;
+		// An endpoint that carries credentials is not stored.
+		const endpoint = (r.api_endpoint ?? PROVIDERS[r.provider].defaultEndpoint)?.replace(/\/+$/, "");
+		if (!endpoint) return undefined;
+		const mc = {
+			provider: r.provider,
+			api_key: apiKey,
+			model: r.model,
+			temperature: r.temperature ?? 1,
+			max_tokens: r.max_tokens ?? 4096,
+		};
+		return this.credentialsFor(session, mc, endpoint);
+	}
+
+	/**
+	 * The provider answered 401 to a call of a live run: asks CREDENTIALS_URL once for a new key.
+	 * A failed fetch ends the run `failed interrupted`, naming the cause.
+	 */
+	private async renewKey(session: Session, rejected: string): Promise<string | undefined> {
+		const source = this.deps.credentials;
+		if (!source || session.ended) return undefined;
+		const { session_id, provider } = session.record;
+		try {
+			const key = await source.fetchKey({ sessionId: session_id, provider, reason: "unauthorized" });
+			// The same key again: the backend has nothing newer, and the 401 stands.
+			if (session.ended || key === rejected || !session.credentials) return undefined;
+			session.credentials = { ...session.credentials, apiKey: key };
+			this.deps.log.info({ session_id }, "new key fetched after a provider 401");
+			return key;
+		} catch (error) {
+			if (session.ended) return undefined;
+			const cause = error instanceof Error ? error.message : String(error);
+			this.deps.log.warn({ session_id, reason: cause }, "key not fetched after a provider 401");
+			this.endRun(session, {
+				status: "failed",
+				code: "interrupted",
+				error: `the provider rejected the key (401); ${cause}`,
+			});
+			void this.abortInEngine(session);
+			return undefined;
+		}
 	}
 
 	/**
@@ -384,20 +473,8 @@ export class SessionManager {
 		}
 		if (!session.credentials) {
 			if (apiKey === undefined) throw new CredentialsUnavailable();
-			// The record keeps everything but the key (and an endpoint that carries credentials).
-			const endpoint = (r.api_endpoint ?? PROVIDERS[r.provider].defaultEndpoint)?.replace(/\/+$/, "");
-			if (!endpoint) throw new CredentialsUnavailable();
-			session.credentials = this.credentialsFor(
-				session,
-				{
-					provider: r.provider,
-					api_key: apiKey,
-					model: r.model,
-					temperature: r.temperature ?? 1,
-					max_tokens: r.max_tokens ?? 4096,
-				},
-				endpoint,
-			);
+			session.credentials = this.credentialsFromRecord(session, apiKey);
+			if (!session.credentials) throw new CredentialsUnavailable();
 		}
 		this.admit();
 		this.startRun(session, prompt);
@@ -617,7 +694,8 @@ export class SessionManager {
 
 	private resumeInterrupted(): void {
 		for (const s of this.sessions.values()) {
-			if (s.ended || !s.awaitingResume) continue;
+			// Without credentials yet: its key is being fetched (after a sidecar restart), which resumes it.
+			if (s.ended || !s.awaitingResume || !s.credentials) continue;
 			s.awaitingResume = false;
 			this.deps.log.info({ session_id: s.id }, "resuming interrupted run");
 			// A run the engine never took starts with its own prompt; one it was running is told to continue.

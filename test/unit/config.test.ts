@@ -25,6 +25,8 @@ const FIELDS: Partial<Record<VariableName, [keyof Config, (text: string) => unkn
 	SESSION_TIMEOUT: ["sessionTimeoutMs", (t) => Number(t) * 1000],
 	MAX_CONCURRENT_SESSIONS: ["maxConcurrentSessions", Number],
 	OPENCODE_SHARED_SECRET: ["sharedSecret", () => undefined],
+	CREDENTIALS_URL: ["credentialsUrl", (t) => t || undefined],
+	CREDENTIALS_TIMEOUT: ["credentialsTimeoutMs", (t) => Number(t) * 1000],
 	HEARTBEAT_INTERVAL: ["heartbeatIntervalMs", (t) => Number(t) * 1000],
 	STATE_DIR: ["stateDir", (t) => t],
 	OPENCODE_BIN: ["engineBin", (t) => t || join(INSTALL, "node_modules", ".bin", "opencode")],
@@ -100,6 +102,8 @@ describe("parseConfig values", () => {
 				SESSION_TIMEOUT: "0.5",
 				MAX_CONCURRENT_SESSIONS: "2",
 				OPENCODE_SHARED_SECRET: "0123456789abcdef",
+				CREDENTIALS_URL: "https://backend.tasks.svc/credentials",
+				CREDENTIALS_TIMEOUT: "2.5",
 				HEARTBEAT_INTERVAL: "0.25",
 				STATE_DIR: "/var/state",
 				OPENCODE_BIN: "/usr/local/bin/opencode",
@@ -130,6 +134,8 @@ describe("parseConfig values", () => {
 			sessionTimeoutMs: 500,
 			maxConcurrentSessions: 2,
 			sharedSecret: "0123456789abcdef",
+			credentialsUrl: "https://backend.tasks.svc/credentials",
+			credentialsTimeoutMs: 2500,
 			heartbeatIntervalMs: 250,
 			stateDir: "/var/state",
 			engineBin: "/usr/local/bin/opencode",
@@ -198,6 +204,17 @@ describe("parseConfig rejects bad values with an error naming the variable", () 
 		["HTTP_IDLE_TIMEOUT=256", { HTTP_IDLE_TIMEOUT: "256" }, "HTTP_IDLE_TIMEOUT"],
 		["ENGINE_START_TIMEOUT=0", { ENGINE_START_TIMEOUT: "0" }, "ENGINE_START_TIMEOUT"],
 		["a short OPENCODE_SHARED_SECRET", { OPENCODE_SHARED_SECRET: "short-secret" }, "OPENCODE_SHARED_SECRET"],
+		[
+			"CREDENTIALS_URL without OPENCODE_SHARED_SECRET",
+			{ CREDENTIALS_URL: "http://backend.tasks.svc:8080/credentials" },
+			"OPENCODE_SHARED_SECRET",
+		],
+		[
+			"a CREDENTIALS_URL that is not http(s)",
+			{ CREDENTIALS_URL: "backend:8080", OPENCODE_SHARED_SECRET: "0123456789abcdef" },
+			"CREDENTIALS_URL",
+		],
+		["CREDENTIALS_TIMEOUT=0", { CREDENTIALS_TIMEOUT: "0" }, "CREDENTIALS_TIMEOUT"],
 	])("%s", (_label, env, variable) => {
 		const error = configError(env);
 		expect(error.name).toBe("ConfigError");

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { CredentialsFetchFailed, CredentialsSource, readCredentialsAnswer } from "../../src/credentials/source";
+import { type CredentialsBackend, startCredentialsBackend } from "../support/credentials-backend";
+
+/** The credentials client against a local endpoint speaking the wire format (API_CONTRACT.md). */
+const SECRET = `secret-${crypto.randomUUID()}`;
+let backend: CredentialsBackend;
+beforeAll(() => {
+	backend = startCredentialsBackend();
+});
+afterAll(async () => {
+	await backend.close();
+});
+
+const source = (url = backend.url, timeoutMs = 2000) => new CredentialsSource({ url, secret: SECRET, timeoutMs });
+const ask = (s: CredentialsSource, sessionId: string) =>
+	s.fetchKey({ sessionId, provider: "anthropic", reason: "restart" });
+
+/** The message a failed fetch ends with; it never quotes the secret. */
+async function failure(p: Promise<string>): Promise<string> {
+	const error = await p.then(
+		() => undefined,
+		(e: unknown) => e,
+	);
+	expect(error).toBeInstanceOf(CredentialsFetchFailed);
+	const message = (error as Error).message;
+	expect(message).not.toContain(SECRET);
+	return message;
+}
+
+describe("CredentialsSource", () => {
+	test("POSTs session, provider and reason with the shared secret as bearer token; returns api_key", async () => {
+		const id = crypto.randomUUID();
+		backend.answer(id, { kind: "key", key: "sk-fetched" });
+		expect(await source().fetchKey({ sessionId: id, provider: "openai", reason: "unauthorized" })).toBe("sk-fetched");
+		expect(backend.asks.filter((a) => a.session_id === id)).toEqual([
+			{ session_id: id, provider: "openai", reason: "unauthorized", authorization: `Bearer ${SECRET}` },
+		]);
+	});
+
+	test("extra fields in the answer are ignored", async () => {
+		const id = crypto.randomUUID();
+		backend.answer(id, { kind: "json", body: { api_key: "sk-x", expires_at: "2030-01-01T00:00:00Z" } });
+		expect(await ask(source(), id)).toBe("sk-x");
+	});
+
+	test("concurrent asks for one session and reason share one request", async () => {
+		const id = crypto.randomUUID();
+		backend.answer(id, { kind: "key", key: "sk-once" });
+		const s = source();
+		expect(await Promise.all([ask(s, id), ask(s, id), ask(s, id)])).toEqual(["sk-once", "sk-once", "sk-once"]);
+		expect(backend.asks.filter((a) => a.session_id === id)).toHaveLength(1);
+	});
+
+	test.each([
+		["404", { kind: "status", status: 404 } as const, "answered HTTP 404"],
+		["500", { kind: "status", status: 500, body: "boom" } as const, "answered HTTP 500"],
+		["a redirect (never followed with the secret)", { kind: "status", status: 302 } as const, "answered HTTP 302"],
+		["a body that is not JSON", { kind: "raw", body: "<html>ok</html>" } as const, "not JSON"],
+		["no api_key", { kind: "json", body: { key: "sk-wrong-field" } } as const, "no api_key"],
+		["an empty api_key", { kind: "json", body: { api_key: "" } } as const, "no api_key"],
+	])("%s is a failure that names it", async (_label, answer, words) => {
+		const id = crypto.randomUUID();
+		backend.answer(id, answer);
+		expect(await failure(ask(source(), id))).toContain(words);
+	});
+
+	test("an endpoint that does not answer in time is a failure naming CREDENTIALS_TIMEOUT", async () => {
+		const id = crypto.randomUUID();
+		backend.answer(id, { kind: "hang" });
+		expect(await failure(ask(source(backend.url, 200), id))).toContain(
+			"did not answer within 0.2s (CREDENTIALS_TIMEOUT)",
+		);
+	});
+
+	test("an endpoint that is down is a failure saying it could not be reached", async () => {
+		const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+		const url = `http://127.0.0.1:${closed.port}/credentials`;
+		await closed.stop(true);
+		expect(await failure(ask(source(url), crypto.randomUUID()))).toContain("could not be reached");
+	});
+});
+
+describe("readCredentialsAnswer", () => {
+	test("reads the key of a 200 JSON answer and nothing else", () => {
+		expect(readCredentialsAnswer(200, '{"api_key":"k"}')).toEqual({ apiKey: "k" });
+		expect(readCredentialsAnswer(201, '{"api_key":"k"}')).toEqual({
+			error: "the credentials endpoint answered HTTP 201",
+		});
+		expect(readCredentialsAnswer(200, '"k"')).toEqual({
+			error: "the credentials endpoint's answer has no api_key string",
+		});
+		expect(readCredentialsAnswer(200, "null")).toEqual({
+			error: "the credentials endpoint's answer has no api_key string",
+		});
+		expect(readCredentialsAnswer(200, '{"api_key":42}')).toEqual({
+			error: "the credentials endpoint's answer has no api_key string",
+		});
+	});
+});
