@@ -63,12 +63,15 @@ function childrenOf(pid: number): number[] {
 	return kids;
 }
 
-// The tree: ancestors from here up to the sidecar, and the sidecar's descendants.
+// The tree: ancestors from here up to the sidecar (only when the sidecar is one of them: never the
+// processes above it), and the sidecar's descendants.
 const pids = new Set<number>();
+const chain: number[] = [];
 for (let p = ppidOf(process.pid); p !== undefined && p > 1; p = ppidOf(p)) {
-	pids.add(p);
+	chain.push(p);
 	if (p === root) break;
 }
+if (chain.at(-1) === root) for (const p of chain) pids.add(p);
 const queue = [root];
 while (queue.length > 0) {
 	const p = queue.shift() as number;
