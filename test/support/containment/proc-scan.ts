@@ -2,7 +2,7 @@
  * The attack: what an injected agent runs from its own `bash` tool. It reads
  * what it can of the processes around it (its ancestors up to the sidecar,
  * and every descendant of the sidecar but itself): `/proc/<pid>/environ`,
- * `cmdline` and every readable region of `mem` (the same access check as
+ * `cmdline` and every readable region of `mem` that holds anything (the same access check as
  * ptrace), counting each secret in ASCII and UTF-16LE. Secrets arrive in
  * pieces so that no command line, prompt or engine record holds one whole.
  *
@@ -83,10 +83,39 @@ pids.delete(process.pid);
 
 const CHUNK = 4 * 1024 * 1024;
 
+/** Readable regions worth reading: an anonymous region with nothing resident or swapped holds only zeros. */
+function regions(pid: number): { start: number; end: number }[] {
+	const out: { start: number; end: number }[] = [];
+	let current: { start: number; end: number; file: boolean; used: number } | undefined;
+	const flush = () => {
+		if (current && (current.file || current.used > 0)) out.push({ start: current.start, end: current.end });
+		current = undefined;
+	};
+	for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+		const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+		if (head) {
+			flush();
+			const [, from, to, perms, path = ""] = head;
+			if (!perms?.startsWith("r") || ["[vvar]", "[vsyscall]", "[vvar_vclock]"].includes(path)) continue;
+			current = {
+				start: Number.parseInt(from as string, 16),
+				end: Number.parseInt(to as string, 16),
+				file: path.startsWith("/"),
+				used: 0,
+			};
+			continue;
+		}
+		const field = /^(Rss|Swap):\s+(\d+) kB/.exec(line);
+		if (field && current) current.used += Number(field[2]);
+	}
+	flush();
+	return out;
+}
+
 function scanMemory(pid: number, counts: Counts, errors: string[]): number {
-	let maps: string;
+	let maps: { start: number; end: number }[];
 	try {
-		maps = readFileSync(`/proc/${pid}/maps`, "utf8");
+		maps = regions(pid);
 	} catch (error) {
 		errors.push(`maps: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
 		return 0;
@@ -101,12 +130,7 @@ function scanMemory(pid: number, counts: Counts, errors: string[]): number {
 	let total = 0;
 	const buf = Buffer.alloc(CHUNK + longest);
 	try {
-		for (const line of maps.split("\n")) {
-			const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+)/.exec(line);
-			if (!m?.[1] || !m[2] || !m[3]?.startsWith("r")) continue;
-			if (line.endsWith("[vvar]") || line.endsWith("[vsyscall]") || line.endsWith("[vvar_vclock]")) continue;
-			const start = Number.parseInt(m[1], 16);
-			const end = Number.parseInt(m[2], 16);
+		for (const { start, end } of maps) {
 			let carry = 0;
 			for (let at = start; at < end; at += CHUNK) {
 				const len = Math.min(CHUNK, end - at);
