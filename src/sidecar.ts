@@ -12,7 +12,7 @@ import { type KubernetesOverrides, seedEngine, startKubernetesReporter } from ".
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import { Metrics, rssBytes } from "./metrics/metrics";
-import type { Hardening } from "./security/harden";
+import { type Hardening, restrictDirectory } from "./security/harden";
 import { SessionManager } from "./sessions/manager";
 import { SessionStore } from "./sessions/store";
 import { StreamHub } from "./sse/hub";
@@ -41,6 +41,8 @@ export interface SidecarOptions {
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
 export function createSidecar(config: Config, clock: Clock, log: Logger, options: SidecarOptions = {}): Sidecar {
 	mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+	const stateDirProblem = restrictDirectory(config.stateDir);
+	if (stateDirProblem) log.warn(stateDirProblem);
 	const store = new SessionStore(config.stateDir);
 	const gatewayToken = randomBytes(24).toString("base64url");
 	const hardening = options.hardening;

@@ -10,6 +10,7 @@
  * agent's tools, which the sidecar spawns, stay dumpable and hold no key.
  */
 import { dlopen, FFIType, ptr } from "bun:ffi";
+import { chmodSync, statSync } from "node:fs";
 
 /** What hardening achieved; a problem is said in words (log, /ready, metrics). */
 export interface Hardening {
@@ -76,4 +77,17 @@ export function hardenProcess(controls: () => ProcessControls = libcControls): H
 		problems.push(`setrlimit failed: ${error instanceof Error ? error.message : error}`);
 	}
 	return { dumpable, problem: problems.length > 0 ? problems.join("; ") : undefined };
+}
+
+/**
+ * STATE_DIR is the sidecar's alone (0700): a volume directory made by an init container is usually 0755. Returns
+ * why it could not be made so (a directory owned by someone else), or undefined.
+ */
+export function restrictDirectory(path: string): string | undefined {
+	try {
+		if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o700);
+		return undefined;
+	} catch (error) {
+		return `${path} could not be made 0700: ${error instanceof Error ? error.message : error}`;
+	}
 }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseConfig } from "../../src/config/parse";
 import { systemClock } from "../../src/lib/clock";
@@ -91,6 +92,8 @@ describe("a sidecar whose process could not be hardened", () => {
 	test("a hardened process reports 0 and no warning", async () => {
 		const { lines, get } = start(hardenProcess(() => controls()));
 		expect(lines.join("\n")).not.toContain("dumpable");
+		// The state directory (made 0755 by the test, as an init container would) is the sidecar's alone.
+		expect(statSync((dirs as TempDirs).state).mode & 0o777).toBe(0o700);
 		expect(((await (await get("/ready")).json()) as { warnings?: string[] }).warnings).toBeUndefined();
 		expect(await (await get("/metrics")).text()).toContain("opencode_sidecar_process_dumpable 0");
 	});
