@@ -19,8 +19,6 @@ import { makeTempDirs, type TempDirs } from "../support/workspace";
  * workspace, home and temp directories.
  */
 const REPO = resolve(import.meta.dir, "../..");
-const BUN = join(REPO, "node_modules/.bin/bun");
-const SCAN = join(REPO, "test/support/containment/proc-scan.ts");
 // The image's uid (Dockerfile). As root (CI) the sidecar drops to it; otherwise it runs as the current user.
 const UID = process.getuid?.() === 0 ? 10001 : (process.getuid?.() ?? 10001);
 const GID = process.getgid?.() === 0 ? 10001 : (process.getgid?.() ?? 10001);
@@ -42,6 +40,25 @@ const pieces = (name: string, value: string) => {
 	return [name, value.slice(0, half), value.slice(half)];
 };
 
+/**
+ * Where the sidecar runs from: this repository when the test uid can read it, else (a clone under a 0700
+ * home) a hard-linked copy of what it needs inside the test's own directory.
+ */
+function installFor(root: string): string {
+	const drop = process.getuid?.() === 0 ? ["setpriv", `--reuid=${UID}`, `--regid=${GID}`, "--clear-groups", "--"] : [];
+	const check = ["test", "-r", join(REPO, "src/main.ts"), "-a", "-x", join(REPO, "node_modules/.bin/bun")];
+	if (Bun.spawnSync([...drop, ...check]).exitCode === 0) return REPO;
+	const app = join(root, "app");
+	mkdirSync(app, { mode: 0o755 });
+	const parts = ["src", "node_modules", "test", "package.json", "tsconfig.json", "bunfig.toml"].map((p) =>
+		join(REPO, p),
+	);
+	// Hard links where the file system allows (no copy of ~700 MB), a copy otherwise.
+	const linked = Bun.spawnSync(["cp", "-al", ...parts, app]).exitCode === 0;
+	if (!linked && Bun.spawnSync(["cp", "-a", ...parts, app]).exitCode !== 0) throw new Error(`could not copy ${REPO}`);
+	return app;
+}
+
 function chownTree(path: string): void {
 	chownSync(path, UID, GID);
 	for (const entry of readdirSync(path, { withFileTypes: true })) {
@@ -56,6 +73,8 @@ let dirs: TempDirs;
 let home: string;
 let tmp: string;
 let sidecar: SidecarProcess;
+let bun: string;
+let scan: string;
 const secret = `shared-${crypto.randomUUID()}`;
 const auth = { authorization: `Bearer ${secret}` };
 
@@ -66,7 +85,12 @@ beforeAll(async () => {
 	tmp = join(dirs.root, "tmp");
 	for (const d of [home, tmp, join(dirs.root, "out")]) mkdirSync(d, { mode: 0o700 });
 	chownTree(dirs.root);
+	// After chownTree: a hard-linked install must keep its owner.
+	const app = installFor(dirs.root);
+	bun = join(app, "node_modules/.bin/bun");
+	scan = join(app, "test/support/containment/proc-scan.ts");
 	sidecar = await startSidecar({
+		appDir: app,
 		workspace: dirs.workspace,
 		state: dirs.state,
 		runAs: { uid: UID, gid: GID },
@@ -104,8 +128,8 @@ describe("an injected agent reading /proc from its bash tool", () => {
 
 		const out = join(dirs.root, "out", "scan.json");
 		const command = [
-			BUN,
-			SCAN,
+			bun,
+			scan,
 			out,
 			String(sidecar.pid),
 			...pieces("own_key", own),

@@ -31,6 +31,8 @@ export interface StartOptions {
 	 * (CI) the process drops to it with `setpriv` (util-linux); otherwise it runs as the current user.
 	 */
 	readonly runAs?: { readonly uid: number; readonly gid: number };
+	/** Where the sidecar is installed (src/, node_modules/); default: this repository. */
+	readonly appDir?: string;
 	/** Wait for the engine to be ready (default true). */
 	readonly waitReady?: boolean;
 	/**
@@ -56,8 +58,9 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 					"--",
 				]
 			: [];
-	const proc = Bun.spawn([...drop, BUN, "src/main.ts"], {
-		cwd: REPO,
+	const app = options.appDir ?? REPO;
+	const proc = Bun.spawn([...drop, app === REPO ? BUN : join(app, "node_modules/.bin/bun"), "src/main.ts"], {
+		cwd: app,
 		env: {
 			PATH: process.env.PATH ?? "/usr/bin:/bin",
 			HOME: process.env.HOME ?? "/root",
