@@ -48,7 +48,7 @@ const code = run("tests", [
 	"180000",
 	"--reporter=junit",
 	`--reporter-outfile=${report}`,
-	...(paths.length > 0 ? paths : ["test/unit", "test/http", "test/k8s", "test/e2e", "test/faults"]),
+	...(paths.length > 0 ? paths : ["test/unit", "test/http", "test/k8s", "test/e2e", "test/faults", "test/browser"]),
 ]);
 
 let xml = "";

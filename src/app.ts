@@ -10,6 +10,7 @@ import { metricsRoutes } from "./metrics/routes";
 import type { SessionManager } from "./sessions/manager";
 import { sessionRoutes } from "./sessions/routes";
 import type { StreamHub } from "./sse/hub";
+import { uiAllowedMethods, uiRoutes } from "./ui/routes";
 
 export interface AppDeps {
 	readonly sessions: SessionManager;
@@ -38,7 +39,7 @@ function allowedMethods(path: string): string[] | undefined {
 	if (QUESTION.test(path)) return ["POST"];
 	if (UUID.test(path)) return ["DELETE"];
 	if (["/healthz", "/health", "/ready", "/metrics"].includes(path)) return ["GET"];
-	return undefined;
+	return uiAllowedMethods(path);
 }
 
 /** The HTTP application, without a listening socket (tests call `app.handle`). */
@@ -48,8 +49,10 @@ export function createApp(deps: AppDeps) {
 			httpCore({
 				maxBodyBytes: deps.maxBodyBytes,
 				sharedSecret: deps.sharedSecret,
-				// Everything but the probes: the kubelet cannot send a token.
-				protectedPrefixes: ["/sessions", "/metrics", "/swagger"],
+				// Every API route. Not the probes (the kubelet cannot send a token), nor the pages and the
+				// OpenAPI document (/ui, /swagger: nothing secret, and a browser cannot send a bearer header
+				// when it loads a page; every API call they make sends it).
+				protectedPrefixes: ["/sessions", "/metrics"],
 				clock: deps.clock,
 				log: deps.log,
 				allowedMethods,
@@ -58,7 +61,8 @@ export function createApp(deps: AppDeps) {
 		.use(
 			openapi({
 				path: "/swagger",
-				provider: "swagger-ui",
+				// The plugin's page loads Swagger UI from a CDN; src/ui serves it from swagger-ui-dist instead.
+				provider: null,
 				documentation: {
 					info: {
 						title: "opencode-sidecar",
@@ -88,6 +92,7 @@ export function createApp(deps: AppDeps) {
 				},
 			}),
 		)
+		.use(uiRoutes())
 		.use(healthRoutes(deps.readiness))
 		.use(metricsRoutes(deps.metrics))
 		.use(sessionRoutes(deps.sessions, deps.streams, deps.maxSubscribersPerSession ?? 200));

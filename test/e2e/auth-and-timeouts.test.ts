@@ -21,7 +21,7 @@ const e2e = useE2eSidecar({
 	secrets: [SECRET],
 });
 
-test("with OPENCODE_SHARED_SECRET every route but the probes needs the bearer token; probes stay open", async () => {
+test("with OPENCODE_SHARED_SECRET every API route needs the bearer token; probes, /ui and /swagger stay open", async () => {
 	const id = crypto.randomUUID();
 	const routes: [string, string][] = [
 		["POST", "/sessions"],
@@ -34,8 +34,6 @@ test("with OPENCODE_SHARED_SECRET every route but the probes needs the bearer to
 		["GET", `/sessions/${id}/diff`],
 		["POST", `/sessions/${id}/questions/que_1`],
 		["GET", "/metrics"],
-		["GET", "/swagger"],
-		["GET", "/swagger/json"],
 	];
 	const attempts: Record<string, string>[] = [
 		{},
@@ -57,6 +55,9 @@ test("with OPENCODE_SHARED_SECRET every route but the probes needs the bearer to
 	}
 	for (const probe of ["/healthz", "/health", "/ready"])
 		expect((await fetch(`${e2e.sidecar.url}${probe}`)).status).toBe(200);
+	// The pages and the OpenAPI document hold nothing secret, and a browser loading a page sends no bearer header.
+	for (const page of ["/ui", `/ui/sessions/${id}`, "/swagger", "/swagger/json"])
+		expect([page, (await fetch(`${e2e.sidecar.url}${page}`)).status]).toEqual([page, 200]);
 
 	const key = e2e.newKey("sk-auth", [{ kind: "text", text: "authorised" }]);
 	const body = sessionBody({

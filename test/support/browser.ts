@@ -1,0 +1,96 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+
+/** Debian's browsers (installed by .ci/run): no browser download is possible here. */
+export const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+export const FIREFOX = process.env.FIREFOX_BIN ?? "/usr/bin/firefox-esr";
+
+/** Where tests save screenshots (gitignored). */
+export const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
+
+export interface TestBrowser {
+	readonly browser: Browser;
+	/** Requests any page of this browser made to a host other than loopback (must stay empty). */
+	readonly offsite: string[];
+	newPage(): Promise<Page>;
+	close(): Promise<void>;
+}
+
+const isLocal = (url: string) => {
+	if (url.startsWith("data:") || url.startsWith("about:") || url.startsWith("blob:")) return true;
+	const host = new URL(url).hostname;
+	return host === "127.0.0.1" || host === "localhost" || host === "[::1]";
+};
+
+/**
+ * Headless Chromium (CDP) or Firefox (WebDriver BiDi) from the distribution,
+ * each on a fresh profile. Chromium runs as root here, hence --no-sandbox; the
+ * other flags stop it from calling home. Chromium pages fail every request to
+ * a non-loopback host (and record it); Firefox pages record them.
+ */
+export async function launchBrowser(kind: "chromium" | "firefox" = "chromium"): Promise<TestBrowser> {
+	const profile = mkdtempSync(join(tmpdir(), `ui-${kind}-`));
+	const browser =
+		kind === "chromium"
+			? await puppeteer.launch({
+					executablePath: CHROMIUM,
+					headless: true,
+					userDataDir: profile,
+					args: [
+						"--no-sandbox",
+						"--disable-gpu",
+						"--disable-quic",
+						"--no-first-run",
+						"--disable-background-networking",
+						"--disable-component-update",
+						"--disable-sync",
+						"--window-size=1280,900",
+					],
+				})
+			: await puppeteer.launch({
+					browser: "firefox",
+					executablePath: FIREFOX,
+					headless: true,
+					userDataDir: profile,
+				});
+	const offsite: string[] = [];
+	return {
+		browser,
+		offsite,
+		async newPage() {
+			const page = await browser.newPage();
+			await page.setViewport({ width: 1280, height: 900 });
+			if (kind === "chromium") {
+				await page.setRequestInterception(true);
+				page.on("request", (req) => {
+					if (isLocal(req.url())) return void req.continue();
+					offsite.push(req.url());
+					void req.abort();
+				});
+			} else {
+				page.on("request", (req) => {
+					if (!isLocal(req.url())) offsite.push(req.url());
+				});
+			}
+			return page;
+		},
+		async close() {
+			await browser.close();
+			rmSync(profile, { recursive: true, force: true });
+		},
+	};
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+	if (!existsSync(ARTIFACTS)) mkdirSync(ARTIFACTS, { recursive: true });
+	const path = join(ARTIFACTS, `${name}.png`);
+	await page.screenshot({ path: path as `${string}.png`, fullPage: true });
+	return path;
+}
+
+/** The ids of the events a session view shows, in page order (one per rendered event). */
+export function shownIds(page: Page): Promise<number[]> {
+	return page.$$eval("#events [data-id]", (els) => els.map((e) => Number(e.getAttribute("data-id"))));
+}
