@@ -72,9 +72,13 @@ COPY --from=deps /build/node_modules ./node_modules
 COPY --from=deps /build/engine-seed ./engine-seed
 COPY --from=deps /build/.bun-version /build/.engine-version ./
 COPY package.json tsconfig.json ./
+# src includes the inspector (src/ui: its browser code is bundled by Bun in memory on the first request, and its
+# static files); Swagger UI's assets come from node_modules/swagger-ui-dist: nothing is loaded from a CDN.
 COPY src ./src
 RUN test "$(bun --version)" = "$(cat .bun-version)" \
  || { echo "base image has Bun $(bun --version), package.json pins $(cat .bun-version)" >&2; exit 1; }
+RUN test -f node_modules/swagger-ui-dist/swagger-ui-bundle.js && test -f node_modules/eventsource-parser/package.json \
+ && test -f src/ui/static/index.html
 
 # BUN_RUNTIME_TRANSPILER_CACHE_PATH=0: Bun writes no transpiler cache (the root filesystem may be read-only).
 # HOME is the state directory (the engine gets its own home below it); TMPDIR is /tmp (an emptyDir in the pod).

@@ -9,7 +9,10 @@
 #   3. runs the image's entrypoint there with its own environment and numeric user (chroot --userspec);
 #   4. checks /healthz, /ready, auth, one session against the scripted LLM (test/support/scripted-llm,
 #      started in the same network namespace) that writes a file into the workspace, that the engine
-#      installed nothing, and that SIGTERM stops Bun and the engine with exit code 0.
+#      installed nothing, that the inspector (/ui, /ui/sessions/{id}) and Swagger UI (/swagger) work from
+#      the image's own files, without the token and with no request leaving the pod (every asset they
+#      reference answers 200; the host's Chromium, in the same namespace, loads them: scripts/image-ui-check.ts),
+#      and that SIGTERM stops Bun and the engine with exit code 0.
 #
 # `podman run` does not work on this machine (no usable runtime in the sandbox); the chroot runs the same
 # files, user, environment and entrypoint. Needs root. Prints `smoke: PASS` last, or fails non-zero.
@@ -42,6 +45,7 @@ if [ "$inner" = 0 ]; then
   command -v curl >/dev/null || need+=(curl)
   command -v unshare >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -223,6 +227,26 @@ case "$grep_result" in
   *'"is_error":false'*hello.txt* | *hello.txt*'"is_error":false'*) say "grep tool (ripgrep) found the file: ok" ;;
   *) echo "$grep_result" >&2; fail "the grep tool did not work offline" ;;
 esac
+
+# The pages, from the image's own files, with no way out of the pod: served without the token, every asset
+# they reference same-origin and 200, then loaded in Chromium (in this namespace), where any request that is
+# not to the sidecar fails the check.
+for page in /ui "/ui/sessions/$sid" /swagger; do
+  html=$(curl -s -w '\n%{http_code}' "$base$page")
+  [ "$(echo "$html" | tail -n 1)" = 200 ] || fail "GET $page without the token: $(echo "$html" | tail -n 1)"
+  refs=$(echo "$html" | grep -oE '(src|href)="[^"]+"' | sed -E 's/^(src|href)="//; s/"$//' | sort -u)
+  for ref in $refs; do
+    case "$ref" in /*) ;; *) fail "$page references $ref, not a path on this origin" ;; esac
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$base$ref")
+    [ "$code" = 200 ] || fail "$page references $ref, which answers $code"
+  done
+  say "GET $page (no token) -> 200; assets: $(echo $refs | tr '\n' ' ')(all 200, same origin)"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/swagger/json")
+[ "$code" = 200 ] || fail "GET /swagger/json without the token: $code"
+if ! (cd "$repo" && node_modules/.bin/bun scripts/image-ui-check.ts "$base" "$secret" "$sid") 2>&1 | sed 's/^/smoke: /'; then
+  fail "the pages did not work offline from the image"
+fi
 
 # Nothing fetched at run time: the engine's plugin directory is the image's, no npm cache, no provider
 # package, no ripgrep download, and no install attempt in the engine's logs.

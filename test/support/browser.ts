@@ -90,7 +90,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 	return path;
 }
 
-/** The ids of the events a session view shows, in page order (one per rendered event). */
-export function shownIds(page: Page): Promise<number[]> {
-	return page.$$eval("#events [data-id]", (els) => els.map((e) => Number(e.getAttribute("data-id"))));
+/**
+ * The ids of the events a session view shows, one per rendered event, sorted (a tool's result and output
+ * sit under its call, not in id order): equal to 1..N exactly when every event is shown once.
+ */
+export async function shownIds(page: Page): Promise<number[]> {
+	const ids = await page.$$eval("#events [data-id]", (els) => els.map((e) => Number(e.getAttribute("data-id"))));
+	return ids.sort((a, b) => a - b);
 }
