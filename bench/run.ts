@@ -5,7 +5,7 @@
  *   npm run bench                  everything (a few minutes on 2 cores)
  *   npm run bench -- relay fanout  only these groups; details go to a temp file
  *
- * Groups: start, probes, create, relay, replay, fanout, memory.
+ * Groups: start, probes, create, relay, replay, fanout, ui, memory.
  * BENCH_PROFILE=<dir> also writes a CPU profile of every bench child (the
  * sidecar host, the bare SSE server) into <dir> (`bun --cpu-prof`).
  */
@@ -27,8 +27,9 @@ import { probeRows } from "./rows/probes";
 import { relayRows } from "./rows/relay";
 import { replayRows } from "./rows/replay";
 import { startRows } from "./rows/start";
+import { uiRows } from "./rows/ui";
 
-const GROUPS = ["start", "probes", "create", "relay", "replay", "fanout", "memory"] as const;
+const GROUPS = ["start", "probes", "create", "relay", "replay", "fanout", "ui", "memory"] as const;
 type Group = (typeof GROUPS)[number];
 
 const asked = process.argv.slice(2);
@@ -69,7 +70,7 @@ try {
 	});
 
 	// One sidecar host for the rows that share a warm engine; the memory row gets a fresh one.
-	if (GROUPS.slice(1, 6).some((g) => wanted(g as Group))) {
+	if (GROUPS.slice(1, 7).some((g) => wanted(g as Group))) {
 		const dirs = makeTempDirs("bench-");
 		let host: SidecarHost | undefined;
 		try {
@@ -83,6 +84,7 @@ try {
 			await group("relay", () => relayRows(h, llm));
 			await group("replay", () => replayRows(h, llm));
 			await group("fanout", () => fanoutRows(h, llm));
+			await group("ui", () => uiRows(h, llm));
 		} catch (error) {
 			failures.push({ group: "sidecar host", error: error instanceof Error ? error.message : String(error) });
 		} finally {

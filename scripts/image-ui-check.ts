@@ -7,7 +7,7 @@
  *   bun scripts/image-ui-check.ts <base url> <shared secret> <session id>
  */
 import type { HTTPResponse } from "puppeteer-core";
-import { launchBrowser } from "../test/support/browser";
+import { launchBrowser, shownIds } from "../test/support/browser";
 
 const [base, secret, sessionId] = process.argv.slice(2);
 if (!base || !secret || !sessionId) throw new Error("usage: image-ui-check.ts <base> <secret> <session id>");
@@ -41,7 +41,7 @@ try {
 
 	await page.goto(`${base}/ui/sessions/${sessionId}`, { waitUntil: "domcontentloaded" });
 	await page.waitForSelector('#events [data-type="complete"]', { timeout: 20_000 });
-	const events = await page.$$eval("#events [data-id]", (els) => els.length);
+	const events = (await shownIds(page)).length;
 	console.log(`ui-check: /ui/sessions/{id} showed ${events} events up to complete`);
 
 	await page.goto(`${base}/swagger`, { waitUntil: "domcontentloaded" });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { expandRanges } from "../../src/ui/client/format";
 
 /** Debian's browsers (installed by .ci/run): no browser download is possible here. */
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
@@ -95,6 +96,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
  * sit under its call, not in id order): equal to 1..N exactly when every event is shown once.
  */
 export async function shownIds(page: Page): Promise<number[]> {
-	const ids = await page.$$eval("#events [data-id]", (els) => els.map((e) => Number(e.getAttribute("data-id"))));
-	return ids.sort((a, b) => a - b);
+	const { own, ranges } = await page.$eval("#events", (root) => ({
+		own: [...root.querySelectorAll("[data-id]")].map((e) => Number(e.getAttribute("data-id"))),
+		ranges: [...root.querySelectorAll("[data-ids]")].map((e) => e.getAttribute("data-ids") ?? ""),
+	}));
+	return [...own, ...ranges.flatMap(expandRanges)].sort((a, b) => a - b);
 }

@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { describeCall, diffLines, route, secondsLeft, shortTime } from "../../src/ui/client/format";
+import {
+	describeCall,
+	diffLines,
+	expandRanges,
+	idRanges,
+	route,
+	secondsLeft,
+	shortTime,
+} from "../../src/ui/client/format";
 import { EventLedger } from "../../src/ui/client/ledger";
 
 describe("EventLedger", () => {
@@ -56,5 +64,13 @@ describe("format", () => {
 		expect(route("/ui/")).toEqual({ view: "list" });
 		expect(route("/ui/sessions/abc")).toEqual({ view: "session", id: "abc" });
 		expect(route("/ui/other/thing")).toEqual({ view: "unknown" });
+	});
+
+	test("idRanges compacts ascending ids and expandRanges restores them", () => {
+		expect(idRanges([])).toBe("");
+		expect(idRanges([4])).toBe("4");
+		expect(idRanges([1, 2, 3, 5, 7, 8])).toBe("1-3,5,7-8");
+		for (const ids of [[], [1], [1, 2, 3, 5, 7, 8], [2, 4, 6], [10, 11, 12, 13]])
+			expect(expandRanges(idRanges(ids))).toEqual(ids);
 	});
 });

@@ -1,7 +1,7 @@
 import type { EventData } from "../../events/catalogue";
 import { api } from "./api";
 import { h } from "./dom";
-import { describeCall, secondsLeft } from "./format";
+import { describeCall, idRanges, secondsLeft } from "./format";
 import type { StreamEvent } from "./stream";
 
 /** What a session view needs to know about events as they are shown. */
@@ -16,7 +16,10 @@ const json = (v: unknown) => JSON.stringify(v, null, 2);
  * Renders a session's events into one element, each as what it means: the
  * assistant's text as running prose, tool calls folded with their results,
  * live tool output as a terminal block, decisions, errors and the end. Every
- * rendered event carries `data-id` (tests count them: each id exactly once).
+ * rendered event is marked with its id: an element of its own carries `data-id`;
+ * streamed text (prose, a terminal) is appended as text, one node per batch
+ * (10,000 token events as elements take a second to lay out), and its block
+ * lists the ids it holds in `data-ids` ("1-5,9"). Tests check every id exactly once.
  */
 export class EventView {
 	readonly root = h("div", { class: "events", id: "events" });
@@ -24,6 +27,9 @@ export class EventView {
 	#proseSource = "";
 	readonly #calls = new Map<string, HTMLDetailsElement>();
 	readonly #terminals = new Map<string, HTMLElement>();
+	/** The ids each streamed-text block holds, written to its `data-ids` once per `add`. */
+	readonly #textIds = new Map<HTMLElement, number[]>();
+	readonly #pending = new Map<HTMLElement, (string | Node)[]>();
 	readonly #questionTimers = new Set<ReturnType<typeof setInterval>>();
 
 	constructor(
@@ -37,6 +43,37 @@ export class EventView {
 
 	add(events: readonly StreamEvent[]): void {
 		for (const e of events) this.#one(e);
+		// One text node per block per batch: a 10,000-event replay becomes a handful of nodes to lay out.
+		for (const [el, parts] of this.#pending) {
+			let run = "";
+			for (const part of parts) {
+				if (typeof part === "string") run += part;
+				else {
+					if (run) el.append(run);
+					run = "";
+					el.append(part);
+				}
+			}
+			if (run) el.append(run);
+			el.setAttribute("data-ids", idRanges(this.#textIds.get(el) ?? []));
+		}
+		this.#pending.clear();
+	}
+
+	/** Streamed text for block `el` (appended at the end of `add`), its id recorded for `data-ids`. */
+	#text(el: HTMLElement, id: number, part: string | Node): void {
+		let parts = this.#pending.get(el);
+		if (!parts) {
+			parts = [];
+			this.#pending.set(el, parts);
+		}
+		parts.push(part);
+		let ids = this.#textIds.get(el);
+		if (!ids) {
+			ids = [];
+			this.#textIds.set(el, ids);
+		}
+		ids.push(id);
 	}
 
 	dispose(): void {
@@ -124,7 +161,11 @@ export class EventView {
 					call.open = true;
 				} else this.#block({ type: "output" }, "ev-term").append(term);
 			}
-			term.append(h("span", { "data-id": e.id, "data-type": e.type, class: d.type }, d.text));
+			this.#text(
+				term,
+				e.id,
+				d.type === "stderr" ? h("span", { class: "stderr" }, d.text) : document.createTextNode(d.text),
+			);
 			return;
 		}
 		if (source === "assistant" || source === "reasoning") {
@@ -132,7 +173,7 @@ export class EventView {
 				this.#prose = this.#block({ type: "output" }, source === "assistant" ? "ev-prose" : "ev-reasoning");
 				this.#proseSource = source;
 			}
-			this.#prose.append(h("span", { "data-id": e.id, "data-type": e.type }, d.text));
+			this.#text(this.#prose, e.id, d.text);
 			return;
 		}
 		this.#block(e, d.type === "stderr" ? "ev-stderr" : "ev-note", d.text);

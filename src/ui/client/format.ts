@@ -48,3 +48,26 @@ export function route(pathname: string): { view: "list" } | { view: "session"; i
 	if (m?.[1]) return { view: "session", id: decodeURIComponent(m[1]) };
 	return { view: "unknown" };
 }
+
+/** Ascending ids as compact ranges: [1,2,3,5,7,8] → "1-3,5,7-8". */
+export function idRanges(ids: readonly number[]): string {
+	const out: string[] = [];
+	let i = 0;
+	while (i < ids.length) {
+		const start = ids[i] as number;
+		let end = start;
+		while (i + 1 < ids.length && ids[i + 1] === end + 1) end = ids[++i] as number;
+		out.push(start === end ? String(start) : `${start}-${end}`);
+		i++;
+	}
+	return out.join(",");
+}
+
+/** The inverse of {@link idRanges}. */
+export function expandRanges(ranges: string): number[] {
+	if (!ranges) return [];
+	return ranges.split(",").flatMap((r) => {
+		const [a, b] = r.split("-").map(Number) as [number, number | undefined];
+		return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, k) => a + k);
+	});
+}

@@ -4,7 +4,7 @@ import { clear, h } from "./dom";
 import { EventView } from "./events";
 import { diffLines, shortTime } from "./format";
 import { progressBar, statusBadge } from "./list";
-import { SessionStream, type StreamState } from "./stream";
+import { SessionStream, type StreamEvent, type StreamState } from "./stream";
 
 interface FileChange {
 	path: string;
@@ -111,11 +111,20 @@ export function renderSession(main: HTMLElement, id: string, onError: (e: unknow
 			if (diffBox.open) void loadDiff();
 		},
 	});
+	// Events are drawn once per animation frame, however many network reads brought them: a long replay
+	// then costs one layout per frame, not one per read.
+	let pending: StreamEvent[] = [];
+	const draw = () => {
+		const events = pending;
+		pending = [];
+		const follow = nearBottom();
+		view.add(events);
+		if (follow) window.scrollTo(0, document.body.scrollHeight);
+	};
 	const stream = new SessionStream(id, {
 		onEvents: (events) => {
-			const follow = nearBottom();
-			view.add(events);
-			if (follow) window.scrollTo(0, document.body.scrollHeight);
+			if (pending.length === 0) requestAnimationFrame(draw);
+			for (const e of events) pending.push(e);
 		},
 		onState: (state, detail) => {
 			connection.textContent = detail ? `${STATE_TEXT[state]}: ${detail}` : STATE_TEXT[state];
