@@ -21,7 +21,8 @@ COPY scripts/image-lockcheck.sh /usr/local/bin/image-lockcheck
 # `npm install`, not `npm ci`: see .ci/run (the npm mirror omits other platforms' optional packages from the
 # lockfile). image-lockcheck then fails the build unless every installed package has its lockfile version.
 # The runtime image brings Bun itself (the same version, checked below), and opencode-ai's install script has
-# copied its platform binary to node_modules/opencode-ai/bin/opencode.exe: the duplicates go (~280 MB).
+# copied its platform binary to node_modules/opencode-ai/bin/opencode.exe: the duplicates go (~280 MB). Of
+# swagger-ui-dist, /swagger serves swagger-ui-bundle.js and swagger-ui.css: its other builds and maps go (~11 MB).
 RUN cp package-lock.json /tmp/package-lock.json \
  && npm install --omit=dev --no-audit --no-fund --loglevel=error \
  && image-lockcheck /tmp/package-lock.json \
@@ -29,7 +30,10 @@ RUN cp package-lock.json /tmp/package-lock.json \
  && node -p 'require("./package.json").dependencies["opencode-ai"]' > .engine-version \
  && rm -rf node_modules/bun node_modules/@oven node_modules/.bin/bun node_modules/.bin/bunx \
            node_modules/opencode-linux-* node_modules/opencode-darwin-* node_modules/opencode-windows-* \
- && test "$(node_modules/opencode-ai/bin/opencode.exe --version)" = "$(cat .engine-version)"
+ && test "$(node_modules/opencode-ai/bin/opencode.exe --version)" = "$(cat .engine-version)" \
+ && cd node_modules/swagger-ui-dist \
+ && rm -f ./*.map swagger-ui-es-bundle*.js swagger-ui.js swagger-ui-standalone-preset.js \
+ && cd ../..
 # What the engine itself would npm-install at start into its global config directory
 # ($XDG_CONFIG_HOME/opencode): `@opencode-ai/plugin` at the engine's own version, with this package.json and
 # .gitignore (the engine's Config.ensureGitignore content). The engine skips that install when node_modules

@@ -2,24 +2,10 @@ import type { SessionStatus } from "../../sessions/schemas";
 import { ApiError, api, NeedsToken } from "./api";
 import { clear, h } from "./dom";
 import { EventView } from "./events";
-import { diffLines, shortTime } from "./format";
+import { shortTime } from "./format";
 import { progressBar, statusBadge } from "./list";
+import { type FileChange, lazyPanel, type Message, renderFile, renderMessage } from "./panels";
 import { SessionStream, type StreamEvent, type StreamState } from "./stream";
-
-interface FileChange {
-	path: string;
-	status: string;
-	additions: number;
-	deletions: number;
-	diff: string;
-}
-interface Message {
-	id: string;
-	role: string;
-	created_at: string | null;
-	text: string;
-	tool_calls: { call_id: string; tool: string; status: string }[];
-}
 
 const ACTIVE = new Set(["pending", "running"]);
 /** Header fields (ended_at, usage…) that no event carries; also notices a follow-up run the stream has not seen. */
@@ -108,7 +94,7 @@ export function renderSession(main: HTMLElement, id: string, onError: (e: unknow
 		},
 		onTerminal: () => {
 			void refreshStatus();
-			if (diffBox.open) void loadDiff();
+			diff.refresh();
 		},
 	});
 	// Events are drawn once per animation frame, however many network reads brought them: a long replay
@@ -153,70 +139,23 @@ export function renderSession(main: HTMLElement, id: string, onError: (e: unknow
 		if (!stopped) timer = setTimeout(refreshStatus, STATUS_REFRESH_MS);
 	};
 
-	const diffBody = h("div", { id: "diff" });
-	const loadDiff = async () => {
-		try {
+	const diff = lazyPanel(
+		"Diff",
+		"diff",
+		async () => {
 			const { files } = await api<{ files: FileChange[] }>(`${path}/diff`);
-			clear(
-				diffBody,
-				files.length === 0 ? h("p", { class: "muted" }, "no changes") : null,
-				...files.map((f) =>
-					h(
-						"div",
-						{ class: "file", "data-path": f.path },
-						h(
-							"div",
-							{ class: "file-head" },
-							h("code", {}, f.path),
-							` ${f.status} `,
-							h("span", { class: "add" }, `+${f.additions}`),
-							" ",
-							h("span", { class: "del" }, `-${f.deletions}`),
-						),
-						h("pre", { class: "diff" }, ...diffLines(f.diff).map((l) => h("span", { class: `dl ${l.kind}` }, l.text))),
-					),
-				),
-			);
-		} catch (error) {
-			if (error instanceof NeedsToken) return handle(error);
-			clear(diffBody, h("p", { class: "error" }, error instanceof Error ? error.message : String(error)));
-		}
-	};
-	const diffBox = h(
-		"details",
-		{ class: "panel", id: "diff-panel", ontoggle: () => diffBox.open && void loadDiff() },
-		h("summary", {}, "Diff"),
-		diffBody,
+			return files.length === 0 ? [h("p", { class: "muted" }, "no changes")] : files.map(renderFile);
+		},
+		handle,
 	);
-
-	const convBody = h("div", { id: "conversation" });
-	const loadConversation = async () => {
-		try {
+	const conversation = lazyPanel(
+		"Conversation",
+		"conversation",
+		async () => {
 			const { messages } = await api<{ messages: Message[] }>(`${path}/messages`);
-			clear(
-				convBody,
-				...messages.map((m) =>
-					h(
-						"div",
-						{ class: `msg ${m.role}` },
-						h("div", { class: "muted" }, `${m.role} · ${shortTime(m.created_at)}`),
-						h("div", { class: "text" }, m.text),
-						m.tool_calls.length
-							? h("div", { class: "muted" }, `tools: ${m.tool_calls.map((c) => `${c.tool} (${c.status})`).join(", ")}`)
-							: null,
-					),
-				),
-			);
-		} catch (error) {
-			if (error instanceof NeedsToken) return handle(error);
-			clear(convBody, h("p", { class: "error" }, error instanceof Error ? error.message : String(error)));
-		}
-	};
-	const convBox = h(
-		"details",
-		{ class: "panel", id: "conversation-panel", ontoggle: () => convBox.open && void loadConversation() },
-		h("summary", {}, "Conversation"),
-		convBody,
+			return messages.map(renderMessage);
+		},
+		handle,
 	);
 
 	const prompt = h("textarea", { id: "follow-up", rows: 2, placeholder: "Follow-up message", required: true });
@@ -252,8 +191,8 @@ export function renderSession(main: HTMLElement, id: string, onError: (e: unknow
 		h("h3", {}, "Events"),
 		view.root,
 		form,
-		diffBox,
-		convBox,
+		diff.box,
+		conversation.box,
 	);
 	void refreshStatus();
 	// Late joiners get the whole history: the first connection starts at event 1.
