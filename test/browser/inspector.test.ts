@@ -224,6 +224,80 @@ describe("session view", () => {
 	});
 });
 
+describe("progress and follow-ups", () => {
+	const todos = (statuses: string[]) => ({
+		todos: statuses.map((status, i) => ({ content: `step ${i + 1}`, status, priority: "high" })),
+	});
+
+	test("progress shows as a bar; a follow-up sent from the page starts a run shown in the same view", async () => {
+		const s = await start(
+			[
+				{ kind: "tool", calls: [{ name: "todowrite", args: todos(["completed", "in_progress"]) }] },
+				{ kind: "text", text: "Half done." },
+				{ kind: "text", text: "Follow-up handled." },
+			],
+			["read", "write", "edit", "bash", "todowrite"],
+		);
+		const page = await open(`/ui/sessions/${s.id}`);
+		await terminalShown(page);
+		await page.waitForFunction(
+			() => (document.querySelector("#progress progress") as HTMLProgressElement)?.value === 50,
+			{
+				timeout: 10_000,
+			},
+		);
+		await page.type("#follow-up", "Now the rest.");
+		await page.click(".follow-up button");
+		await page.waitForFunction(() => document.querySelectorAll('#events [data-type="complete"]').length === 2, {
+			timeout: 60_000,
+		});
+		expect(await page.$eval("#events", (e) => e.textContent)).toContain("Follow-up handled.");
+		expect(await shownIds(page)).toEqual(range((await status(s.id)).last_event_id));
+	});
+
+	test("a late joiner sees a question answered long ago as closed, not as buttons to press", async () => {
+		const s = await start([
+			{
+				kind: "tool",
+				calls: [
+					{
+						name: "question",
+						args: {
+							questions: [
+								{
+									question: "Proceed?",
+									header: "Go",
+									options: [
+										{ label: "go", description: "now" },
+										{ label: "wait", description: "later (Recommended)" },
+									],
+								},
+							],
+						},
+					},
+				],
+			},
+			{ kind: "text", text: "Went ahead." },
+		]);
+		const r = await readStream(`${e2e.sidecar.url}/sessions/${s.id}/stream`, { until: (e) => e.event === "question" });
+		const q = r.events.find((e) => e.event === "question");
+		const answered = await fetch(`${e2e.sidecar.url}/sessions/${s.id}/questions/${q?.data.question_id}`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ answers: [["go"]] }),
+		});
+		expect(answered.status).toBe(200);
+		e2e.seen.push((await readStream(`${e2e.sidecar.url}/sessions/${s.id}/stream`)).events);
+		const page = await open(`/ui/sessions/${s.id}`);
+		await terminalShown(page);
+		expect(await page.$$eval(".ev-question button", (bs) => bs.map((b) => (b as HTMLButtonElement).disabled))).toEqual([
+			true,
+			true,
+		]);
+		expect(await page.$eval(".ev-question", (e) => e.textContent)).toContain("answered");
+	});
+});
+
 describe("with OPENCODE_SHARED_SECRET", () => {
 	const secret = SECRET;
 

@@ -30,7 +30,8 @@ export class EventView {
 	/** The ids each streamed-text block holds, written to its `data-ids` once per `add`. */
 	readonly #textIds = new Map<HTMLElement, number[]>();
 	readonly #pending = new Map<HTMLElement, (string | Node)[]>();
-	readonly #questionTimers = new Set<ReturnType<typeof setInterval>>();
+	/** Questions still open, by id → what closes one (buttons off, countdown stopped, `text` shown). */
+	readonly #openQuestions = new Map<string, (text: string) => void>();
 
 	constructor(
 		private readonly sessionId: string,
@@ -77,7 +78,7 @@ export class EventView {
 	}
 
 	dispose(): void {
-		for (const t of this.#questionTimers) clearInterval(t);
+		this.#closeQuestions("");
 	}
 
 	/** A new block in the flow; `id` undefined for a container whose events are its children. */
@@ -115,7 +116,7 @@ export class EventView {
 					h("b", {}, `error ${d.code}`),
 					`${d.fatal ? " (fatal)" : ""}: ${d.error}${retry}`,
 				);
-				if (d.fatal) this.sink.onTerminal();
+				if (d.fatal) this.#ended();
 				return;
 			}
 			case "complete": {
@@ -125,7 +126,7 @@ export class EventView {
 					: h("p", { class: "muted" }, "no files modified");
 				const tokens = d.usage ? `${d.usage.input_tokens} in / ${d.usage.output_tokens} out tokens` : "";
 				this.#block(e, "ev-complete", h("b", {}, "complete"), ` ${tokens}`, files);
-				this.sink.onTerminal();
+				this.#ended();
 				return;
 			}
 			case "question":
@@ -202,6 +203,7 @@ export class EventView {
 			h("pre", {}, text),
 		);
 		const call = d.call_id ? this.#calls.get(d.call_id) : undefined;
+		if (d.tool === "question") this.#closeQuestions("answered (the agent's result is below)");
 		if (call) {
 			call.append(el);
 			call.classList.remove("running");
@@ -209,15 +211,29 @@ export class EventView {
 		} else this.#block({ type: "tool_result" }, "ev-tool").append(el);
 	}
 
+	#ended(): void {
+		this.#closeQuestions("closed: the run ended");
+		this.sink.onTerminal();
+	}
+
+	/** A late joiner replays questions long answered: the question tool's result or the run's end closes them. */
+	#closeQuestions(text: string): void {
+		for (const close of this.#openQuestions.values()) close(text);
+		this.#openQuestions.clear();
+	}
+
 	#question(e: StreamEvent, d: EventData<"question">): void {
 		const chosen: string[][] = d.questions.map(() => []);
 		const state = h("span", { class: "muted" });
 		const buttons: HTMLButtonElement[] = [];
+		let open = true;
 		const finish = (text: string) => {
 			for (const b of buttons) b.disabled = true;
 			clearInterval(timer);
-			this.#questionTimers.delete(timer);
-			state.textContent = text;
+			this.#openQuestions.delete(d.question_id);
+			// The answer this page sent is the better message: keep it over a later "closed".
+			if (open && text) state.textContent = text;
+			open = false;
 		};
 		const send = async () => {
 			try {
@@ -225,6 +241,7 @@ export class EventView {
 					method: "POST",
 					body: { answers: chosen },
 				});
+				open = true;
 				finish(`answered: ${chosen.map((c) => c.join(", ")).join(" / ")}`);
 			} catch (error) {
 				finish(`not answered: ${error instanceof Error ? error.message : String(error)}`);
@@ -271,7 +288,7 @@ export class EventView {
 			else state.textContent = `${left} s left, then the default applies (${defaults})`;
 		};
 		const timer = setInterval(tick, 1000);
-		this.#questionTimers.add(timer);
+		this.#openQuestions.set(d.question_id, finish);
 		this.#block(e, "ev-question", h("b", {}, "question"), ...groups, state);
 		tick();
 	}
