@@ -36,6 +36,8 @@ export interface SidecarOptions {
 	readonly kubernetes?: KubernetesOverrides;
 	/** What src/main.ts achieved hardening the process (undefined in-process: not reported). */
 	readonly hardening?: Hardening;
+	/** Maps the engine's `/event` URL to the one the supervisor reads (a test's proxy). */
+	readonly engineFeedUrl?: (url: string) => string;
 }
 
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
@@ -66,6 +68,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		resolve: async (engineSessionId) => sessions?.resolveCredentials(engineSessionId),
 		log: log.child({ component: "gateway" }),
 		idleTimeoutMs: config.providerIdleTimeoutMs,
+		expectedRefusal: (engineSessionId) => engine?.isWarmUpSession(engineSessionId) === true,
 		observer: {
 			call: (provider, status, ms) => metrics.llmCall(provider, status, ms),
 			tokens: (provider, counts) => {
@@ -82,6 +85,15 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		startTimeoutMs: config.engineStartTimeoutMs,
 		log: log.child({ component: "engine" }),
 		clock,
+		watchdog: {
+			intervalMs: config.engineHealthIntervalMs,
+			timeoutMs: config.engineHealthTimeoutMs,
+			failures: config.engineHealthFailures,
+		},
+		feedIdleLimitMs: config.engineEventIdleTimeoutMs,
+		callTimeoutMs: config.engineCallTimeoutMs,
+		onRecycle: (cause) => metrics.engineRecycles.inc({ reason: cause }),
+		...(options.engineFeedUrl ? { feedUrl: options.engineFeedUrl } : {}),
 	});
 	engine.onLost(() => metrics.engineRestarts.inc());
 	sessions = new SessionManager({
@@ -171,10 +183,12 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 			draining = true;
 			rssWatch.close();
 			manager.drain();
+			supervisor.drain();
 		},
 		async stop() {
 			draining = true;
 			rssWatch.close();
+			supervisor.drain();
 			manager.close();
 			hub.closeAll();
 			await supervisor.stop();

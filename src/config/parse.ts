@@ -23,6 +23,12 @@ export interface Config {
 	readonly streamBufferBytes: number;
 	readonly engineStartTimeoutMs: number;
 	readonly engineCallTimeoutMs: number;
+	/** The engine watchdog (see engine/supervisor.ts). */
+	readonly engineHealthIntervalMs: number;
+	readonly engineHealthTimeoutMs: number;
+	readonly engineHealthFailures: number;
+	/** No byte on the engine's event feed for this long reconnects it. */
+	readonly engineEventIdleTimeoutMs: number;
 	/** The Kubernetes reporter (src/k8s/): when to run it and which pod it reports on. */
 	readonly kubernetesReporter: ReporterMode;
 	readonly podName: string;
@@ -232,6 +238,10 @@ export function parseConfig(env: Env, installDir: string): Config {
 		maxSubscribersPerSession: number(env, "MAX_SUBSCRIBERS_PER_SESSION", { min: 1, max: 100_000, integer: true }),
 		maxStoredSessions: number(env, "MAX_STORED_SESSIONS", { min: 1, max: 1_000_000, integer: true }),
 		engineCallTimeoutMs: seconds(env, "ENGINE_CALL_TIMEOUT", 0.1, 600),
+		engineHealthIntervalMs: seconds(env, "ENGINE_HEALTH_INTERVAL", 0.05, 3600),
+		engineHealthTimeoutMs: seconds(env, "ENGINE_HEALTH_TIMEOUT", 0.05, 600),
+		engineHealthFailures: number(env, "ENGINE_HEALTH_FAILURES", { min: 1, max: 1000, integer: true }),
+		engineEventIdleTimeoutMs: seconds(env, "ENGINE_EVENT_IDLE_TIMEOUT", 0.05, 3600),
 		shutdownDelayMs: seconds(env, "SHUTDOWN_DELAY", 0, 600),
 		shutdownTimeoutMs: seconds(env, "SHUTDOWN_TIMEOUT", 1, 3600),
 		httpIdleTimeoutSeconds: number(env, "HTTP_IDLE_TIMEOUT", {

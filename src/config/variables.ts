@@ -165,6 +165,29 @@ export const VARIABLES = [
 			"Seconds one call to the engine (create a session, send a prompt, abort) may take; a run whose start times out ends `failed` with code `engine_unavailable`.",
 	},
 	{
+		name: "ENGINE_HEALTH_INTERVAL",
+		default: "5",
+		description:
+			"Seconds between the watchdog's health checks of the engine (`GET /global/health`), once it has warmed up.",
+	},
+	{
+		name: "ENGINE_HEALTH_TIMEOUT",
+		default: "3",
+		description: "Seconds one health check may take before it counts as failed.",
+	},
+	{
+		name: "ENGINE_HEALTH_FAILURES",
+		default: "3",
+		description:
+			"Consecutive failed health checks after which the engine is recycled (SIGTERM, SIGKILL 2 s later) and its runs resume in a new one. With the defaults a hung engine is replaced within about 20 s.",
+	},
+	{
+		name: "ENGINE_EVENT_IDLE_TIMEOUT",
+		default: "30",
+		description:
+			"Seconds the engine's event feed may go without a byte (the engine sends a heartbeat every 10 s) before it is reconnected and every running session reconciled from the engine's state.",
+	},
+	{
 		name: "K8S_REPORTER",
 		default: "auto",
 		description:

@@ -1,3 +1,4 @@
+import type { EngineSessionState } from "./client";
 import type { EngineEvent } from "./events";
 
 /** The prompt of one run. */
@@ -31,6 +32,10 @@ export interface Engine {
 	replyQuestion(requestId: string, answers: string[][]): Promise<void>;
 	/** The session's messages with their parts, as the engine stores them. */
 	messages(engineSessionId: string): Promise<unknown[]>;
+	/** Status, messages and todos of one session (for reconciliation). */
+	sessionState(engineSessionId: string): Promise<EngineSessionState>;
+	/** Permission requests and questions the engine waits on, across sessions (for reconciliation). */
+	pendingRequests(): Promise<{ permissions: unknown[]; questions: unknown[] }>;
 	/**
 	 * Every event of the engine's `/event` stream, in order, in batches: the
 	 * events that arrived together (one network read), so a listener can
@@ -41,4 +46,10 @@ export interface Engine {
 	onReady(listener: () => void): () => void;
 	/** Told when the engine process is lost (runs in it are gone); a new one is being started. */
 	onLost(listener: (reason: string) => void): () => void;
+	/**
+	 * Told each time the event feed (re)connects, before `onReady` and before
+	 * any live event of the new connection is handed on: events the engine
+	 * sent while the feed was down are recovered from its state here.
+	 */
+	onResync(listener: () => Promise<void>): () => void;
 }

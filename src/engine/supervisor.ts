@@ -1,15 +1,33 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
-import type { Clock } from "../lib/clock";
+import type { Cancel, Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
-import { SseParser } from "../sse/parse";
+import { EngineClient, type EngineSessionState } from "./client";
 import type { Engine, PromptInput } from "./engine";
 import { prepareEngineEnvironment } from "./environment";
-import { type EngineEvent, parseEngineEvent } from "./events";
+import type { EngineEvent } from "./events";
+import { EventFeed } from "./feed";
+import {
+	type EngineState,
+	engineTransition,
+	initialEngineState,
+	isLive,
+	type LifecycleEffect,
+	type LifecycleInput,
+	type LifecycleSettings,
+	type RecycleCause,
+} from "./lifecycle";
+import { bunSpawn, EngineProcess, type Spawn } from "./process";
 import { killStaleEngine } from "./stale-engine";
 import { WarmUp } from "./warm-up";
+
+/** The watchdog's schedule (ENGINE_HEALTH_INTERVAL, ENGINE_HEALTH_TIMEOUT, ENGINE_HEALTH_FAILURES). */
+export interface WatchdogSettings {
+	readonly intervalMs: number;
+	readonly timeoutMs: number;
+	readonly failures: number;
+}
 
 export interface EngineSupervisorOptions {
 	readonly bin: string;
@@ -24,39 +42,69 @@ export interface EngineSupervisorOptions {
 	/** First restart delay; doubles per failure up to `maxBackoffMs`. */
 	readonly backoffMs?: number;
 	readonly maxBackoffMs?: number;
+	/** Default: 5 s, 3 s, 3 failures. */
+	readonly watchdog?: WatchdogSettings;
+	/** ENGINE_EVENT_IDLE_TIMEOUT; default 30 s (three missed engine heartbeats). */
+	readonly feedIdleLimitMs?: number;
+	/** Bound of one engine call (ENGINE_CALL_TIMEOUT); default 10 s. */
+	readonly callTimeoutMs?: number;
+	/** Starts the engine process; default `Bun.spawn`. */
+	readonly spawn?: Spawn;
+	/** Maps the engine's `/event` URL to the one the feed reads (tests put a proxy in between). */
+	readonly feedUrl?: (url: string) => string;
+	/** Told about each recycle (for metrics). */
+	readonly onRecycle?: (cause: RecycleCause) => void;
 }
 
-type Phase = "stopped" | "starting" | "running" | "stopping";
-
-const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+/** SIGKILL follows SIGTERM after this long: a stopped (SIGSTOP) or wedged engine never acts on SIGTERM. */
+const KILL_GRACE_MS = 2000;
+/** How long an engine that exited on SIGTERM/SIGINT waits for the sidecar's own drain (see lifecycle.ts). */
+const SIGNAL_SETTLE_MS = 1000;
+/** An engine ready this long is stable: its next crash restarts without back-off. */
+const STABLE_MS = 60_000;
 
 /**
- * Runs `opencode serve` on loopback with a random password, keeps its event
- * stream connected, and restarts it with back-off when it dies.
+ * Runs `opencode serve` on loopback with a random password and keeps it
+ * usable: its process (process.ts), its `/event` feed (feed.ts), its API
+ * (client.ts), and its lifecycle (lifecycle.ts, a pure state machine whose
+ * effects this class carries out). A watchdog checks `/global/health` on a
+ * schedule and recycles an engine that stops answering.
  */
 export class EngineSupervisor implements Engine {
-	private phase: Phase = "stopped";
-	private proc: ReturnType<typeof Bun.spawn> | undefined;
-	private client: OpencodeClient | undefined;
-	private base: string | undefined;
-	private auth: string | undefined;
-	private eventsConnected = false;
-	private recycleReason: string | undefined;
+	private state: EngineState = initialEngineState;
+	private readonly settings: LifecycleSettings;
+	private readonly watchdog: WatchdogSettings;
+	private proc: EngineProcess | undefined;
+	private client: EngineClient | undefined;
+	private feed: EventFeed | undefined;
 	/** The current engine process's warm-up (see warm-up.ts); undefined before it connects. */
 	private warming: Promise<void> | undefined;
 	private readonly warmUp: WarmUp;
-	private eventsAbort: AbortController | undefined;
-	private failures = 0;
-	private cancelRestart: (() => void) | undefined;
-	private lastError: string | undefined = "starting";
+	private cancelRestart: Cancel | undefined;
+	private cancelSettle: Cancel | undefined;
+	private cancelListen: Cancel | undefined;
+	private stopWatchdog: Cancel | undefined;
+	private checking = false;
+	/** Live events held while a resync runs, handed on after it. */
+	private held: EngineEvent[][] | undefined;
+	private resyncing: Promise<void> = Promise.resolve();
 	private readonly eventListeners = new Set<(events: readonly EngineEvent[]) => void>();
 	private readonly lostListeners = new Set<(reason: string) => void>();
 	private readonly readyListeners = new Set<() => void>();
+	private readonly resyncListeners = new Set<() => Promise<void>>();
 	private readyWaiters: (() => void)[] = [];
 	/** Engine processes started so far (1 after the first start). */
 	starts = 0;
 
 	constructor(private readonly options: EngineSupervisorOptions) {
+		this.settings = {
+			backoffMs: options.backoffMs ?? 500,
+			maxBackoffMs: options.maxBackoffMs ?? 30_000,
+			healthFailures: options.watchdog?.failures ?? 3,
+			stableMs: STABLE_MS,
+			signalSettleMs: SIGNAL_SETTLE_MS,
+		};
+		this.watchdog = options.watchdog ?? { intervalMs: 5000, timeoutMs: 3000, failures: 3 };
 		this.warmUp = new WarmUp({
 			workspaceDir: options.workspaceDir,
 			limitMs: options.startTimeoutMs,
@@ -65,14 +113,20 @@ export class EngineSupervisor implements Engine {
 		});
 	}
 
+	get phase(): EngineState["phase"] {
+		return this.state.phase;
+	}
+
 	get ready(): boolean {
-		return this.phase === "running" && this.eventsConnected;
+		return isLive(this.state) && this.client !== undefined;
 	}
 
 	get notReadyReason(): string | undefined {
 		if (this.ready) return undefined;
-		if (this.phase === "running" && !this.eventsConnected) return "engine event stream is not connected";
-		return `engine is ${this.phase === "running" ? "starting" : this.phase}${this.lastError ? ` (${this.lastError})` : ""}`;
+		const s = this.state;
+		if ((s.phase === "warming" || s.phase === "ready") && !s.feedConnected)
+			return "engine event stream is not connected";
+		return `engine is ${s.phase}${s.lastError ? ` (${s.lastError})` : ""}`;
 	}
 
 	/** The engine's process id, for memory readings. */
@@ -80,11 +134,15 @@ export class EngineSupervisor implements Engine {
 		return this.proc?.pid;
 	}
 
+	/** True for the engine session of the warm-up prompt (its LLM call is refused by design). */
+	isWarmUpSession(engineSessionId: string): boolean {
+		return this.warmUp.owns(engineSessionId);
+	}
+
 	/** Starts the engine in the background; `whenReady` resolves once it is usable. */
 	start(): void {
-		if (this.phase !== "stopped") return;
-		this.phase = "starting";
-		void this.launch();
+		this.apply({ type: "start" });
+		this.stopWatchdog ??= this.options.clock.setInterval(() => void this.check(), this.watchdog.intervalMs);
 	}
 
 	/** Resolves once the current engine has run its warm-up (at once if it has, or if there is no engine). */
@@ -100,130 +158,221 @@ export class EngineSupervisor implements Engine {
 	/** Answers the engine's own health check (for `/ready`). */
 	async healthy(timeoutMs = 2000): Promise<boolean> {
 		if (!this.client || !this.ready) return false;
-		try {
-			const res = await this.client.global.health({
-				signal: AbortSignal.timeout(timeoutMs),
-			});
-			return res.data?.healthy === true;
-		} catch {
-			return false;
+		return this.client.health(timeoutMs);
+	}
+
+	/** The sidecar is stopping: an engine exit from now on is the shutdown, not a crash. */
+	drain(): void {
+		this.apply({ type: "drain" });
+	}
+
+	/** Stops the engine: SIGTERM, then SIGKILL after `graceMs`. */
+	async stop(graceMs = 3000): Promise<void> {
+		this.stopWatchdog?.();
+		this.stopWatchdog = undefined;
+		const proc = this.proc;
+		this.apply({ type: "stop" });
+		if (proc) await proc.terminate(graceMs);
+		// Nothing was running (between restarts): there is no exit to wait for.
+		if (this.state.phase !== "stopped") {
+			this.apply({ type: "exited", generation: this.state.generation, code: null, signal: null });
 		}
 	}
 
-	private async launch(): Promise<void> {
+	/**
+	 * Replaces the engine process at once (memory recycling): its runs are
+	 * told it was lost, and the new process starts without back-off.
+	 */
+	recycle(reason: string): void {
+		this.apply({ type: "recycle", cause: "memory", reason });
+	}
+
+	/** Signals the engine process as a crash or a hang would (for fault tests). */
+	kill(signal: NodeJS.Signals = "SIGKILL"): void {
+		this.proc?.kill(signal);
+	}
+
+	/**
+	 * Where the engine listens and how to authenticate, for diagnostics and
+	 * benchmarks that need their own view of it; undefined until it listens.
+	 */
+	connection(): { url: string; authorization: string } | undefined {
+		return this.client ? { url: this.client.base, authorization: this.client.authorization } : undefined;
+	}
+
+	private apply(input: LifecycleInput): void {
+		const before = this.state;
+		const { state, effects } = engineTransition(before, input, this.settings);
+		this.state = state;
+		if (state.phase !== before.phase)
+			this.options.log.debug({ from: before.phase, to: state.phase, input: input.type }, "engine phase");
+		for (const effect of effects) this.run(effect);
+	}
+
+	private run(effect: LifecycleEffect): void {
+		const { clock, log } = this.options;
+		switch (effect.type) {
+			case "spawn":
+				void this.launch(effect.generation);
+				break;
+			case "connectFeed":
+				void this.follow(this.state.generation);
+				break;
+			case "closeFeed":
+				this.feed?.close();
+				this.feed = undefined;
+				break;
+			case "warmUp":
+				if (this.client) {
+					const generation = this.state.generation;
+					this.warming = this.warmUp
+						.run(this.client.raw)
+						.then(() => this.apply({ type: "warmedUp", generation, at: clock.now() }));
+				}
+				break;
+			case "kill":
+				this.cancelListen?.();
+				void this.proc?.terminate(KILL_GRACE_MS);
+				break;
+			case "scheduleRestart":
+				this.cancelRestart?.();
+				this.cancelRestart = clock.setTimeout(() => {
+					this.cancelRestart = undefined;
+					this.apply({ type: "restartDue" });
+				}, effect.delayMs);
+				break;
+			case "cancelRestart":
+				this.cancelRestart?.();
+				this.cancelRestart = undefined;
+				this.cancelSettle?.();
+				this.cancelSettle = undefined;
+				break;
+			case "armSettle": {
+				const generation = this.state.generation;
+				this.cancelSettle = clock.setTimeout(() => this.apply({ type: "settled", generation }), effect.delayMs);
+				break;
+			}
+			case "resync":
+				this.resync();
+				break;
+			case "ready":
+				void this.resyncing.then(() => this.becameReady());
+				break;
+			case "lost":
+				this.forgetProcess();
+				for (const l of this.lostListeners) l(effect.reason);
+				break;
+			case "countRecycle":
+				this.options.onRecycle?.(effect.cause);
+				break;
+			case "log":
+				log[effect.level](
+					{ ...effect.fields, ...(effect.level === "error" ? { stderr_tail: this.proc?.tail.slice(-5) } : {}) },
+					effect.msg,
+				);
+				break;
+		}
+	}
+
+	private async launch(generation: number): Promise<void> {
+		const { clock, log } = this.options;
 		const password = randomBytes(24).toString("base64url");
 		const env = prepareEngineEnvironment(this.options.engineDir, this.options.config, password);
-
-		const log = this.options.log;
 		const pidFile = join(this.options.engineDir, "engine.pid");
 		await killStaleEngine(pidFile, log);
-		let proc: ReturnType<typeof Bun.spawn>;
+		if (this.state.generation !== generation || this.state.phase !== "starting") return;
+		let proc: EngineProcess;
 		try {
-			proc = Bun.spawn([this.options.bin, "serve", "--hostname", "127.0.0.1", "--port", "0"], {
+			proc = new EngineProcess({
+				spawn: this.options.spawn ?? bunSpawn,
+				cmd: [this.options.bin, "serve", "--hostname", "127.0.0.1", "--port", "0"],
 				cwd: this.options.workspaceDir,
 				env,
-				stdin: "ignore",
-				stdout: "pipe",
-				stderr: "pipe",
+				clock,
+				onLine: (stream, line) => log.debug({ engine: stream, line }, "engine output"),
 			});
 		} catch (error) {
-			this.failed(`could not start ${this.options.bin}: ${error instanceof Error ? error.message : String(error)}`);
+			const message = error instanceof Error ? error.message : String(error);
+			this.apply({ type: "spawnFailed", error: `could not start ${this.options.bin}: ${message}` });
 			return;
 		}
 		this.proc = proc;
 		this.starts++;
 		writeFileSync(pidFile, String(proc.pid), { mode: 0o600 });
-		const started = this.options.clock.now();
-		log.info({ pid: proc.pid, attempt: this.failures + 1 }, "engine starting");
-
-		let url: string | undefined;
-		const listening = new Promise<string | undefined>((resolve) => {
-			const cancel = this.options.clock.setTimeout(() => resolve(undefined), this.options.startTimeoutMs);
-			void pipeLines(proc.stdout as ReadableStream<Uint8Array>, (line) => {
-				const m = LISTENING.exec(line);
-				if (m && !url) {
-					url = m[1];
-					cancel();
-					resolve(url);
-				}
-				log.debug({ engine: "stdout", line }, "engine output");
-			});
-			void proc.exited.then(() => {
-				cancel();
-				resolve(undefined);
-			});
+		const started = clock.now();
+		log.info({ pid: proc.pid, attempt: this.state.failures + 1 }, "engine starting");
+		void proc.exited.then(({ code, signal }) => {
+			if (this.state.generation === generation) {
+				this.feed?.close();
+				this.feed = undefined;
+			}
+			this.apply({ type: "exited", generation, code, signal });
 		});
-		const tail: string[] = [];
-		void pipeLines(proc.stderr as ReadableStream<Uint8Array>, (line) => {
-			tail.push(line);
-			if (tail.length > 20) tail.shift();
-			log.debug({ engine: "stderr", line }, "engine output");
-		});
-		void proc.exited.then((code) => this.exited(proc, code, tail));
-
-		const base = await listening;
-		if (!base || this.proc !== proc) {
-			if (this.proc === proc && proc.exitCode === null) proc.kill("SIGKILL");
-			if (!base) log.warn({ timeout_ms: this.options.startTimeoutMs }, "engine did not start listening in time");
-			return;
+		this.cancelListen = clock.setTimeout(
+			() => this.apply({ type: "listenTimedOut", generation, timeoutMs: this.options.startTimeoutMs }),
+			this.options.startTimeoutMs,
+		);
+		let base: string;
+		try {
+			base = await proc.listening;
+		} catch {
+			return; // It exited first: `exited` tells the lifecycle.
+		} finally {
+			this.cancelListen?.();
 		}
+		if (this.state.generation !== generation) return;
 		const auth = `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}`;
-		this.client = createOpencodeClient({
-			baseUrl: base,
-			headers: { authorization: auth },
-			directory: this.options.workspaceDir,
+		this.client = new EngineClient(base, auth, this.options.workspaceDir, clock, this.options.callTimeoutMs ?? 10_000);
+		log.info({ pid: proc.pid, start_ms: clock.now() - started }, "engine listening");
+		this.apply({ type: "listening", generation });
+	}
+
+	/** Reads the feed of one process until it is closed or the process is replaced. */
+	private async follow(generation: number): Promise<void> {
+		const client = this.client;
+		if (!client) return;
+		const url = `${client.base}/event?directory=${encodeURIComponent(this.options.workspaceDir)}`;
+		const feed = new EventFeed({
+			url: this.options.feedUrl ? this.options.feedUrl(url) : url,
+			authorization: client.authorization,
+			idleLimitMs: this.options.feedIdleLimitMs ?? 30_000,
+			retryMs: 200,
+			clock: this.options.clock,
 		});
-		this.base = base;
-		this.auth = auth;
-		this.phase = "running";
-		this.lastError = undefined;
-		log.info({ pid: proc.pid, start_ms: this.options.clock.now() - started }, "engine listening");
-		void this.followEvents(proc, base, auth);
+		this.feed?.close();
+		this.feed = feed;
+		for await (const item of feed) {
+			if (this.state.generation !== generation) break;
+			if (item.kind === "connected") this.apply({ type: "feedConnected", generation });
+			else if (item.kind === "lost") this.apply({ type: "feedLost", generation, reason: item.reason });
+			else if (this.held) this.held.push([...item.events]);
+			else this.dispatch(item.events);
+		}
+		feed.close();
 	}
 
 	/**
-	 * Keeps `/event` connected for as long as this process lives. Read with
-	 * fetch and our own parser rather than the SDK's SSE client: cancelling
-	 * that one leaves a rejected `reader.cancel()` promise unhandled, which
-	 * ends a Bun process (seen with SDK 1.18.33 on Bun 1.4.5).
+	 * The feed came back: live events are held while the listeners (the
+	 * sessions' reconciliation) read the engine's state, then handed on in
+	 * order, so nothing the engine said meanwhile is lost or reordered.
 	 */
-	private async followEvents(proc: ReturnType<typeof Bun.spawn>, base: string, auth: string): Promise<void> {
-		const log = this.options.log;
-		const url = `${base}/event?directory=${encodeURIComponent(this.options.workspaceDir)}`;
-		while (this.proc === proc && this.phase === "running") {
-			const abort = new AbortController();
-			this.eventsAbort = abort;
-			try {
-				const res = await fetch(url, {
-					headers: { authorization: auth, accept: "text/event-stream" },
-					signal: abort.signal,
-				});
-				if (!res.ok || !res.body) throw new Error(`engine /event answered ${res.status}`);
-				const parser = new SseParser();
-				const decoder = new TextDecoder();
-				for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-					const batch: EngineEvent[] = [];
-					for (const frame of parser.push(decoder.decode(chunk, { stream: true }))) {
-						const event = parseEngineEvent(frame.data);
-						if (event) batch.push(event);
-					}
-					if (batch.length > 0) this.dispatch(batch);
-				}
-			} catch (error) {
-				if (!abort.signal.aborted) log.warn({ err: String(error) }, "engine event stream failed");
-			}
-			this.eventsConnected = false;
-			if (this.proc !== proc || this.phase !== "running") return;
-			log.warn("engine event stream ended; reconnecting");
-			await new Promise<void>((r) => this.options.clock.setTimeout(r, 200));
-		}
+	private resync(): void {
+		if (this.held) return;
+		this.held = [];
+		const listeners = [...this.resyncListeners];
+		this.resyncing = Promise.all(
+			listeners.map((l) =>
+				l().catch((error: unknown) => this.options.log.warn({ err: String(error) }, "engine resync failed")),
+			),
+		).then(() => {
+			const held = this.held ?? [];
+			this.held = undefined;
+			for (const batch of held) this.dispatch(batch);
+		});
 	}
 
 	private dispatch(batch: readonly EngineEvent[]): void {
-		const events = batch.filter((event) => {
-			if (event.type === "server.connected") this.connected();
-			return !this.warmUp.absorb(event);
-		});
+		const events = batch.filter((event) => !this.warmUp.absorb(event));
 		if (events.length === 0) return;
 		for (const l of this.eventListeners) {
 			try {
@@ -234,15 +383,8 @@ export class EngineSupervisor implements Engine {
 		}
 	}
 
-	private connected(): void {
-		this.eventsConnected = true;
-		// Once per engine process (the stream may reconnect); runs wait for it, `/ready` does not.
-		if (!this.warming && this.client) this.warming = this.warmUp.run(this.client);
-		this.becameReady();
-	}
-
 	private becameReady(): void {
-		this.failures = 0;
+		if (!this.ready) return;
 		this.options.log.info("engine ready");
 		const waiters = this.readyWaiters;
 		this.readyWaiters = [];
@@ -250,147 +392,70 @@ export class EngineSupervisor implements Engine {
 		for (const l of this.readyListeners) l();
 	}
 
-	private exited(proc: ReturnType<typeof Bun.spawn>, code: number | null, tail: string[]): void {
-		if (this.proc !== proc) return;
+	/** One watchdog tick: a health check of a warmed-up engine, unless one is still in flight. */
+	private async check(): Promise<void> {
+		const client = this.client;
+		if (this.checking || !client || this.state.phase !== "ready") return;
+		this.checking = true;
+		const generation = this.state.generation;
+		const { timeoutMs } = this.watchdog;
+		try {
+			const ok = await client.health(timeoutMs);
+			const detail = ok ? "healthy" : `GET /global/health failed or took over ${timeoutMs} ms`;
+			this.apply({ type: "health", generation, ok, detail, at: this.options.clock.now() });
+		} finally {
+			this.checking = false;
+		}
+	}
+
+	private forgetProcess(): void {
+		this.feed?.close();
+		this.feed = undefined;
 		this.proc = undefined;
 		this.client = undefined;
-		this.base = undefined;
-		this.auth = undefined;
-		this.eventsConnected = false;
 		this.warming = undefined;
-		this.eventsAbort?.abort();
-		if (this.phase === "stopping" || this.phase === "stopped") return;
-		const recycled = this.recycleReason;
-		this.recycleReason = undefined;
-		const reason = recycled ? `engine recycled: ${recycled}` : `engine exited with code ${code ?? "null"}`;
-		if (!recycled) this.options.log.error({ code, stderr_tail: tail.slice(-5) }, "engine exited");
-		for (const l of this.lostListeners) l(reason);
-		this.failed(reason, recycled !== undefined);
+		this.held = undefined;
 	}
 
-	private failed(reason: string, immediately = false): void {
-		this.phase = "starting";
-		this.lastError = reason;
-		const base = this.options.backoffMs ?? 500;
-		const delay = immediately ? 0 : Math.min(base * 2 ** this.failures, this.options.maxBackoffMs ?? 30_000);
-		if (!immediately) this.failures++;
-
-		this.options.log.info({ delay_ms: delay, failures: this.failures }, "engine restart scheduled");
-		this.cancelRestart = this.options.clock.setTimeout(() => {
-			this.cancelRestart = undefined;
-			if (this.phase === "starting") void this.launch();
-		}, delay);
-	}
-
-	/** Stops the engine: SIGTERM, then SIGKILL after `graceMs`. */
-	async stop(graceMs = 3000): Promise<void> {
-		this.phase = "stopping";
-		this.cancelRestart?.();
-		this.eventsAbort?.abort();
-		const proc = this.proc;
-		if (proc && proc.exitCode === null) {
-			proc.kill("SIGTERM");
-			const killer = this.options.clock.setTimeout(() => proc.kill("SIGKILL"), graceMs);
-			await proc.exited;
-			killer();
-		}
-		this.proc = undefined;
-		this.phase = "stopped";
-	}
-
-	/**
-	 * Replaces the engine process at once (memory recycling): its runs are
-	 * told it was lost, and the new process starts without back-off.
-	 */
-	recycle(reason: string): void {
-		if (!this.proc || this.phase !== "running") return;
-		this.recycleReason = reason;
-		// Not ready from now on: calls failing while it stops are the recycle, not a refusal.
-		this.eventsConnected = false;
-		this.options.log.warn({ reason }, "recycling the engine");
-		this.proc.kill("SIGTERM");
-	}
-
-	/** Kills the engine process as a crash would (for fault tests). */
-	kill(signal: NodeJS.Signals = "SIGKILL"): void {
-		this.proc?.kill(signal);
-	}
-
-	/**
-	 * Where the engine listens and how to authenticate, for diagnostics and
-	 * benchmarks that need their own view of it; undefined until it listens.
-	 */
-	connection(): { url: string; authorization: string } | undefined {
-		return this.base && this.auth ? { url: this.base, authorization: this.auth } : undefined;
-	}
-
-	private api(): OpencodeClient {
+	private api(): EngineClient {
 		if (!this.client || !this.ready) throw new Error(this.notReadyReason ?? "engine not ready");
 		return this.client;
 	}
 
-	async createSession(title: string): Promise<string> {
-		const res = await this.api().session.create(
-			{ title, directory: this.options.workspaceDir },
-			{ throwOnError: true },
-		);
-		return res.data.id;
+	createSession(title: string): Promise<string> {
+		return this.api().createSession(title);
 	}
 
-	async prompt(engineSessionId: string, input: PromptInput): Promise<void> {
-		await this.api().session.promptAsync(
-			{
-				sessionID: engineSessionId,
-				directory: this.options.workspaceDir,
-				parts: [{ type: "text", text: input.text }],
-				model: input.model,
-				tools: input.tools,
-				...(input.system === undefined ? {} : { system: input.system }),
-			},
-			{ throwOnError: true },
-		);
+	prompt(engineSessionId: string, input: PromptInput): Promise<void> {
+		return this.api().prompt(engineSessionId, input);
 	}
 
-	async abort(engineSessionId: string): Promise<void> {
-		await this.api().session.abort(
-			{ sessionID: engineSessionId, directory: this.options.workspaceDir },
-			{ throwOnError: true },
-		);
+	abort(engineSessionId: string): Promise<void> {
+		return this.api().abort(engineSessionId);
 	}
 
-	async parentOf(engineSessionId: string): Promise<string | undefined> {
-		const res = await this.api().session.get({
-			sessionID: engineSessionId,
-			directory: this.options.workspaceDir,
-		});
-		return res.data?.parentID;
+	parentOf(engineSessionId: string): Promise<string | undefined> {
+		return this.api().parentOf(engineSessionId);
 	}
 
-	async messages(engineSessionId: string): Promise<unknown[]> {
-		const res = await this.api().session.messages(
-			{ sessionID: engineSessionId, directory: this.options.workspaceDir },
-			{ throwOnError: true },
-		);
-		return (res.data ?? []) as unknown[];
+	messages(engineSessionId: string): Promise<unknown[]> {
+		return this.api().messages(engineSessionId);
 	}
 
-	async replyPermission(requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<void> {
-		await this.api().permission.reply(
-			{
-				requestID: requestId,
-				reply,
-				...(message ? { message } : {}),
-				directory: this.options.workspaceDir,
-			},
-			{ throwOnError: true },
-		);
+	sessionState(engineSessionId: string): Promise<EngineSessionState> {
+		return this.api().sessionState(engineSessionId);
 	}
 
-	async replyQuestion(requestId: string, answers: string[][]): Promise<void> {
-		await this.api().question.reply(
-			{ requestID: requestId, answers, directory: this.options.workspaceDir },
-			{ throwOnError: true },
-		);
+	pendingRequests(): Promise<{ permissions: unknown[]; questions: unknown[] }> {
+		return this.api().pendingRequests();
+	}
+
+	replyPermission(requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<void> {
+		return this.api().replyPermission(requestId, reply, message);
+	}
+
+	replyQuestion(requestId: string, answers: string[][]): Promise<void> {
+		return this.api().replyQuestion(requestId, answers);
 	}
 
 	onEvents(listener: (events: readonly EngineEvent[]) => void): () => void {
@@ -407,23 +472,9 @@ export class EngineSupervisor implements Engine {
 		this.lostListeners.add(listener);
 		return () => this.lostListeners.delete(listener);
 	}
-}
 
-async function pipeLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-	const decoder = new TextDecoder();
-	let buffer = "";
-	try {
-		for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-			buffer += decoder.decode(chunk, { stream: true });
-			let nl = buffer.indexOf("\n");
-			while (nl !== -1) {
-				onLine(buffer.slice(0, nl));
-				buffer = buffer.slice(nl + 1);
-				nl = buffer.indexOf("\n");
-			}
-		}
-	} catch {
-		// The process went away.
+	onResync(listener: () => Promise<void>): () => void {
+		this.resyncListeners.add(listener);
+		return () => this.resyncListeners.delete(listener);
 	}
-	if (buffer) onLine(buffer);
 }

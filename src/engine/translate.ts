@@ -38,6 +38,19 @@ interface PartState {
 	text: string;
 	callAnnounced: boolean;
 	resultAnnounced: boolean;
+	/**
+	 * Set by a reconciliation snapshot of a text still being written: the
+	 * deltas that follow may repeat what the snapshot held, so they are
+	 * skipped, and the part's next full update brings the rest.
+	 */
+	resync: boolean;
+}
+
+/** What the translator already emitted for one part (see engine/reconcile.ts). */
+export interface PartProgress {
+	readonly emitted: number;
+	readonly callAnnounced: boolean;
+	readonly resultAnnounced: boolean;
 }
 
 /** Tools whose input names the one file they change. */
@@ -78,6 +91,8 @@ export class RunTranslator {
 	private usageTotal: Usage = { ...EMPTY_USAGE };
 	private running = false;
 	private sawBusy = false;
+	/** When the current (or last) run began, ms; its engine messages are the ones created since. */
+	private runStart: number | undefined;
 	/** Todo items already announced as done (by content). */
 	private readonly todosDone = new Set<string>();
 	private progressValue: number | undefined;
@@ -88,9 +103,26 @@ export class RunTranslator {
 	}
 
 	/** A prompt was just sent to the engine: the next busy→idle is this run's. */
-	beginRun(): void {
+	beginRun(nowMs?: number): void {
 		this.running = true;
 		this.sawBusy = false;
+		if (nowMs !== undefined) this.runStart = nowMs;
+	}
+
+	/** Takes up again a run set aside by `endRun` (a run interrupted by an engine recycle, being reconciled). */
+	reopen(): void {
+		this.running = true;
+	}
+
+	/** When the current run began (ms), if known. */
+	get runStartedAt(): number | undefined {
+		return this.runStart;
+	}
+
+	/** What was already emitted for a part; undefined for a part never seen. */
+	progressOf(partId: string): PartProgress | undefined {
+		const p = this.parts.get(partId);
+		return p && { emitted: p.emitted, callAnnounced: p.callAnnounced, resultAnnounced: p.resultAnnounced };
 	}
 
 	/** The run was ended from outside (cancel, timeout): ignore the rest of it. */
@@ -141,6 +173,7 @@ export class RunTranslator {
 				const part = this.parts.get(str(p.partID) ?? "");
 				const delta = str(p.delta);
 				if (!part || !delta || str(p.field) !== "text" || this.roles.get(part.messageID) === "user") break;
+				if (part.resync) break;
 				if (part.kind !== "text" && part.kind !== "reasoning") break;
 				part.text += delta;
 				part.emitted += delta.length;
@@ -159,7 +192,7 @@ export class RunTranslator {
 				break;
 			}
 			case "message.part.updated": {
-				if (isObject(p.part)) this.part(p.part, events, timestamp);
+				if (isObject(p.part)) this.part(p.part, events, timestamp, p.snapshot === true);
 				break;
 			}
 			case "session.status": {
@@ -230,7 +263,7 @@ export class RunTranslator {
 		this.roles.set(id, role);
 	}
 
-	private part(part: Json, events: LoggedEvent[], timestamp: string): void {
+	private part(part: Json, events: LoggedEvent[], timestamp: string, snapshot: boolean): void {
 		const id = str(part.id);
 		const messageID = str(part.messageID);
 		const kind = str(part.type);
@@ -244,6 +277,7 @@ export class RunTranslator {
 				text: "",
 				callAnnounced: false,
 				resultAnnounced: false,
+				resync: false,
 			};
 			this.parts.set(id, state);
 		}
@@ -252,6 +286,11 @@ export class RunTranslator {
 			case "text":
 			case "reasoning": {
 				const text = str(part.text) ?? "";
+				// While resyncing, an update older than what was emitted changes nothing.
+				if (state.resync && !snapshot && text.length < state.emitted) break;
+				if (snapshot) state.resync = !(isObject(part.time) && part.time.end !== undefined);
+				else state.resync = false;
+				if (text.length < state.emitted && snapshot) break;
 				state.text = text;
 				// Deltas normally carried it all; emit whatever they missed.
 				if (text.length > state.emitted) {

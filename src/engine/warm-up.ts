@@ -18,14 +18,19 @@ export interface WarmUpOptions {
  * that right after the engine connects, while `/ready` already says ready;
  * runs wait for it (`Engine.whenWarm`) before their first prompt, so only a
  * run started in the first seconds of an engine pays for it. Its LLM call
- * goes to the gateway, which refuses it (no live session owns it): no
- * provider is contacted.
+ * goes to the gateway, which refuses it (no live session owns it; the
+ * refusal is expected and logged at debug level): no provider is contacted.
  */
 export class WarmUp {
 	private session: string | undefined;
 	private done: (() => void) | undefined;
 
 	constructor(private readonly options: WarmUpOptions) {}
+
+	/** True for the warm-up's own engine session. */
+	owns(engineSessionId: string): boolean {
+		return this.session !== undefined && this.session === engineSessionId;
+	}
 
 	/** True for an event of the warm-up's own session (not to be passed on). */
 	absorb(event: EngineEvent): boolean {

@@ -31,6 +31,8 @@ export interface GatewayOptions {
 	readonly observer?: GatewayObserver;
 	/** A call that receives nothing from the provider for this long is ended, and so is its run. */
 	readonly idleTimeoutMs: number;
+	/** A refused call of this engine session is expected (the engine's warm-up): logged at debug, not warn. */
+	readonly expectedRefusal?: (engineSessionId: string) => boolean;
 }
 
 export interface GatewayObserver {
@@ -245,7 +247,11 @@ export function startGateway(options: GatewayOptions): Gateway {
 			const engineSession = req.headers.get("x-session-id");
 			const creds = engineSession ? await options.resolve(engineSession) : undefined;
 			if (!creds) {
-				log.warn({ engine_session_id: engineSession, provider }, "gateway refused a call for no live session");
+				const expected = engineSession !== null && options.expectedRefusal?.(engineSession) === true;
+				log[expected ? "debug" : "warn"](
+					{ engine_session_id: engineSession, provider },
+					"gateway refused a call for no live session",
+				);
 				return providerError(403, "gateway: the call belongs to no live session", "permission_error");
 			}
 			if (creds.provider !== provider) {

@@ -23,6 +23,7 @@ export class Metrics {
 	readonly heartbeats: Counter;
 	readonly subscribersDropped: Counter;
 	readonly engineRestarts: Counter;
+	readonly engineRecycles: Counter<"reason">;
 	readonly llmCalls: Counter<"provider" | "outcome">;
 	readonly llmErrors: Counter<"provider">;
 	readonly llmLatency: Histogram<"provider">;
@@ -84,6 +85,11 @@ export class Metrics {
 		this.engineRestarts = r.counter({
 			name: `${p}engine_restarts_total`,
 			help: "Times the engine process was lost and restarted",
+		});
+		this.engineRecycles = r.counter({
+			name: `${p}engine_recycles_total`,
+			help: "Engine processes replaced by the sidecar, by reason (unresponsive: failed health checks; memory: RSS limit; start_timeout)",
+			labelNames: ["reason"],
 		});
 		this.llmCalls = r.counter({
 			name: `${p}llm_calls_total`,

@@ -31,6 +31,11 @@ interface OpenQuestion {
  */
 export class AgentRequests {
 	private readonly questions = new Map<string, OpenQuestion>();
+	/**
+	 * Request ids already handled: a reconciliation re-announces what the
+	 * engine still waits on, which may be a request answered a moment ago.
+	 */
+	private readonly seen = new Set<string>();
 
 	constructor(private readonly deps: AgentRequestsDeps) {}
 
@@ -45,7 +50,8 @@ export class AgentRequests {
 	private async answerPermission(session: Session, e: EngineEvent): Promise<void> {
 		const p = e.properties;
 		const id = str(p.id);
-		if (!id) return;
+		if (!id || this.seen.has(id)) return;
+		this.seen.add(id);
 		const metadata = isObject(p.metadata) ? p.metadata : {};
 		const ask = {
 			id,
@@ -82,7 +88,8 @@ export class AgentRequests {
 
 	private openQuestion(session: Session, e: EngineEvent): void {
 		const id = str(e.properties.id);
-		if (!id || session.ended || this.questions.has(id)) return;
+		if (!id || session.ended || this.seen.has(id)) return;
+		this.seen.add(id);
 		const questions = parseQuestions(e.properties);
 		const defaults = defaultAnswers(questions);
 		const timeoutMs = this.deps.config.questionTimeoutMs;

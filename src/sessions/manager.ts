@@ -28,6 +28,7 @@ import { type ConversationMessage, toConversation } from "./conversation";
 import { type FileChange, sessionChanges } from "./diff";
 import { CredentialsUnavailable, SessionNotContinuable } from "./errors";
 import type { RunEnd } from "./lifecycle";
+import { Reconciler } from "./reconcile";
 import type { SessionRecord } from "./record";
 import type { CancelResponse, CreateSessionBody, SessionStatus } from "./schemas";
 import { Session } from "./session";
@@ -69,6 +70,7 @@ export class SessionManager {
 	/** Engine session id (including sub-agent sessions) → our session. */
 	private readonly byEngine = new Map<string, Session>();
 	private readonly requests: AgentRequests;
+	private readonly reconciler: Reconciler;
 	private readonly unsubscribe: (() => void)[] = [];
 	private readonly lifecycleListeners = new Set<(e: LifecycleEvent) => void>();
 	private closing = false;
@@ -78,6 +80,12 @@ export class SessionManager {
 
 	constructor(private readonly deps: SessionManagerDeps) {
 		this.requests = new AgentRequests(deps);
+		this.reconciler = new Reconciler({
+			engine: deps.engine,
+			log: deps.log,
+			sessions: () => this.sessions.values(),
+			apply: (events) => this.onEngineEvents(events),
+		});
 	}
 
 	/** Loads stored sessions and starts listening to the engine. */
@@ -106,6 +114,8 @@ export class SessionManager {
 		this.unsubscribe.push(this.deps.engine.onEvents((batch) => this.onEngineEvents(batch)));
 		this.unsubscribe.push(this.deps.engine.onLost((reason) => this.onEngineLost(reason)));
 		this.unsubscribe.push(this.deps.engine.onReady(() => this.resumeInterrupted()));
+		// Whatever the engine did while its event feed was down (see reconcile.ts).
+		this.unsubscribe.push(this.deps.engine.onResync(() => this.reconciler.run()));
 		// Events are written to the kernel at once; flush running logs to disk every second.
 		this.stopSync = this.deps.clock.setInterval(() => {
 			for (const s of this.sessions.values()) if (!s.ended) s.channel.log.sync();
@@ -316,6 +326,7 @@ export class SessionManager {
 				const engineId = await withTimeout(
 					engine.createSession(`sidecar ${session.id}`),
 					this.deps.config.engineCallTimeoutMs,
+					this.deps.clock,
 				);
 				session.record.engine_session_id = engineId;
 				this.byEngine.set(engineId, session);
@@ -351,7 +362,7 @@ export class SessionManager {
 
 	/** A run is starting: its first event, its observers told. */
 	private beginRun(session: Session): void {
-		session.translator.beginRun();
+		session.translator.beginRun(this.deps.clock.now());
 		session.retries = 0;
 		session.begin(this.deps.clock.now());
 		this.announce(session);
@@ -374,6 +385,7 @@ export class SessionManager {
 				model: engineModelFor(session.record.provider),
 			}),
 			this.deps.config.engineCallTimeoutMs,
+			this.deps.clock,
 		);
 		if (session.ended) return;
 		session.stopTimeout?.();
@@ -528,7 +540,7 @@ export class SessionManager {
 		const engineId = session.record.engine_session_id;
 		if (!engineId || !this.deps.engine.ready) return;
 		try {
-			await withTimeout(this.deps.engine.abort(engineId), this.deps.config.engineCallTimeoutMs);
+			await withTimeout(this.deps.engine.abort(engineId), this.deps.config.engineCallTimeoutMs, this.deps.clock);
 		} catch (error) {
 			this.deps.log.warn({ session_id: session.id, err: String(error) }, "engine abort failed");
 		}
@@ -731,7 +743,7 @@ export class SessionManager {
 		const engineId = session.record.engine_session_id;
 		if (!engineId) return [];
 		if (!this.deps.engine.ready) throw new EngineUnavailable(this.deps.engine.notReadyReason ?? "not ready");
-		return withTimeout(this.deps.engine.messages(engineId), this.deps.config.engineCallTimeoutMs);
+		return withTimeout(this.deps.engine.messages(engineId), this.deps.config.engineCallTimeoutMs, this.deps.clock);
 	}
 
 	/** Stops accepting sessions and runs; everything in progress goes on. */
@@ -757,16 +769,16 @@ export class SessionManager {
 	}
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T> {
 	return new Promise<T>((resolve, reject) => {
-		const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+		const cancel = clock.setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
 		promise.then(
 			(v) => {
-				clearTimeout(t);
+				cancel();
 				resolve(v);
 			},
 			(e) => {
-				clearTimeout(t);
+				cancel();
 				reject(e);
 			},
 		);

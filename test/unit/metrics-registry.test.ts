@@ -360,6 +360,7 @@ describe("Metrics (the sidecar's families)", () => {
 			heartbeats_total: "counter",
 			subscribers_dropped_total: "counter",
 			engine_restarts_total: "counter",
+			engine_recycles_total: "counter",
 			llm_calls_total: "counter",
 			llm_errors_total: "counter",
 			llm_response_seconds: "histogram",

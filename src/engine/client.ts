@@ -1,0 +1,160 @@
+import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
+import type { Clock } from "../lib/clock";
+import type { PromptInput } from "./engine";
+
+/** One engine call that took longer than allowed. */
+export class EngineCallTimeout extends Error {
+	constructor(what: string, ms: number) {
+		super(`engine call ${what} timed out after ${ms} ms`);
+		this.name = "EngineCallTimeout";
+	}
+}
+
+/** What the engine holds about one session, read for reconciliation (see sessions/reconcile.ts). */
+export interface EngineSessionState {
+	/** `idle`, `busy` or `retry`; `idle` when the engine does not list the session. */
+	readonly status: string;
+	/** `{info, parts}` per message, oldest first. */
+	readonly messages: readonly unknown[];
+	readonly todos: readonly unknown[];
+}
+
+/**
+ * The engine's HTTP API through the SDK, bound to one process (base URL and
+ * password) and the workspace directory. Every call is bounded by
+ * `timeoutMs` on the injected clock and aborted when it runs out.
+ */
+export class EngineClient {
+	private readonly sdk: OpencodeClient;
+
+	constructor(
+		readonly base: string,
+		readonly authorization: string,
+		private readonly directory: string,
+		private readonly clock: Clock,
+		private readonly timeoutMs: number,
+	) {
+		this.sdk = createOpencodeClient({ baseUrl: base, headers: { authorization }, directory });
+	}
+
+	/** The raw SDK, for the warm-up. */
+	get raw(): OpencodeClient {
+		return this.sdk;
+	}
+
+	/** Runs `call` with an abort signal that fires after `ms` (default: the call timeout). */
+	private async bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>, ms = this.timeoutMs): Promise<T> {
+		const abort = new AbortController();
+		let timedOut = false;
+		const cancel = this.clock.setTimeout(() => {
+			timedOut = true;
+			abort.abort();
+		}, ms);
+		try {
+			return await call(abort.signal);
+		} catch (error) {
+			throw timedOut ? new EngineCallTimeout(what, ms) : error;
+		} finally {
+			cancel();
+		}
+	}
+
+	/** GET /global/health within `ms`: true only for a `healthy: true` answer. */
+	async health(ms: number): Promise<boolean> {
+		try {
+			const res = await this.bounded("health", (signal) => this.sdk.global.health({ signal }), ms);
+			return res.data?.healthy === true;
+		} catch {
+			return false;
+		}
+	}
+
+	async createSession(title: string): Promise<string> {
+		const res = await this.bounded("session.create", (signal) =>
+			this.sdk.session.create({ title, directory: this.directory }, { throwOnError: true, signal }),
+		);
+		return res.data.id;
+	}
+
+	async prompt(sessionID: string, input: PromptInput): Promise<void> {
+		await this.bounded("session.promptAsync", (signal) =>
+			this.sdk.session.promptAsync(
+				{
+					sessionID,
+					directory: this.directory,
+					parts: [{ type: "text", text: input.text }],
+					model: input.model,
+					tools: input.tools,
+					...(input.system === undefined ? {} : { system: input.system }),
+				},
+				{ throwOnError: true, signal },
+			),
+		);
+	}
+
+	async abort(sessionID: string): Promise<void> {
+		await this.bounded("session.abort", (signal) =>
+			this.sdk.session.abort({ sessionID, directory: this.directory }, { throwOnError: true, signal }),
+		);
+	}
+
+	async parentOf(sessionID: string): Promise<string | undefined> {
+		const res = await this.bounded("session.get", (signal) =>
+			this.sdk.session.get({ sessionID, directory: this.directory }, { signal }),
+		);
+		return res.data?.parentID;
+	}
+
+	async messages(sessionID: string): Promise<unknown[]> {
+		const res = await this.bounded("session.messages", (signal) =>
+			this.sdk.session.messages({ sessionID, directory: this.directory }, { throwOnError: true, signal }),
+		);
+		return (res.data ?? []) as unknown[];
+	}
+
+	/** Status, messages and todos of one session, for reconciliation. */
+	async sessionState(sessionID: string): Promise<EngineSessionState> {
+		const [statuses, messages, todos] = await Promise.all([
+			this.bounded("session.status", (signal) =>
+				this.sdk.session.status({ directory: this.directory }, { throwOnError: true, signal }),
+			),
+			this.messages(sessionID),
+			this.bounded("session.todo", (signal) =>
+				this.sdk.session.todo({ sessionID, directory: this.directory }, { throwOnError: true, signal }),
+			),
+		]);
+		const status = (statuses.data as Record<string, { type?: string } | undefined>)[sessionID]?.type ?? "idle";
+		return { status, messages, todos: (todos.data ?? []) as unknown[] };
+	}
+
+	/** Permission requests and questions the engine is waiting on, across sessions. */
+	async pendingRequests(): Promise<{ permissions: unknown[]; questions: unknown[] }> {
+		const [permissions, questions] = await Promise.all([
+			this.bounded("permission.list", (signal) =>
+				this.sdk.permission.list({ directory: this.directory }, { throwOnError: true, signal }),
+			),
+			this.bounded("question.list", (signal) =>
+				this.sdk.question.list({ directory: this.directory }, { throwOnError: true, signal }),
+			),
+		]);
+		return {
+			permissions: (permissions.data ?? []) as unknown[],
+			questions: (questions.data ?? []) as unknown[],
+		};
+	}
+
+	async replyPermission(requestID: string, reply: "once" | "always" | "reject", message?: string): Promise<void> {
+		await this.bounded("permission.reply", (signal) =>
+			this.sdk.permission.reply(
+				{ requestID, reply, ...(message ? { message } : {}), directory: this.directory },
+				{ throwOnError: true, signal },
+			),
+		);
+	}
+
+	async replyQuestion(requestID: string, answers: string[][]): Promise<void> {
+		await this.bounded("question.reply", (signal) =>
+			this.sdk.question.reply({ requestID, answers, directory: this.directory }, { throwOnError: true, signal }),
+		);
+	}
+}

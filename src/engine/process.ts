@@ -1,0 +1,130 @@
+import type { Cancel, Clock } from "../lib/clock";
+
+/** A started child process, as much of it as the supervisor uses (Bun's `Subprocess` fits). */
+export interface ChildProcess {
+	readonly pid: number;
+	readonly stdout: ReadableStream<Uint8Array>;
+	readonly stderr: ReadableStream<Uint8Array>;
+	/** Resolves with the exit code once the process has exited. */
+	readonly exited: Promise<number>;
+	readonly exitCode: number | null;
+	readonly signalCode: string | null;
+	kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts a process; injected so tests can start something else than the real engine. */
+export type Spawn = (
+	cmd: readonly string[],
+	options: { readonly cwd: string; readonly env: Record<string, string | undefined> },
+) => ChildProcess;
+
+export const bunSpawn: Spawn = (cmd, options) =>
+	Bun.spawn([...cmd], {
+		cwd: options.cwd,
+		env: options.env,
+		stdin: "ignore",
+		stdout: "pipe",
+		stderr: "pipe",
+	}) as unknown as ChildProcess;
+
+const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+
+export interface EngineProcessOptions {
+	readonly spawn: Spawn;
+	readonly cmd: readonly string[];
+	readonly cwd: string;
+	readonly env: Record<string, string | undefined>;
+	readonly clock: Clock;
+	/** Every line the process prints (stdout and stderr), for debug logs. */
+	readonly onLine: (stream: "stdout" | "stderr", line: string) => void;
+}
+
+/**
+ * One `opencode serve` process: started, watched for its "listening on" line,
+ * and killed (SIGTERM, then SIGKILL when it does not obey: a stopped or
+ * wedged process ignores SIGTERM).
+ */
+export class EngineProcess {
+	readonly child: ChildProcess;
+	/** The last lines of stderr, for the crash log. */
+	readonly tail: string[] = [];
+	/** Resolves with the engine's base URL, or undefined if it exits first. */
+	readonly listening: Promise<string>;
+	readonly exited: Promise<{ code: number | null; signal: string | null }>;
+	private killer: Cancel | undefined;
+
+	constructor(private readonly options: EngineProcessOptions) {
+		this.child = options.spawn(options.cmd, { cwd: options.cwd, env: options.env });
+		const child = this.child;
+		this.exited = child.exited.then(
+			() => {
+				this.killer?.();
+				return { code: child.exitCode, signal: child.signalCode };
+			},
+			() => ({ code: child.exitCode, signal: child.signalCode }),
+		);
+		this.listening = new Promise((resolve, reject) => {
+			let found = false;
+			void pipeLines(child.stdout, (line) => {
+				const m = LISTENING.exec(line);
+				if (m?.[1] && !found) {
+					found = true;
+					resolve(m[1]);
+				}
+				options.onLine("stdout", line);
+			});
+			void this.exited.then(() => {
+				if (!found) reject(new Error("the engine exited before listening"));
+			});
+		});
+		// Nobody may be waiting any more (a process killed before it listened).
+		this.listening.catch(() => {});
+		void pipeLines(child.stderr, (line) => {
+			this.tail.push(line);
+			if (this.tail.length > 20) this.tail.shift();
+			options.onLine("stderr", line);
+		});
+	}
+
+	get pid(): number {
+		return this.child.pid;
+	}
+
+	get running(): boolean {
+		return this.child.exitCode === null && this.child.signalCode === null;
+	}
+
+	/** SIGTERM now, SIGKILL after `graceMs` unless it has exited; resolves on exit. */
+	async terminate(graceMs: number): Promise<void> {
+		if (this.running) {
+			this.child.kill("SIGTERM");
+			this.killer ??= this.options.clock.setTimeout(() => {
+				if (this.running) this.child.kill("SIGKILL");
+			}, graceMs);
+		}
+		await this.exited;
+	}
+
+	kill(signal: NodeJS.Signals): void {
+		if (this.running) this.child.kill(signal);
+	}
+}
+
+async function pipeLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+	const decoder = new TextDecoder();
+	let buffer = "";
+	try {
+		for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+			buffer += decoder.decode(chunk, { stream: true });
+			let nl = buffer.indexOf("\n");
+			while (nl !== -1) {
+				onLine(buffer.slice(0, nl));
+				buffer = buffer.slice(nl + 1);
+				nl = buffer.indexOf("\n");
+			}
+		}
+	} catch {
+		// The process went away.
+	}
+	if (buffer) onLine(buffer);
+}

@@ -1,0 +1,104 @@
+import type { EngineSessionState } from "./client";
+import { type EngineEvent, isObject, type Json, num, str } from "./events";
+import type { PartProgress } from "./translate";
+
+/**
+ * Reconciliation, the pure part: turns what the engine holds about one
+ * session (its status, the messages and parts of the current run, its todos)
+ * into the engine events that would have produced it, in the engine's order.
+ * Passed through the session's own translator (translate.ts), which keeps per
+ * part what it already emitted (text length, tool call and result announced),
+ * they yield exactly what the log is missing: nothing twice, nothing skipped.
+ * The engine's `/event` has no ids and no replay, so this is how events sent
+ * while the feed was down (a cut, a stall, a recycle) are recovered.
+ */
+export interface ReconcileInput {
+	readonly engineSessionId: string;
+	readonly state: EngineSessionState;
+	/** When our run began (ms): the run's messages are its prompt (created since) and what follows. */
+	readonly runStartedAt: number;
+	/** What the translator already emitted for a part. */
+	readonly progress: (partId: string) => PartProgress | undefined;
+}
+
+interface Message {
+	readonly info: Json;
+	readonly parts: readonly Json[];
+}
+
+/** The synthesized events; `snapshot: true` marks part updates that came from a reconciliation. */
+export function reconcileEvents(input: ReconcileInput): EngineEvent[] {
+	const sessionID = input.engineSessionId;
+	const messages = input.state.messages.flatMap(toMessage);
+	const start = messages.findIndex(
+		(m) => str(m.info.role) === "user" && (num(createdAt(m.info)) ?? 0) >= input.runStartedAt,
+	);
+	// The engine has not recorded our prompt yet: nothing of this run to recover.
+	if (start === -1) return [];
+	const turn = messages.slice(start);
+	const out: EngineEvent[] = [];
+	for (const m of turn) {
+		out.push({ type: "message.updated", properties: { sessionID, info: m.info } });
+		for (const part of m.parts) out.push(...partEvents(sessionID, part, input.progress));
+	}
+	const todos = input.state.todos.filter(isObject);
+	if (todos.length > 0) out.push({ type: "todo.updated", properties: { sessionID, todos } });
+	out.push(...endEvents(sessionID, input.state.status, turn.at(-1)));
+	return out;
+}
+
+function toMessage(value: unknown): Message[] {
+	if (!isObject(value) || !isObject(value.info)) return [];
+	const parts = Array.isArray(value.parts) ? value.parts.filter(isObject) : [];
+	return [{ info: value.info, parts }];
+}
+
+const createdAt = (info: Json): unknown => (isObject(info.time) ? info.time.created : undefined);
+
+function partEvents(sessionID: string, part: Json, progress: ReconcileInput["progress"]): EngineEvent[] {
+	const updated = (p: Json): EngineEvent => ({
+		type: "message.part.updated",
+		properties: { sessionID, part: p, snapshot: true },
+	});
+	if (str(part.type) !== "tool") return [updated(part)];
+	const state = isObject(part.state) ? part.state : {};
+	const status = str(state.status);
+	if (status !== "completed" && status !== "error") return [updated(part)];
+	const seen = progress(str(part.id) ?? "");
+	if (seen?.resultAnnounced) return [updated(part)];
+	// Live, a finished tool was first seen running (its call, its live output, a todo list it wrote):
+	// the same steps, from its final state.
+	const metadata = isObject(state.metadata) ? state.metadata : {};
+	const running: Json = {
+		...part,
+		state: {
+			status: "running",
+			input: state.input,
+			...(typeof metadata.output === "string" ? { metadata: { output: metadata.output } } : {}),
+		},
+	};
+	const out = [updated(running)];
+	const input = isObject(state.input) ? state.input : {};
+	if (str(part.tool) === "todowrite" && Array.isArray(input.todos)) {
+		out.push({ type: "todo.updated", properties: { sessionID, todos: input.todos } });
+	}
+	out.push(updated(part));
+	return out;
+}
+
+/**
+ * How the run stands: still working (busy, so the translator knows the
+ * engine took it), or finished while the feed was down, when the engine is
+ * idle and the run's last message is a completed answer or an error.
+ */
+function endEvents(sessionID: string, status: string, last: Message | undefined): EngineEvent[] {
+	const busy: EngineEvent = { type: "session.status", properties: { sessionID, status: { type: "busy" } } };
+	if (status !== "idle") return [busy];
+	if (!last || str(last.info.role) !== "assistant") return [];
+	const time = isObject(last.info.time) ? last.info.time : {};
+	if (isObject(last.info.error)) {
+		return [busy, { type: "session.error", properties: { sessionID, error: last.info.error } }];
+	}
+	if (time.completed === undefined || str(last.info.finish) === "tool-calls") return [];
+	return [busy, { type: "session.status", properties: { sessionID, status: { type: "idle" } } }];
+}
