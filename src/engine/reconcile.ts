@@ -38,12 +38,12 @@ export function reconcileEvents(input: ReconcileInput): EngineEvent[] {
 	const turn = messages.slice(start);
 	const out: EngineEvent[] = [];
 	for (const m of turn) {
-		out.push({ type: "message.updated", properties: { sessionID, info: m.info } });
+		out.push({ type: "message.updated", properties: { sessionID, info: m.info, snapshot: true } });
 		for (const part of m.parts) out.push(...partEvents(sessionID, part, input.progress));
 	}
 	const todos = input.state.todos.filter(isObject);
-	if (todos.length > 0) out.push({ type: "todo.updated", properties: { sessionID, todos } });
-	out.push(...endEvents(sessionID, input.state.status, turn.at(-1)));
+	if (todos.length > 0) out.push({ type: "todo.updated", properties: { sessionID, todos, snapshot: true } });
+	out.push(...endEvents(sessionID, input.state.status, turn));
 	return out;
 }
 
@@ -80,25 +80,32 @@ function partEvents(sessionID: string, part: Json, progress: ReconcileInput["pro
 	const out = [updated(running)];
 	const input = isObject(state.input) ? state.input : {};
 	if (str(part.tool) === "todowrite" && Array.isArray(input.todos)) {
-		out.push({ type: "todo.updated", properties: { sessionID, todos: input.todos } });
+		out.push({ type: "todo.updated", properties: { sessionID, todos: input.todos, snapshot: true } });
 	}
 	out.push(updated(part));
 	return out;
 }
 
 /**
- * How the run stands: still working (busy, so the translator knows the
- * engine took it), or finished while the feed was down, when the engine is
- * idle and the run's last message is a completed answer or an error.
+ * How the run stands: taken by the engine (busy: its answer has begun, or it
+ * is working), and finished while the feed was down when the engine is idle
+ * and the run's last message is a completed answer or an error. An idle
+ * engine whose answer is not stored yet ends the run with the idle that
+ * follows on the feed.
  */
-function endEvents(sessionID: string, status: string, last: Message | undefined): EngineEvent[] {
-	const busy: EngineEvent = { type: "session.status", properties: { sessionID, status: { type: "busy" } } };
+function endEvents(sessionID: string, status: string, turn: readonly Message[]): EngineEvent[] {
+	const busy: EngineEvent = {
+		type: "session.status",
+		properties: { sessionID, status: { type: "busy" }, snapshot: true },
+	};
+	const last = turn.at(-1);
+	const answered = turn.some((m) => str(m.info.role) === "assistant");
 	if (status !== "idle") return [busy];
-	if (!last || str(last.info.role) !== "assistant") return [];
+	if (!answered || !last || str(last.info.role) !== "assistant") return answered ? [busy] : [];
 	const time = isObject(last.info.time) ? last.info.time : {};
 	if (isObject(last.info.error)) {
-		return [busy, { type: "session.error", properties: { sessionID, error: last.info.error } }];
+		return [busy, { type: "session.error", properties: { sessionID, error: last.info.error, snapshot: true } }];
 	}
-	if (time.completed === undefined || str(last.info.finish) === "tool-calls") return [];
-	return [busy, { type: "session.status", properties: { sessionID, status: { type: "idle" } } }];
+	if (time.completed === undefined || str(last.info.finish) === "tool-calls") return [busy];
+	return [busy, { type: "session.status", properties: { sessionID, status: { type: "idle" }, snapshot: true } }];
 }

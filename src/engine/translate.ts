@@ -39,9 +39,9 @@ interface PartState {
 	callAnnounced: boolean;
 	resultAnnounced: boolean;
 	/**
-	 * Set by a reconciliation snapshot of a text still being written: the
-	 * deltas that follow may repeat what the snapshot held, so they are
-	 * skipped, and the part's next full update brings the rest.
+	 * Set by a reconciliation snapshot of the part: the deltas that follow may
+	 * repeat what the snapshot held, so they are skipped, and the part's next
+	 * full update brings the rest.
 	 */
 	resync: boolean;
 }
@@ -93,6 +93,10 @@ export class RunTranslator {
 	private sawBusy = false;
 	/** When the current (or last) run began, ms; its engine messages are the ones created since. */
 	private runStart: number | undefined;
+	/** This run was reconciled from the engine's state (see engine/reconcile.ts). */
+	private reconciled = false;
+	/** Assistant messages the engine has marked finished: completed, or with their error. */
+	private readonly finished = new Map<string, { readonly error?: unknown }>();
 	/** Todo items already announced as done (by content). */
 	private readonly todosDone = new Set<string>();
 	private progressValue: number | undefined;
@@ -106,6 +110,7 @@ export class RunTranslator {
 	beginRun(nowMs?: number): void {
 		this.running = true;
 		this.sawBusy = false;
+		this.reconciled = false;
 		if (nowMs !== undefined) this.runStart = nowMs;
 	}
 
@@ -163,6 +168,7 @@ export class RunTranslator {
 		const timestamp = isoTime(nowMs);
 		const events: LoggedEvent[] = [];
 		const p = e.properties;
+		if (p.snapshot === true) this.reconciled = true;
 		switch (e.type) {
 			case "message.updated": {
 				const info = p.info;
@@ -251,6 +257,18 @@ export class RunTranslator {
 
 	private idle(): RunOutcome | undefined {
 		if (!this.running || !this.sawBusy) return undefined;
+		if (this.reconciled) {
+			// After a reconciliation the idle may be one sent before the feed came back (the engine can report idle
+			// before it stores the answer, and report it again after): only an idle after the answer is stored
+			// ends the run, and as the answer ended, since its `session.error` may have been missed.
+			const last = this.assistantMessages.at(-1);
+			const end = last === undefined ? undefined : this.finished.get(last);
+			if (last !== undefined && !end) return undefined;
+			if (end?.error !== undefined) {
+				this.running = false;
+				return this.errorOutcome(end.error);
+			}
+		}
 		this.running = false;
 		return { status: "completed" };
 	}
@@ -260,6 +278,10 @@ export class RunTranslator {
 		const role = str(info.role);
 		if (!id || !role) return;
 		if (!this.roles.has(id) && role === "assistant") this.assistantMessages.push(id);
+		const time = isObject(info.time) ? info.time : {};
+		if (role === "assistant" && (time.completed !== undefined || isObject(info.error))) {
+			this.finished.set(id, isObject(info.error) ? { error: info.error } : {});
+		}
 		this.roles.set(id, role);
 	}
 
@@ -286,11 +308,12 @@ export class RunTranslator {
 			case "text":
 			case "reasoning": {
 				const text = str(part.text) ?? "";
-				// While resyncing, an update older than what was emitted changes nothing.
-				if (state.resync && !snapshot && text.length < state.emitted) break;
-				if (snapshot) state.resync = !(isObject(part.time) && part.time.end !== undefined);
-				else state.resync = false;
-				if (text.length < state.emitted && snapshot) break;
+				// After a snapshot, updates and deltas the engine sent before it may still arrive (held while the
+				// snapshot was read): deltas are skipped and an update shorter than what was emitted changes nothing,
+				// until an update at least as long as what was emitted brings the text up to date.
+				if (snapshot) state.resync = true;
+				else if (state.resync && text.length >= state.emitted) state.resync = false;
+				if (state.resync && text.length < state.emitted) break;
 				state.text = text;
 				// Deltas normally carried it all; emit whatever they missed.
 				if (text.length > state.emitted) {
