@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { parseConfig } from "../../src/config/parse";
 import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
-import { createSidecar, type Sidecar } from "../../src/sidecar";
+import { createSidecar, type Sidecar, type SidecarOptions } from "../../src/sidecar";
 
 /** A sidecar built in this process (real engine and gateway), driven through `app.handle`. */
 export interface InProcess {
@@ -11,7 +11,7 @@ export interface InProcess {
 	handle(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function startInProcess(env: Record<string, string>): Promise<InProcess> {
+export async function startInProcess(env: Record<string, string>, options: SidecarOptions = {}): Promise<InProcess> {
 	const config = parseConfig(
 		{ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...env },
 		resolve(import.meta.dir, "../.."),
@@ -20,7 +20,7 @@ export async function startInProcess(env: Record<string, string>): Promise<InPro
 	const log = createLogger(config.logLevel, {
 		write: (line: string) => void logLines.push(line),
 	});
-	const sidecar = createSidecar(config, systemClock, log);
+	const sidecar = createSidecar(config, systemClock, log, options);
 	await sidecar.engine.whenReady();
 	return {
 		sidecar,

@@ -1,2 +1,2 @@
 export { startScriptedLlm } from "./server";
-export type { ApiFormat, RecordedRequest, ScriptedLlm, Turn } from "./types";
+export type { ApiFormat, Hold, RecordedRequest, ScriptedLlm, Turn } from "./types";

@@ -97,6 +97,7 @@ function reply(format: WireFormat, turn: Turn | undefined, body: RecordedRequest
 			delayMs: plan.delayMs,
 			end: plan.truncated ? "reset" : "close",
 			headers,
+			...(turn.kind !== "truncate" && turn.hold ? { hold: turn.hold } : {}),
 		});
 	const json = JSON.stringify(format.complete(plan, ids));
 	if (!plan.truncated)

@@ -1,4 +1,5 @@
 import type { Frame } from "./formats/format";
+import type { Hold } from "./types";
 
 /** How a stream ends once its frames are sent. */
 export type StreamEnd = "close" | "reset" | "hang";
@@ -22,7 +23,7 @@ const HANG_PREAMBLE = ": scripted-llm: hanging until the client disconnects\n\n"
  */
 export function sseResponse(
 	frames: Frame[],
-	options: { delayMs: number; end: StreamEnd; headers: Record<string, string> },
+	options: { delayMs: number; end: StreamEnd; headers: Record<string, string>; hold?: Hold },
 ): Response {
 	const encoder = new TextEncoder();
 	let timer: ReturnType<typeof setTimeout> | undefined;
@@ -31,16 +32,28 @@ export function sseResponse(
 		start(controller) {
 			let index = 0;
 			let pacedSeen = false;
+			let paced = 0;
+			let held = options.hold;
 			const pump = (afterDelay: boolean): void => {
 				if (cancelled) return;
 				while (index < frames.length) {
 					const frame = frames[index] as Frame;
+					// The hold point: `afterDeltas` content frames are out, and the next frame is content or the last ones.
+					if (held && paced >= held.afterDeltas && (frame.paced || !frames.slice(index).some((f) => f.paced))) {
+						const until = held.until;
+						held = undefined;
+						void until.then(() => pump(true));
+						return;
+					}
 					if (frame.paced && pacedSeen && options.delayMs > 0 && !afterDelay) {
 						timer = setTimeout(() => pump(true), options.delayMs);
 						return;
 					}
 					afterDelay = false;
-					if (frame.paced) pacedSeen = true;
+					if (frame.paced) {
+						pacedSeen = true;
+						paced += 1;
+					}
 					controller.enqueue(encoder.encode(frame.text));
 					index += 1;
 				}

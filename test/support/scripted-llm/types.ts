@@ -1,13 +1,24 @@
+/**
+ * Holds a streamed reply: after `afterDeltas` content frames (deltas of text or tool arguments; 0: right after the
+ * opening frames, before any content) the stream waits until `until` resolves, to make a point of a run deterministic.
+ * `afterDeltas` at or beyond the number of deltas holds the reply before its finish frames.
+ */
+export interface Hold {
+	afterDeltas: number;
+	until: Promise<void>;
+}
+
 /** One scripted reply. Each request carrying a scripted key consumes the next turn. */
 export type Turn =
 	/** Streamed text split into `chunks` deltas (default: about one per word), `delayMs` between deltas. */
-	| { kind: "text"; text: string; chunks?: number; delayMs?: number }
+	| { kind: "text"; text: string; chunks?: number; delayMs?: number; hold?: Hold }
 	/** Optional text, then one or more tool calls; finish reason `tool_calls` / `tool_use`. */
 	| {
 			kind: "tool";
 			calls: { name: string; args: Record<string, unknown> }[];
 			text?: string;
 			delayMs?: number;
+			hold?: Hold;
 	  }
 	/** HTTP error in the provider's own error JSON format (e.g. 401 invalid key, 429 with `retry-after`). */
 	| {
