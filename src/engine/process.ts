@@ -1,4 +1,10 @@
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Cancel, Clock } from "../lib/clock";
+import type { Logger } from "../lib/log";
+import { prepareEngineEnvironment } from "./environment";
+import { killStaleEngine } from "./stale-engine";
 
 /** A started child process, as much of it as the supervisor uses (Bun's `Subprocess` fits). */
 export interface ChildProcess {
@@ -108,6 +114,45 @@ export class EngineProcess {
 	kill(signal: NodeJS.Signals): void {
 		if (this.running) this.child.kill(signal);
 	}
+}
+
+export interface LaunchOptions {
+	readonly bin: string;
+	readonly workspaceDir: string;
+	/** The engine's own home; `engine.pid` is kept here. */
+	readonly engineDir: string;
+	/** The engine's configuration (OPENCODE_CONFIG_CONTENT). */
+	readonly config: Record<string, unknown>;
+	readonly spawn: Spawn;
+	readonly clock: Clock;
+	readonly log: Logger;
+}
+
+/**
+ * Starts `opencode serve` on loopback with a fresh random password: a stale
+ * engine left by a killed sidecar is stopped first, and the new pid recorded.
+ * Resolves undefined when `wanted()` turns false meanwhile; throws when the
+ * process cannot be started.
+ */
+export async function launchEngine(
+	o: LaunchOptions,
+	wanted: () => boolean,
+): Promise<{ proc: EngineProcess; authorization: string } | undefined> {
+	const password = randomBytes(24).toString("base64url");
+	const env = prepareEngineEnvironment(o.engineDir, o.config, password);
+	const pidFile = join(o.engineDir, "engine.pid");
+	await killStaleEngine(pidFile, o.log);
+	if (!wanted()) return undefined;
+	const proc = new EngineProcess({
+		spawn: o.spawn,
+		cmd: [o.bin, "serve", "--hostname", "127.0.0.1", "--port", "0"],
+		cwd: o.workspaceDir,
+		env,
+		clock: o.clock,
+		onLine: (stream, line) => o.log.debug({ engine: stream, line }, "engine output"),
+	});
+	writeFileSync(pidFile, String(proc.pid), { mode: 0o600 });
+	return { proc, authorization: `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}` };
 }
 
 async function pipeLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {

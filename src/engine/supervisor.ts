@@ -1,11 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Cancel, Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
-import { EngineClient, type EngineSessionState } from "./client";
-import type { Engine, PromptInput } from "./engine";
-import { prepareEngineEnvironment } from "./environment";
+import { EngineClient } from "./client";
+import type { Engine } from "./engine";
+import { EngineCalls } from "./engine-calls";
 import type { EngineEvent } from "./events";
 import { EventFeed } from "./feed";
 import {
@@ -18,8 +15,8 @@ import {
 	type LifecycleSettings,
 	type RecycleCause,
 } from "./lifecycle";
-import { bunSpawn, EngineProcess, type Spawn } from "./process";
-import { killStaleEngine } from "./stale-engine";
+import { bunSpawn, type EngineProcess, launchEngine, type Spawn } from "./process";
+import { ResyncGate } from "./resync-gate";
 import { WarmUp } from "./warm-up";
 
 /** The watchdog's schedule (ENGINE_HEALTH_INTERVAL, ENGINE_HEALTH_TIMEOUT, ENGINE_HEALTH_FAILURES). */
@@ -70,7 +67,7 @@ const STABLE_MS = 60_000;
  * effects this class carries out). A watchdog checks `/global/health` on a
  * schedule and recycles an engine that stops answering.
  */
-export class EngineSupervisor implements Engine {
+export class EngineSupervisor extends EngineCalls implements Engine {
 	private state: EngineState = initialEngineState;
 	private readonly settings: LifecycleSettings;
 	private readonly watchdog: WatchdogSettings;
@@ -85,18 +82,13 @@ export class EngineSupervisor implements Engine {
 	private cancelListen: Cancel | undefined;
 	private stopWatchdog: Cancel | undefined;
 	private checking = false;
-	/** Live events held while a resync runs, handed on after it. */
-	private held: EngineEvent[][] | undefined;
-	private resyncing: Promise<void> = Promise.resolve();
-	private readonly eventListeners = new Set<(events: readonly EngineEvent[]) => void>();
-	private readonly lostListeners = new Set<(reason: string) => void>();
-	private readonly readyListeners = new Set<() => void>();
-	private readonly resyncListeners = new Set<() => Promise<void>>();
+	private readonly gate = new ResyncGate();
 	private readyWaiters: (() => void)[] = [];
 	/** Engine processes started so far (1 after the first start). */
 	starts = 0;
 
 	constructor(private readonly options: EngineSupervisorOptions) {
+		super();
 		this.settings = {
 			backoffMs: options.backoffMs ?? 500,
 			maxBackoffMs: options.maxBackoffMs ?? 30_000,
@@ -256,7 +248,7 @@ export class EngineSupervisor implements Engine {
 				this.resync();
 				break;
 			case "ready":
-				void this.resyncing.then(() => this.becameReady());
+				void this.gate.settled.then(() => this.becameReady());
 				break;
 			case "lost":
 				this.forgetProcess();
@@ -276,29 +268,21 @@ export class EngineSupervisor implements Engine {
 
 	private async launch(generation: number): Promise<void> {
 		const { clock, log } = this.options;
-		const password = randomBytes(24).toString("base64url");
-		const env = prepareEngineEnvironment(this.options.engineDir, this.options.config, password);
-		const pidFile = join(this.options.engineDir, "engine.pid");
-		await killStaleEngine(pidFile, log);
-		if (this.state.generation !== generation || this.state.phase !== "starting") return;
-		let proc: EngineProcess;
+		let launched: Awaited<ReturnType<typeof launchEngine>>;
 		try {
-			proc = new EngineProcess({
-				spawn: this.options.spawn ?? bunSpawn,
-				cmd: [this.options.bin, "serve", "--hostname", "127.0.0.1", "--port", "0"],
-				cwd: this.options.workspaceDir,
-				env,
-				clock,
-				onLine: (stream, line) => log.debug({ engine: stream, line }, "engine output"),
-			});
+			launched = await launchEngine(
+				{ ...this.options, spawn: this.options.spawn ?? bunSpawn },
+				() => this.state.generation === generation && this.state.phase === "starting",
+			);
 		} catch (error) {
 			const message = error instanceof Error ? error.message : String(error);
 			this.apply({ type: "spawnFailed", error: `could not start ${this.options.bin}: ${message}` });
 			return;
 		}
+		if (!launched) return;
+		const { proc, authorization } = launched;
 		this.proc = proc;
 		this.starts++;
-		writeFileSync(pidFile, String(proc.pid), { mode: 0o600 });
 		const started = clock.now();
 		log.info({ pid: proc.pid, attempt: this.state.failures + 1 }, "engine starting");
 		void proc.exited.then(({ code, signal }) => {
@@ -321,8 +305,13 @@ export class EngineSupervisor implements Engine {
 			this.cancelListen?.();
 		}
 		if (this.state.generation !== generation) return;
-		const auth = `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}`;
-		this.client = new EngineClient(base, auth, this.options.workspaceDir, clock, this.options.callTimeoutMs ?? 10_000);
+		this.client = new EngineClient(
+			base,
+			authorization,
+			this.options.workspaceDir,
+			clock,
+			this.options.callTimeoutMs ?? 10_000,
+		);
 		log.info({ pid: proc.pid, start_ms: clock.now() - started }, "engine listening");
 		this.apply({ type: "listening", generation });
 	}
@@ -345,30 +334,18 @@ export class EngineSupervisor implements Engine {
 			if (this.state.generation !== generation) break;
 			if (item.kind === "connected") this.apply({ type: "feedConnected", generation });
 			else if (item.kind === "lost") this.apply({ type: "feedLost", generation, reason: item.reason });
-			else if (this.held) this.held.push([...item.events]);
-			else this.dispatch(item.events);
+			else if (!this.gate.hold(item.events)) this.dispatch(item.events);
 		}
 		feed.close();
 	}
 
-	/**
-	 * The feed came back: live events are held while the listeners (the
-	 * sessions' reconciliation) read the engine's state, then handed on in
-	 * order, so nothing the engine said meanwhile is lost or reordered.
-	 */
+	/** The feed came back: the sessions reconcile before live events flow again (resync-gate.ts). */
 	private resync(): void {
-		if (this.held) return;
-		this.held = [];
-		const listeners = [...this.resyncListeners];
-		this.resyncing = Promise.all(
-			listeners.map((l) =>
-				l().catch((error: unknown) => this.options.log.warn({ err: String(error) }, "engine resync failed")),
-			),
-		).then(() => {
-			const held = this.held ?? [];
-			this.held = undefined;
-			for (const batch of held) this.dispatch(batch);
-		});
+		const { log } = this.options;
+		const tasks = [...this.resyncListeners].map(
+			(l) => () => l().catch((error: unknown) => log.warn({ err: String(error) }, "engine resync failed")),
+		);
+		this.gate.open(tasks, (batch) => this.dispatch(batch));
 	}
 
 	private dispatch(batch: readonly EngineEvent[]): void {
@@ -414,67 +391,11 @@ export class EngineSupervisor implements Engine {
 		this.proc = undefined;
 		this.client = undefined;
 		this.warming = undefined;
-		this.held = undefined;
+		this.gate.drop();
 	}
 
-	private api(): EngineClient {
+	protected api(): EngineClient {
 		if (!this.client || !this.ready) throw new Error(this.notReadyReason ?? "engine not ready");
 		return this.client;
-	}
-
-	createSession(title: string): Promise<string> {
-		return this.api().createSession(title);
-	}
-
-	prompt(engineSessionId: string, input: PromptInput): Promise<void> {
-		return this.api().prompt(engineSessionId, input);
-	}
-
-	abort(engineSessionId: string): Promise<void> {
-		return this.api().abort(engineSessionId);
-	}
-
-	parentOf(engineSessionId: string): Promise<string | undefined> {
-		return this.api().parentOf(engineSessionId);
-	}
-
-	messages(engineSessionId: string): Promise<unknown[]> {
-		return this.api().messages(engineSessionId);
-	}
-
-	sessionState(engineSessionId: string): Promise<EngineSessionState> {
-		return this.api().sessionState(engineSessionId);
-	}
-
-	pendingRequests(): Promise<{ permissions: unknown[]; questions: unknown[] }> {
-		return this.api().pendingRequests();
-	}
-
-	replyPermission(requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<void> {
-		return this.api().replyPermission(requestId, reply, message);
-	}
-
-	replyQuestion(requestId: string, answers: string[][]): Promise<void> {
-		return this.api().replyQuestion(requestId, answers);
-	}
-
-	onEvents(listener: (events: readonly EngineEvent[]) => void): () => void {
-		this.eventListeners.add(listener);
-		return () => this.eventListeners.delete(listener);
-	}
-
-	onReady(listener: () => void): () => void {
-		this.readyListeners.add(listener);
-		return () => this.readyListeners.delete(listener);
-	}
-
-	onLost(listener: (reason: string) => void): () => void {
-		this.lostListeners.add(listener);
-		return () => this.lostListeners.delete(listener);
-	}
-
-	onResync(listener: () => Promise<void>): () => void {
-		this.resyncListeners.add(listener);
-		return () => this.resyncListeners.delete(listener);
 	}
 }

@@ -2,16 +2,9 @@ import { isAbsolute, relative, sep } from "node:path";
 import type { ErrorCode, LoggedEvent, Usage } from "../events/catalogue";
 import { isoTime } from "../lib/clock";
 import { type EngineEvent, isObject, type Json, num, str } from "./events";
+import { errorOutcome, type RunOutcome, retryError } from "./outcome";
 
-/** How a run ended, as far as the engine tells. */
-export type RunOutcome =
-	| { readonly status: "completed" }
-	| {
-			readonly status: "failed";
-			readonly code: ErrorCode;
-			readonly error: string;
-	  }
-	| { readonly status: "aborted" };
+export type { RunOutcome } from "./outcome";
 
 export interface TranslateResult {
 	readonly events: LoggedEvent[];
@@ -205,7 +198,8 @@ export class RunTranslator {
 				const status = isObject(p.status) ? p.status : {};
 				const type = str(status.type);
 				if (type === "busy" && this.running) this.sawBusy = true;
-				else if (type === "retry" && this.running) events.push(this.retryError(status, nowMs, timestamp));
+				else if (type === "retry" && this.running)
+					events.push(retryError(status, nowMs, timestamp, this.options.redact));
 				else if (type === "idle") return { events, outcome: this.idle() };
 				break;
 			}
@@ -217,7 +211,7 @@ export class RunTranslator {
 			case "session.error": {
 				if (!this.running) break;
 				this.running = false;
-				return { events, outcome: this.errorOutcome(p.error) };
+				return { events, outcome: errorOutcome(p.error, this.options.redact) };
 			}
 		}
 		return { events };
@@ -266,7 +260,7 @@ export class RunTranslator {
 			if (last !== undefined && !end) return undefined;
 			if (end?.error !== undefined) {
 				this.running = false;
-				return this.errorOutcome(end.error);
+				return errorOutcome(end.error, this.options.redact);
 			}
 		}
 		this.running = false;
@@ -451,52 +445,6 @@ export class RunTranslator {
 			cache_read_tokens: u.cache_read_tokens + (num(cache.read) ?? 0),
 			cache_write_tokens: u.cache_write_tokens + (num(cache.write) ?? 0),
 			cost: u.cost + (num(part.cost) ?? 0),
-		};
-	}
-
-	private retryError(status: Json, nowMs: number, timestamp: string): LoggedEvent {
-		const message = this.options.redact(str(status.message) ?? "provider asked to retry");
-		const next = num(status.next);
-		const attempt = num(status.attempt);
-		const rateLimited = /rate.?limit|too many requests|429/i.test(message);
-		return {
-			event: "error",
-			data: {
-				error: attempt === undefined ? message : `${message} (attempt ${attempt})`,
-				fatal: false,
-				...(next === undefined ? {} : { retry_after: Math.max(0, Math.ceil((next - nowMs) / 1000)) }),
-				code: rateLimited ? "provider_rate_limited" : "provider_error",
-				timestamp,
-			},
-		};
-	}
-
-	private errorOutcome(error: unknown): RunOutcome {
-		const e = isObject(error) ? error : {};
-		const name = str(e.name) ?? "UnknownError";
-		if (name === "MessageAbortedError") return { status: "aborted" };
-		const data = isObject(e.data) ? e.data : {};
-		const message = this.options.redact(str(data.message) ?? name);
-		const statusCode = num(data.statusCode);
-		if (name === "APIError" || statusCode !== undefined) {
-			if (statusCode === 401 || statusCode === 403) {
-				return {
-					status: "failed",
-					code: "provider_auth",
-					error: `provider rejected the credentials (${statusCode}): ${message}`,
-				};
-			}
-			return {
-				status: "failed",
-				code: "provider_error",
-				error: statusCode === undefined ? message : `provider error (${statusCode}): ${message}`,
-			};
-		}
-		if (name === "ProviderAuthError") return { status: "failed", code: "provider_auth", error: message };
-		return {
-			status: "failed",
-			code: "engine_error",
-			error: `${name}: ${message}`,
 		};
 	}
 }

@@ -28,9 +28,9 @@ describe("a normal start and stop", () => {
 		expect(await sidecar.stop()).toBe(0);
 		expect(noisy(sidecar.logs)).toEqual([]);
 		// The warm-up's model call is refused by the gateway, as designed, and said so only at debug level.
-		expect(sidecar.logs.some((l) => l.msg === "gateway refused a call for no live session" && l.level === "debug")).toBe(
-			true,
-		);
+		expect(
+			sidecar.logs.some((l) => l.msg === "gateway refused a call for no live session" && l.level === "debug"),
+		).toBe(true);
 	});
 
 	test("Ctrl-C (SIGINT to the sidecar and the engine at once): no restart, exit 0, no warning or error", async () => {

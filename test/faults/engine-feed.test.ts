@@ -140,7 +140,10 @@ async function runScript(holds: Holds, drive: (run: Run) => Promise<void>): Prom
 			Bun.spawn(["sh", "-c", "echo go > gate.fifo"], { cwd: dirs.workspace });
 		},
 		async request(n) {
-			await llm.waitForRequest((r) => r.key === key && llm.requests.filter((x) => x.key === key).indexOf(r) === n - 1, 120_000);
+			await llm.waitForRequest(
+				(r) => r.key === key && llm.requests.filter((x) => x.key === key).indexOf(r) === n - 1,
+				120_000,
+			);
 		},
 		engineDid: (pred, what) => engine.until(pred, what),
 	};
@@ -182,7 +185,10 @@ function normalized(events: readonly StoredEvent[]): unknown[] {
 }
 
 function expectSameRun(actual: StoredEvent[], expected: StoredEvent[], label: string): void {
-	expect(actual.map((e) => e.id), `${label}: dense ids`).toEqual(actual.map((_, i) => i + 1));
+	expect(
+		actual.map((e) => e.id),
+		`${label}: dense ids`,
+	).toEqual(actual.map((_, i) => i + 1));
 	expect(normalized(actual), label).toEqual(normalized(expected));
 }
 
@@ -301,7 +307,11 @@ describe("the engine's event feed cut or stalled during a run", () => {
 				await run.engineDid((e) => mine() >= target || idle(run)(e), `${more} more engine events`);
 				proxy.up();
 			});
-			expectSameRun(events, uncut, `seed ${seed}, round ${round}: cut after event ${at}, up after ${more} engine events`);
+			expectSameRun(
+				events,
+				uncut,
+				`seed ${seed}, round ${round}: cut after event ${at}, up after ${more} engine events`,
+			);
 		}
 	});
 });

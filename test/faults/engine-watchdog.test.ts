@@ -37,14 +37,20 @@ afterAll(async () => {
 });
 
 const post = (body: unknown) =>
-	it.handle("/sessions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+	it.handle("/sessions", {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify(body),
+	});
 
 const logged = (msg: string) =>
 	it.logLines.map((l) => JSON.parse(l) as Record<string, unknown> & { time: string }).filter((l) => l.msg === msg);
 
 async function recycles(): Promise<number> {
 	const text = await (await it.handle("/metrics")).text();
-	const line = text.split("\n").find((l) => l.startsWith('opencode_sidecar_engine_recycles_total{reason="unresponsive"}'));
+	const line = text
+		.split("\n")
+		.find((l) => l.startsWith('opencode_sidecar_engine_recycles_total{reason="unresponsive"}'));
 	return Number(line?.split(" ").at(-1) ?? 0);
 }
 

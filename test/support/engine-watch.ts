@@ -1,5 +1,5 @@
-import { EventFeed } from "../../src/engine/feed";
 import type { EngineEvent } from "../../src/engine/events";
+import { EventFeed } from "../../src/engine/feed";
 import type { StoredEvent } from "../../src/events/catalogue";
 import { systemClock } from "../../src/lib/clock";
 import type { Session } from "../../src/sessions/session";
