@@ -162,9 +162,10 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 	async stop(graceMs = 3000): Promise<void> {
 		this.stopWatchdog?.();
 		this.stopWatchdog = undefined;
-		const proc = this.proc;
+		// Terminated first, so the SIGKILL comes after `graceMs` rather than the recycle's grace.
+		const exited = this.proc?.terminate(graceMs);
 		this.apply({ type: "stop" });
-		if (proc) await proc.terminate(graceMs);
+		await exited;
 		// Nothing was running (between restarts): there is no exit to wait for.
 		if (this.state.phase !== "stopped") {
 			this.apply({ type: "exited", generation: this.state.generation, code: null, signal: null });
