@@ -464,3 +464,44 @@ describe("pacing", () => {
 		expect(events.filter((e) => e.delta?.type === "text_delta")).toHaveLength(3);
 	});
 });
+
+describe("holds", () => {
+	it("stops after the given number of deltas until released, then sends the rest", async () => {
+		const key = freshKey();
+		let release: () => void = () => {};
+		const until = new Promise<void>((r) => {
+			release = r;
+		});
+		llm.script(key, [{ kind: "text", text: "one two three four", hold: { afterDeltas: 2, until } }]);
+		const response = await post("/chat/completions", key, chatBody);
+		const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+		const decoder = new TextDecoder();
+		let text = "";
+		// Complete frames only: a read may end mid-frame.
+		const deltas = () =>
+			text
+				.split("\n\n")
+				.slice(0, -1)
+				.map((frame) => frame.replace(/^data: /, ""))
+				.filter((data) => data !== "[DONE]")
+				.map((data) => JSON.parse(data).choices?.[0]?.delta?.content)
+				.filter((c) => typeof c === "string" && c !== "");
+		while (deltas().length < 2) text += decoder.decode((await reader.read()).value, { stream: true });
+		// Nothing more comes while held: the next read only ends once the hold is released.
+		let released = false;
+		const next = reader.read().then((r) => {
+			expect(released).toBe(true);
+			return r;
+		});
+		await new Promise((r) => setImmediate(r));
+		released = true;
+		release();
+		text += decoder.decode((await next).value, { stream: true });
+		for (;;) {
+			const r = await reader.read();
+			if (r.done) break;
+			text += decoder.decode(r.value, { stream: true });
+		}
+		expect(deltas().join("")).toBe("one two three four");
+	});
+});
