@@ -1,5 +1,5 @@
 import { isAbsolute, relative, sep } from "node:path";
-import type { ErrorCode, LoggedEvent, Usage } from "../events/catalogue";
+import type { LoggedEvent, Usage } from "../events/catalogue";
 import { isoTime } from "../lib/clock";
 import { type EngineEvent, isObject, type Json, num, str } from "./events";
 import { errorOutcome, type RunOutcome, retryError } from "./outcome";
