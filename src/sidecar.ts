@@ -14,7 +14,7 @@ import type { Logger } from "./lib/log";
 import { Metrics, rssBytes } from "./metrics/metrics";
 import { type Hardening, restrictDirectory } from "./security/harden";
 import { SessionManager } from "./sessions/manager";
-import { SessionStore } from "./sessions/store";
+import { SessionStore, type SessionStoreOptions } from "./sessions/store";
 import { StreamHub } from "./sse/hub";
 import { VERSION } from "./version";
 
@@ -38,6 +38,8 @@ export interface SidecarOptions {
 	readonly hardening?: Hardening;
 	/** Maps the engine's `/event` URL to the one the supervisor reads (a test's proxy). */
 	readonly engineFeedUrl?: (url: string) => string;
+	/** How stored logs are opened (tests count opens) and how many stay indexed after a read. */
+	readonly store?: SessionStoreOptions;
 }
 
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
@@ -45,7 +47,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
 	const stateDirProblem = restrictDirectory(config.stateDir);
 	if (stateDirProblem) log.warn(stateDirProblem);
-	const store = new SessionStore(config.stateDir);
+	const store = new SessionStore(config.stateDir, options.store);
 	const gatewayToken = randomBytes(24).toString("base64url");
 	const hardening = options.hardening;
 	const hardeningWarning = hardening?.problem

@@ -42,7 +42,6 @@ export class EventChannel {
 
 	/** True when the newest event ends a run: nothing more comes unless a new run starts. */
 	get atRest(): boolean {
-		const last = this.log.last;
-		return last !== undefined && isTerminal(last);
+		return this.log.atRest;
 	}
 }

@@ -5,12 +5,26 @@ import {
 	fstatSync,
 	ftruncateSync,
 	openSync,
-	readSync,
 	renameSync,
+	writeFileSync,
 	writeSync,
 } from "node:fs";
-import type { LoggedEvent, StoredEvent } from "./catalogue";
-import { decodeFrame, decodeLegacyRecord, eventToFrame, frameId } from "./record";
+import { isTerminal, type LoggedEvent, type StoredEvent } from "./catalogue";
+import { type LogFiles, NODE_FILES, readFileFrom, readRange, readTailSync } from "./log-files";
+import {
+	countFrames,
+	decodeIndex,
+	EMPTY_INDEX,
+	EVERY,
+	encodeIndex,
+	extendIndex,
+	headerId,
+	type LogIndex,
+	seekPoint,
+	truncateIndex,
+} from "./log-index";
+import type { RecentLogs } from "./recent";
+import { decodeFrame, decodeLegacyRecord, eventToFrame } from "./record";
 
 /** What `EventLog.open` found and repaired. */
 export interface Recovery {
@@ -21,95 +35,135 @@ export interface Recovery {
 	readonly migrated?: true;
 }
 
+export interface LogOptions {
+	/** How files are opened (default: node's `openSync`); tests count opens through it. */
+	readonly files?: LogFiles;
+	/** Stored logs read recently; the oldest drops its index when the set is full. */
+	readonly recent?: RecentLogs;
+}
+
+/** What a stored log is known by before it is opened: its session's record says so. */
+export interface StoredSummary {
+	readonly lastId: number;
+	/** Its newest event ends a run (true for every ended session). */
+	readonly atRest: boolean;
+}
+
 const ENCODER = new TextEncoder();
-const FRAME_END = "\n\n";
+const FRAME_END_BYTES = 2;
+/** First window read when skipping to a replay's start (at most EVERY - 1 frames). */
+const SEEK_WINDOW = 16 * 1024;
+
+class IndexMismatch extends Error {}
 
 /**
  * A session's append-only, numbered event log: each event stored as the SSE
  * frame it is sent as (see record.ts), so replay sends the bytes it reads.
  *
- * Ids start at 1 and are dense, so `offsets[id - 1]` is where event `id`
- * starts: replay from any id seeks instead of scanning. An event is written
- * (to the kernel) before `append` returns, i.e. before any subscriber sees it,
- * so it survives a crash of the sidecar; `sync()` makes it survive the machine.
+ * Ids start at 1 and are dense; a sparse index (log-index.ts) makes replay
+ * from any id a seek. A log is held open (one descriptor, its index in
+ * memory) only while its run writes to it; `seal()` at the end of a run
+ * writes the index beside it (`events.log.idx`) and lets the descriptor go.
+ * A stored log (`EventLog.stored`) is opened on its first read, from that
+ * index; reads open the file by path for the read only.
+ *
+ * An event is written (to the kernel) before `append` returns, i.e. before
+ * any subscriber sees it, so it survives a crash of the sidecar; `sync()`
+ * makes it survive the machine.
  */
 export class EventLog {
-	private readonly offsets: number[] = [];
+	/** Undefined while not loaded: a stored log not read yet, or one released by `RecentLogs`. */
+	private offsets: number[] | undefined;
+	private events: number;
 	private size = 0;
+	private fd: number | undefined;
+	private closed = false;
 	private dirty = false;
 	private syncing = false;
-	private closeAfterSync = false;
+	/** Background flushes (and closes of released descriptors), in order. */
+	private flight: Promise<void> = Promise.resolve();
 	private lastEvent: StoredEvent | undefined;
+	private readonly restsAt: boolean;
+	/** The index file did not match the log: rebuild from the log alone. */
+	private distrustIndexFile = false;
+	private indexChecked = false;
+	private readonly files: LogFiles;
+	private readonly recent: RecentLogs | undefined;
+	readonly indexPath: string;
 
 	private constructor(
 		readonly path: string,
-		private fd: number | undefined,
-	) {}
-
-	/** Opens (creating if needed) and recovers a log: a torn last frame is cut off. */
-	static open(path: string): { log: EventLog; recovery: Recovery } {
-		const fd = openSync(path, "a+");
-		const bytes = readWhole(fd);
-		// A frame starts with "event: "; a record of the old line format with its id.
-		if (bytes.length > 0 && isDigit(bytes[0] as number)) {
-			closeSync(fd);
-			return EventLog.migrate(path, bytes);
-		}
-		const log = new EventLog(path, fd);
-		let start = 0;
-		while (start < bytes.length) {
-			const end = bytes.indexOf(FRAME_END, start);
-			if (end === -1) break;
-			// Headers only: parsing every payload would make opening a long log slow.
-			if (frameId(bytes.toString("utf8", start, end)) !== log.offsets.length + 1) break;
-			log.offsets.push(start);
-			start = end + FRAME_END.length;
-		}
-		// The newest frame is parsed in full: `last` needs it, and a payload that does not parse is cut too.
-		while (log.offsets.length > 0 && log.lastEvent === undefined) {
-			const from = log.offsets[log.offsets.length - 1] as number;
-			log.lastEvent = decodeFrame(bytes.toString("utf8", from, start - FRAME_END.length));
-			if (!log.lastEvent) start = log.offsets.pop() as number;
-		}
-		if (start < bytes.length) ftruncateSync(fd, start);
-		log.size = start;
-		return {
-			log,
-			recovery: { events: log.offsets.length, discardedBytes: bytes.length - start },
-		};
+		options: LogOptions,
+		summary: StoredSummary,
+	) {
+		this.files = options.files ?? NODE_FILES;
+		this.recent = options.recent;
+		this.events = summary.lastId;
+		this.restsAt = summary.atRest;
+		this.indexPath = `${path}.idx`;
 	}
 
-	/** Rewrites a log of the old line format (`id<TAB>event<TAB>json`) as frames, atomically. */
-	private static migrate(path: string, bytes: Buffer): { log: EventLog; recovery: Recovery } {
-		const events: StoredEvent[] = [];
-		let start = 0;
-		while (start < bytes.length) {
-			const end = bytes.indexOf(0x0a, start);
-			if (end === -1) break;
-			const record = decodeLegacyRecord(bytes.toString("utf8", start, end));
-			if (!record || record.id !== events.length + 1) break;
-			events.push(record);
-			start = end + 1;
+	/**
+	 * Opens (creating if needed) a log to write to and recovers it: a torn last
+	 * frame is cut off. Reads the whole log; used for new logs and for the logs
+	 * of runs that were in progress when the process stopped.
+	 */
+	static open(path: string, options: LogOptions = {}): { log: EventLog; recovery: Recovery } {
+		const files = options.files ?? NODE_FILES;
+		const fd = files.openSync(path, "a+");
+		const bytes = readTailSync(fd);
+		if (isLegacy(bytes)) {
+			closeSync(fd);
+			const migration = migrate(path, bytes);
+			const { log } = EventLog.open(path, options);
+			return { log, recovery: { ...migration, migrated: true } };
 		}
-		const tmp = `${path}.migrating`;
-		const fd = openSync(tmp, "w");
-		const frames = ENCODER.encode(events.map(eventToFrame).join(""));
-		writeAll(fd, frames);
-		fdatasyncSync(fd);
-		closeSync(fd);
-		renameSync(tmp, path);
-		const { log } = EventLog.open(path);
-		return { log, recovery: { events: events.length, discardedBytes: bytes.length - start, migrated: true } };
+		const scanned = extendIndex(EMPTY_INDEX, bytes, 0);
+		// The newest frame is parsed in full: `last` needs it, and a payload that does not parse is cut too.
+		let events = scanned.index.events;
+		let end = scanned.index.size;
+		let last: StoredEvent | undefined;
+		while (events > 0 && last === undefined) {
+			const from = scanned.starts[events - 1] as number;
+			last = decodeFrame(bytes.toString("utf8", from, end - FRAME_END_BYTES));
+			if (!last) {
+				end = from;
+				events--;
+			}
+		}
+		if (end < bytes.length) ftruncateSync(fd, end);
+		const log = new EventLog(path, options, { lastId: events, atRest: false });
+		const index = truncateIndex(scanned.index, events, end);
+		log.offsets = index.offsets;
+		log.size = end;
+		log.fd = fd;
+		log.lastEvent = last;
+		return { log, recovery: { events, discardedBytes: bytes.length - end } };
+	}
+
+	/** A stored log, known by its summary; nothing is opened until it is read or appended to. */
+	static stored(path: string, summary: StoredSummary, options: LogOptions = {}): EventLog {
+		return new EventLog(path, options, summary);
 	}
 
 	/** Highest id stored; 0 when empty. */
 	get lastId(): number {
-		return this.offsets.length;
+		return this.events;
 	}
 
-	/** The newest stored event, if any. */
+	/** The newest stored event, if this process has read or written it. */
 	get last(): StoredEvent | undefined {
 		return this.lastEvent;
+	}
+
+	/** True when the newest event ends a run: nothing more comes unless a new run starts. */
+	get atRest(): boolean {
+		return this.lastEvent ? isTerminal(this.lastEvent) : this.events > 0 && this.restsAt;
+	}
+
+	/** Whether a descriptor is held (a run is writing) or the index is in memory; for tests and metrics. */
+	get held(): { descriptor: boolean; index: boolean } {
+		return { descriptor: this.fd !== undefined, index: this.offsets !== undefined };
 	}
 
 	/** Numbers and stores an event; returns it with its id. */
@@ -119,52 +173,131 @@ export class EventLog {
 
 	/** Numbers and stores an event; returns it and its frame, the bytes written to disk. */
 	appendFrame(event: LoggedEvent): { stored: StoredEvent; frame: Uint8Array } {
-		if (this.fd === undefined) throw new Error(`event log ${this.path} is closed`);
-		const stored = { ...event, id: this.offsets.length + 1 } as StoredEvent;
+		if (this.closed) throw new Error(`event log ${this.path} is closed`);
+		const fd = this.fd ?? this.reopen();
+		const offsets = this.offsets as number[];
+		const stored = { ...event, id: this.events + 1 } as StoredEvent;
 		const frame = ENCODER.encode(eventToFrame(stored));
-		writeAll(this.fd, frame);
-		this.offsets.push(this.size);
+		writeAll(fd, frame);
+		if (this.events % EVERY === 0) offsets.push(this.size);
+		this.events++;
 		this.size += frame.byteLength;
 		this.dirty = true;
 		this.lastEvent = stored;
 		return { stored, frame };
 	}
 
-	/**
-	 * Byte range [start, end) holding the events after `afterId` that fit in
-	 * `maxBytes` (always at least one event).
-	 */
-	private range(afterId: number, maxBytes: number): { start: number; end: number; lastId: number } {
-		const start = this.offsets[afterId] ?? this.size;
-		let lastId = afterId;
-		let end = start;
-		while (lastId < this.offsets.length) {
-			const next = this.offsets[lastId + 1] ?? this.size;
-			if (next - start > maxBytes && lastId > afterId) break;
-			end = next;
-			lastId++;
+	/** A stored log gets a new run: its descriptor again, after anything past its last whole frame is cut. */
+	private reopen(): number {
+		this.load();
+		const fd = this.files.openSync(this.path, "a+");
+		if (fstatSync(fd).size > this.size) ftruncateSync(fd, this.size);
+		this.fd = fd;
+		this.recent?.forget(this);
+		return fd;
+	}
+
+	/** The index in memory, loading it if needed (from the index file, then the frames after it). */
+	private load(): number[] {
+		if (this.offsets) return this.offsets;
+		const text = this.distrustIndexFile ? undefined : readFileFrom(this.files, this.indexPath);
+		let index = (text && decodeIndex(text.toString("utf8"))) || EMPTY_INDEX;
+		const fd = this.files.openSync(this.path, "r");
+		let tail: Buffer;
+		try {
+			if (index.size > fstatSync(fd).size) index = EMPTY_INDEX;
+			tail = readTailSync(fd, index.size);
+		} finally {
+			closeSync(fd);
 		}
-		return { start, end, lastId };
+		if (index.events === 0 && isLegacy(tail)) {
+			migrate(this.path, tail);
+			return this.load();
+		}
+		const scanned = extendIndex(index, tail, index.size).index;
+		this.offsets = scanned.offsets;
+		this.size = scanned.size;
+		this.events = scanned.events;
+		this.distrustIndexFile = false;
+		this.indexChecked = false;
+		// A log written before index files, or whose last run did not get to write one: next time is a seek.
+		if (scanned.events !== index.events || text === undefined) this.writeIndex();
+		return this.offsets;
 	}
 
 	/**
-	 * Reads the events after `afterId` as SSE frames, up to about `maxBytes`:
-	 * the stored bytes, sent as they are. Returns them and the id of the last one included.
+	 * Reads the events after `afterId` as SSE frames, up to about `maxBytes`
+	 * (always at least one event): the stored bytes, sent as they are.
+	 * Returns them and the id of the last one included.
 	 */
 	async readFrames(afterId: number, maxBytes = 256 * 1024): Promise<{ bytes: Uint8Array; lastId: number }> {
-		const { start, end, lastId } = this.range(afterId, maxBytes);
-		if (end === start) return { bytes: new Uint8Array(0), lastId: afterId };
-		return { bytes: await Bun.file(this.path).slice(start, end).bytes(), lastId };
+		try {
+			return await this.readFramesOnce(afterId, maxBytes);
+		} catch (error) {
+			if (!(error instanceof IndexMismatch)) throw error;
+			// The index file did not describe this log (written before a crash, say): rebuild it from the frames.
+			this.offsets = undefined;
+			this.distrustIndexFile = true;
+			return this.readFramesOnce(afterId, maxBytes);
+		}
+	}
+
+	private async readFramesOnce(afterId: number, maxBytes: number): Promise<{ bytes: Uint8Array; lastId: number }> {
+		const nothing = { bytes: new Uint8Array(0), lastId: afterId };
+		if (afterId >= this.events && this.offsets) return nothing;
+		const index: LogIndex = { offsets: this.load(), events: this.events, size: this.size };
+		if (this.fd === undefined) this.recent?.touch(this);
+		if (afterId >= index.events) return nothing;
+		let { offset, before } = seekPoint(index, afterId);
+		const fd = this.files.openSync(this.path, "r");
+		const read = (from: number, to: number) => readRange(fd, from, to);
+		// Once per load: the indexed frame must be the one the index names, or the index is not this log's.
+		if (!this.indexChecked) {
+			if (headerId(await read(offset, Math.min(index.size, offset + 256))) !== before + 1) {
+				closeSync(fd);
+				throw new IndexMismatch();
+			}
+			this.indexChecked = true;
+		}
+		try {
+			let window = SEEK_WINDOW;
+			while (before < afterId) {
+				const bytes = await read(offset, Math.min(index.size, offset + window));
+				const { frames, end } = countFrames(bytes, afterId - before);
+				if (frames === 0) {
+					if (offset + window >= index.size) throw new IndexMismatch();
+					window *= 2;
+					continue;
+				}
+				before += frames;
+				offset += end;
+			}
+			let want = maxBytes;
+			for (;;) {
+				const bytes = await read(offset, Math.min(index.size, offset + want));
+				// Past the first window, only the one event too large for maxBytes is taken.
+				const { frames, end } = countFrames(bytes, want === maxBytes ? index.events - afterId : 1);
+				if (frames > 0) return { bytes: bytes.subarray(0, end), lastId: afterId + frames };
+				if (offset + want >= index.size) throw new IndexMismatch();
+				want *= 2;
+			}
+		} finally {
+			closeSync(fd);
+		}
 	}
 
 	/** Reads every stored event after `afterId` (for tests and tools, not the hot path). */
 	async readAll(afterId = 0): Promise<StoredEvent[]> {
-		const { start } = this.range(afterId, 0);
-		const raw = await Bun.file(this.path).slice(start, this.size).text();
-		return raw
-			.split(FRAME_END)
-			.filter((f) => f !== "")
-			.map((f) => decodeFrame(f) as StoredEvent);
+		const out: StoredEvent[] = [];
+		let cursor = afterId;
+		while (cursor < this.events) {
+			const { bytes, lastId } = await this.readFrames(cursor, 1024 * 1024);
+			if (lastId <= cursor) break;
+			const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+			for (const f of text.split("\n\n")) if (f !== "") out.push(decodeFrame(f) as StoredEvent);
+			cursor = lastId;
+		}
+		return out;
 	}
 
 	/**
@@ -177,10 +310,11 @@ export class EventLog {
 		const fd = this.fd;
 		this.dirty = false;
 		this.syncing = true;
-		fdatasync(fd, () => {
-			this.syncing = false;
-			if (this.closeAfterSync) closeSync(fd);
-		});
+		this.flight = this.flight
+			.then(() => datasync(fd))
+			.finally(() => {
+				this.syncing = false;
+			});
 	}
 
 	/** Flushes written events to stable storage now, waiting for the disk (at shutdown). */
@@ -190,28 +324,91 @@ export class EventLog {
 		fdatasyncSync(this.fd);
 	}
 
-	/** Flushes what is left and closes; appends after this throw. */
+	/**
+	 * The run writing to this log ended: writes the index beside the log, and
+	 * flushes and closes the descriptor in the background. A later run
+	 * (follow-up) opens it again.
+	 */
+	seal(): void {
+		if (this.fd === undefined) return;
+		this.writeIndex();
+		const fd = this.fd;
+		const dirty = this.dirty;
+		this.fd = undefined;
+		this.dirty = false;
+		this.flight = this.flight.then(() => (dirty ? datasync(fd) : undefined)).finally(() => closeSync(fd));
+		this.recent?.touch(this);
+	}
+
+	/** Resolves when background flushes and closes started so far are done (for tests and shutdown). */
+	settled(): Promise<void> {
+		return this.flight;
+	}
+
+	/** Drops the index from memory (the least recently read stored log); a running log keeps everything. */
+	release(): void {
+		if (this.fd === undefined) this.offsets = undefined;
+	}
+
+	/** Flushes what is left and closes for good; appends after this throw. */
 	close(): void {
+		this.closed = true;
+		this.recent?.forget(this);
 		if (this.fd === undefined) return;
 		const fd = this.fd;
 		this.fd = undefined;
 		if (this.dirty) fdatasyncSync(fd);
+		this.dirty = false;
 		// A flush in flight still uses the descriptor: it closes it when done.
-		if (this.syncing) this.closeAfterSync = true;
+		if (this.syncing) this.flight = this.flight.finally(() => closeSync(fd));
 		else closeSync(fd);
+	}
+
+	/** Writes the index file atomically; best effort: without it, the next first read scans the log. */
+	private writeIndex(): void {
+		if (!this.offsets) return;
+		const tmp = `${this.indexPath}.tmp`;
+		try {
+			writeFileSync(tmp, encodeIndex({ events: this.events, size: this.size, offsets: this.offsets }), {
+				mode: 0o600,
+			});
+			renameSync(tmp, this.indexPath);
+		} catch {
+			// A missing or stale index is detected and rebuilt on the next read.
+		}
 	}
 }
 
-function isDigit(byte: number): boolean {
-	return byte >= 0x30 && byte <= 0x39;
+/** The log of versions before 0.2 was lines starting with the id; a frame starts with "event: ". */
+function isLegacy(bytes: Buffer): boolean {
+	const first = bytes[0];
+	return first !== undefined && first >= 0x30 && first <= 0x39;
 }
 
-function readWhole(fd: number): Buffer {
-	const length = fstatSync(fd).size;
-	const bytes = Buffer.allocUnsafe(length);
-	let read = 0;
-	while (read < length) read += readSync(fd, bytes, read, length - read, read);
-	return bytes;
+/** Rewrites a log of the old line format (`id<TAB>event<TAB>json`) as frames, atomically. */
+function migrate(path: string, bytes: Buffer): { events: number; discardedBytes: number } {
+	const events: StoredEvent[] = [];
+	let start = 0;
+	while (start < bytes.length) {
+		const end = bytes.indexOf(0x0a, start);
+		if (end === -1) break;
+		const record = decodeLegacyRecord(bytes.toString("utf8", start, end));
+		if (!record || record.id !== events.length + 1) break;
+		events.push(record);
+		start = end + 1;
+	}
+	const tmp = `${path}.migrating`;
+	const fd = openSync(tmp, "w", 0o600);
+	writeAll(fd, ENCODER.encode(events.map(eventToFrame).join("")));
+	fdatasyncSync(fd);
+	closeSync(fd);
+	renameSync(tmp, path);
+	return { events: events.length, discardedBytes: bytes.length - start };
+}
+
+function datasync(fd: number): Promise<void> {
+	// A failed flush leaves the data in the kernel, as before the call: nothing to undo.
+	return new Promise((resolve) => fdatasync(fd, () => resolve()));
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

@@ -32,6 +32,12 @@ export interface SessionRecord {
 	files_modified: string[];
 	usage?: Usage;
 	progress?: number;
+	/**
+	 * The id of the newest event when the record was saved at the end of a run,
+	 * so listing an ended session needs no read of its log. Absent in records
+	 * written before it existed (found from the log's tail once, then kept).
+	 */
+	last_event_id?: number;
 }
 
 export const isEnded = (r: Pick<SessionRecord, "status">): boolean => TERMINAL_STATUSES.has(r.status);

@@ -145,8 +145,10 @@ export class Session {
 		if (end.status === "completed") delete r.error;
 		else r.error = { code: end.code, message: end.error };
 		for (const e of terminalEvents(end, timestamp)) this.emit(e);
+		r.last_event_id = this.channel.lastId;
 		this.store.save(r);
-		this.channel.log.sync();
+		// The index goes beside the log and the descriptor is let go: a stored log costs nothing until read.
+		this.channel.log.seal();
 		return true;
 	}
 }

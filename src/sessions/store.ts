@@ -1,29 +1,54 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { EventLog, type Recovery } from "../events/log";
-import type { SessionRecord } from "./record";
+import { EventLog, type LogOptions, type Recovery } from "../events/log";
+import { type LogFiles, NODE_FILES, readRangeSync } from "../events/log-files";
+import { lastFrameIdOfTail } from "../events/log-index";
+import { RecentLogs } from "../events/recent";
+import { isEnded, type SessionRecord } from "./record";
+
+/** Stored logs whose index stays in memory after a read (a few KiB each); older ones reload theirs from disk. */
+export const RECENT_LOGS = 32;
+
+export interface SessionStoreOptions {
+	/** How logs are opened (default: node's); tests count opens through it. */
+	readonly files?: LogFiles;
+	readonly recentLogs?: number;
+}
 
 /**
  * Where sessions live on disk: `<stateDir>/sessions/<session_id>/` holding
- * `session.json` (the record) and `events.log` (the numbered event log).
+ * `session.json` (the record), `events.log` (the numbered event log) and
+ * `events.log.idx` (its index, written when a run ends).
+ *
+ * Start costs O(running sessions): an ended session is loaded from its record
+ * alone (which holds its `last_event_id`); its log is opened on its first read.
  */
 export class SessionStore {
 	readonly root: string;
+	private readonly logOptions: LogOptions;
 
-	constructor(stateDir: string) {
+	constructor(stateDir: string, options: SessionStoreOptions = {}) {
 		this.root = join(stateDir, "sessions");
 		mkdirSync(this.root, { recursive: true, mode: 0o700 });
+		this.logOptions = {
+			files: options.files ?? NODE_FILES,
+			recent: new RecentLogs(options.recentLogs ?? RECENT_LOGS),
+		};
 	}
 
 	private dir(id: string): string {
 		return join(this.root, id);
 	}
 
+	private logPath(id: string): string {
+		return join(this.dir(id), "events.log");
+	}
+
 	/** Creates a new session's directory and empty log. */
 	create(record: SessionRecord): EventLog {
 		mkdirSync(this.dir(record.session_id), { recursive: true, mode: 0o700 });
 		this.save(record);
-		return EventLog.open(join(this.dir(record.session_id), "events.log")).log;
+		return EventLog.open(this.logPath(record.session_id), this.logOptions).log;
 	}
 
 	/** Writes the record atomically (a crash leaves the old or the new one, never half). */
@@ -34,23 +59,22 @@ export class SessionStore {
 		renameSync(tmp, file);
 	}
 
-	/** Loads every stored session with its recovered log; unreadable ones are reported, not fatal. */
+	/**
+	 * Loads every stored session; unreadable ones are reported, not fatal.
+	 * Logs of runs that were in progress are opened and recovered (a torn
+	 * tail cut); those of ended sessions are not opened.
+	 */
 	loadAll(): {
 		loaded: { record: SessionRecord; log: EventLog; recovery: Recovery }[];
 		broken: { id: string; reason: string }[];
 	} {
-		const loaded: {
-			record: SessionRecord;
-			log: EventLog;
-			recovery: Recovery;
-		}[] = [];
+		const loaded: { record: SessionRecord; log: EventLog; recovery: Recovery }[] = [];
 		const broken: { id: string; reason: string }[] = [];
 		for (const id of readdirSync(this.root)) {
 			try {
 				const record = JSON.parse(readFileSync(join(this.dir(id), "session.json"), "utf8")) as SessionRecord;
 				if (record.session_id !== id) throw new Error("record names another session");
-				const { log, recovery } = EventLog.open(join(this.dir(id), "events.log"));
-				loaded.push({ record, log, recovery });
+				loaded.push({ record, ...this.openLog(record) });
 			} catch (error) {
 				broken.push({
 					id,
@@ -59,5 +83,46 @@ export class SessionStore {
 			}
 		}
 		return { loaded, broken };
+	}
+
+	private openLog(record: SessionRecord): { log: EventLog; recovery: Recovery } {
+		const path = this.logPath(record.session_id);
+		if (!isEnded(record)) return EventLog.open(path, this.logOptions);
+		let lastId = record.last_event_id;
+		if (lastId === undefined) {
+			// Stored by a version before records kept it: found once, from the log's tail, and kept.
+			const found = this.lastIdFromTail(path);
+			if (found === undefined) {
+				// Not frames (the line format before 0.2) or no whole frame: opened, migrated and recovered once.
+				const opened = EventLog.open(path, this.logOptions);
+				opened.log.seal();
+				record.last_event_id = opened.log.lastId;
+				this.save(record);
+				return opened;
+			}
+			lastId = found;
+			record.last_event_id = lastId;
+			this.save(record);
+		}
+		return {
+			log: EventLog.stored(path, { lastId, atRest: true }, this.logOptions),
+			recovery: { events: lastId, discardedBytes: 0 },
+		};
+	}
+
+	/** The id of the last whole frame, reading only the end of the log; undefined for a log that is not frames. */
+	private lastIdFromTail(path: string): number | undefined {
+		const fd = (this.logOptions.files ?? NODE_FILES).openSync(path, "r");
+		try {
+			const size = fstatSync(fd).size;
+			if (readRangeSync(fd, 0, 1)[0] !== "e".charCodeAt(0)) return undefined;
+			for (let tail = 64 * 1024; ; tail *= 4) {
+				const from = Math.max(0, size - tail);
+				const id = lastFrameIdOfTail(readRangeSync(fd, from, size));
+				if (id !== undefined || from === 0) return id;
+			}
+		} finally {
+			closeSync(fd);
+		}
 	}
 }

@@ -1,9 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+	appendFileSync,
+	existsSync,
+	mkdtempSync,
+	openSync,
+	readFileSync,
+	rmSync,
+	statSync,
+	unlinkSync,
+	writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LoggedEvent, StoredEvent } from "../../src/events/catalogue";
 import { EventLog } from "../../src/events/log";
+import type { LogFiles } from "../../src/events/log-files";
+import { EVERY } from "../../src/events/log-index";
+import { RecentLogs } from "../../src/events/recent";
 import { decodeFrame, decodeLegacyRecord, eventToFrame, frameId } from "../../src/events/record";
 import { encodeFrame } from "../../src/sse/encode";
 import { SseParser } from "../../src/sse/parse";
@@ -424,5 +437,135 @@ describe("records", () => {
 		["JSON null", "event: output\nid: 1\ndata: null"],
 	])("decodeFrame rejects %s", (_name, frame) => {
 		expect(decodeFrame(frame)).toBeUndefined();
+	});
+});
+
+describe("a stored log (EventLog.stored)", () => {
+	const N = 3 * EVERY + 7;
+	const events = sampleEvents(N).map((e, i) => ({ ...e, id: i + 1 }) as StoredEvent);
+	const frames = (afterId: number, to = N) => events.slice(afterId, to).map(eventToFrame).join("");
+	let opens: string[];
+	const files: LogFiles = {
+		openSync: (p, flags) => {
+			opens.push(p);
+			return openSync(p, flags);
+		},
+	};
+
+	/** A run of N events, ended: sealed as `Session.end` does, which writes the index. */
+	async function writeSealed(at = path): Promise<void> {
+		const { log } = EventLog.open(at);
+		for (const e of events) log.append(e);
+		log.seal();
+		await log.settled();
+		expect(log.held.descriptor).toBe(false);
+	}
+
+	const stored = (options: { recent?: RecentLogs } = {}, at = path, lastId = N) =>
+		EventLog.stored(at, { lastId, atRest: true }, { files, ...options });
+
+	beforeEach(() => {
+		opens = [];
+	});
+
+	it("opens nothing until it is read, then replays exactly from every id, across index boundaries", async () => {
+		await writeSealed();
+		expect(existsSync(`${path}.idx`)).toBe(true);
+		const log = stored();
+		expect({ lastId: log.lastId, atRest: log.atRest, opens }).toEqual({ lastId: N, atRest: true, opens: [] });
+		for (let afterId = 0; afterId <= N; afterId++) {
+			const { bytes, lastId } = await log.readFrames(afterId, 1024 * 1024);
+			expect({ afterId, lastId, text: decode(bytes) }).toEqual({
+				afterId,
+				lastId: Math.max(N, afterId),
+				text: frames(afterId),
+			});
+		}
+	});
+
+	it("reads in small chunks from the middle exactly", async () => {
+		await writeSealed();
+		const log = stored();
+		let cursor = EVERY + 1;
+		let text = "";
+		while (cursor < N) {
+			const chunk = await log.readFrames(cursor, 300);
+			expect(chunk.lastId).toBeGreaterThan(cursor);
+			text += decode(chunk.bytes);
+			cursor = chunk.lastId;
+		}
+		expect(text).toBe(frames(EVERY + 1));
+	});
+
+	it("indexes a log stored without an index file once, and writes the index", async () => {
+		await writeSealed();
+		unlinkSync(`${path}.idx`);
+		const log = stored();
+		expect(decode((await log.readFrames(2 * EVERY + 3)).bytes)).toBe(frames(2 * EVERY + 3));
+		expect(existsSync(`${path}.idx`)).toBe(true);
+		opens = [];
+		const again = stored();
+		expect(decode((await again.readFrames(EVERY)).bytes)).toBe(frames(EVERY));
+		// The index file and the log, nothing else.
+		expect(opens).toEqual([`${path}.idx`, path, path]);
+	});
+
+	it("detects an index file that does not describe its log and rebuilds the index from the frames", async () => {
+		await writeSealed();
+		const idx = JSON.parse(readFileSync(`${path}.idx`, "utf8"));
+		idx.offsets = idx.offsets.map((o: number, k: number) => (k === 0 ? 0 : o + 5));
+		writeFileSync(`${path}.idx`, JSON.stringify(idx));
+		const log = stored();
+		for (const afterId of [EVERY + 2, 0, 2 * EVERY])
+			expect(decode((await log.readFrames(afterId)).bytes)).toBe(frames(afterId));
+	});
+
+	it("extends an index file older than its log from the frames written after it", async () => {
+		await writeSealed();
+		const more = sampleEvents(30).map((e, i) => ({ ...e, id: N + i + 1 }) as StoredEvent);
+		appendFileSync(path, more.map(eventToFrame).join(""));
+		const log = stored();
+		const { bytes, lastId } = await log.readFrames(N - 1);
+		expect(lastId).toBe(N + 30);
+		expect(decode(bytes)).toBe(frames(N - 1) + more.map(eventToFrame).join(""));
+	});
+
+	it("a follow-up appends after the last whole frame with the next id, cutting bytes left after it", async () => {
+		await writeSealed();
+		appendFileSync(path, 'event: output\nid: 999\ndata: {"ty');
+		const log = stored();
+		expect(log.held).toEqual({ descriptor: false, index: false });
+		expect(log.append(output("next run")).id).toBe(N + 1);
+		expect(log.held).toEqual({ descriptor: true, index: true });
+		log.seal();
+		await log.settled();
+		expect(readFileSync(path, "utf8")).toBe(
+			frames(0) + eventToFrame({ ...output("next run"), id: N + 1 } as StoredEvent),
+		);
+		expect(decode((await stored({}, path, N + 1).readFrames(N - 2)).bytes)).toBe(
+			frames(N - 2) + eventToFrame({ ...output("next run"), id: N + 1 } as StoredEvent),
+		);
+	});
+
+	it("keeps at most RecentLogs' capacity of stored logs indexed, and reloads one let go", async () => {
+		const recent = new RecentLogs(2);
+		const logs: EventLog[] = [];
+		for (let i = 0; i < 5; i++) {
+			const at = join(dir, `events-${i}.log`);
+			await writeSealed(at);
+			const log = stored({ recent }, at);
+			await log.readFrames(EVERY);
+			logs.push(log);
+		}
+		expect(logs.map((l) => l.held.index)).toEqual([false, false, false, true, true]);
+		expect(decode((await (logs[0] as EventLog).readFrames(5)).bytes)).toBe(frames(5));
+		expect(logs.map((l) => l.held.index)).toEqual([true, false, false, false, true]);
+	});
+
+	it("migrates a stored log in the old line format when it is first read", async () => {
+		writeFileSync(path, events.map((e) => `${e.id}\t${e.event}\t${JSON.stringify(e.data)}\n`).join(""));
+		const log = stored();
+		expect(decode((await log.readFrames(EVERY + 1)).bytes)).toBe(frames(EVERY + 1));
+		expect(readFileSync(path, "utf8")).toBe(frames(0));
 	});
 });

@@ -226,6 +226,32 @@ describe("openEventStream", () => {
 		expect(closes).toEqual(["terminal"]);
 	});
 
+	it("replays without a gap or duplicate when the run ends, its log is sealed and its index let go while the stream is behind", async () => {
+		for (let i = 1; i <= 150; i++) channel.publish(output(`e${i}`));
+		const { client, closes } = open({ replayChunkBytes: 200 });
+		await client.readUntil((events) => events.length >= 10);
+		for (let i = 151; i <= 200; i++) channel.publish(output(`e${i}`));
+		channel.publish(complete);
+		log.seal();
+		log.release();
+		await client.readToEnd();
+		expect(client.ids).toEqual(range(1, 201));
+		expect(closes).toEqual(["terminal"]);
+		expect(log.held).toEqual({ descriptor: false, index: true });
+	});
+
+	it("delivers the end of a run live to a stream that had caught up, across the seal", async () => {
+		for (let i = 1; i <= 70; i++) channel.publish(output(`e${i}`));
+		const { client, closes } = open();
+		await client.readUntil((events) => events.length === 70);
+		channel.publish(output("last"));
+		channel.publish(complete);
+		log.seal();
+		await client.readToEnd();
+		expect(client.ids).toEqual(range(1, 72));
+		expect(closes).toEqual(["terminal"]);
+	});
+
 	it("keeps streaming past a terminal event in the middle of the log when a new run followed", async () => {
 		channel.publish(output("run 1"));
 		channel.publish(complete);
