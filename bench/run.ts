@@ -5,7 +5,7 @@
  *   npm run bench                  everything (a few minutes on 2 cores)
  *   npm run bench -- relay fanout  only these groups; details go to a temp file
  *
- * Groups: start, probes, create, relay, replay, fanout, ui, memory.
+ * Groups: start, probes, create, relay, replay, fanout, ui, memory, history, model, growth.
  * BENCH_PROFILE=<dir> also writes a CPU profile of every bench child (the
  * sidecar host, the bare SSE server) into <dir> (`bun --cpu-prof`).
  */
@@ -22,14 +22,29 @@ import type { Row, RowResult } from "./lib/result";
 import { type SidecarHost, startSidecarHost } from "./lib/sidecar-host";
 import { createRows } from "./rows/create";
 import { fanoutRows } from "./rows/fanout";
+import { growthRows } from "./rows/growth";
+import { historyRows } from "./rows/history";
 import { memoryRows } from "./rows/memory";
+import { modelRows } from "./rows/model";
 import { probeRows } from "./rows/probes";
 import { relayRows } from "./rows/relay";
 import { replayRows } from "./rows/replay";
 import { startRows } from "./rows/start";
 import { uiRows } from "./rows/ui";
 
-const GROUPS = ["start", "probes", "create", "relay", "replay", "fanout", "ui", "memory"] as const;
+const GROUPS = [
+	"start",
+	"probes",
+	"create",
+	"relay",
+	"replay",
+	"fanout",
+	"ui",
+	"memory",
+	"history",
+	"model",
+	"growth",
+] as const;
 type Group = (typeof GROUPS)[number];
 
 const asked = process.argv.slice(2);
@@ -70,7 +85,7 @@ try {
 	});
 
 	// One sidecar host for the rows that share a warm engine; the memory row gets a fresh one.
-	if (GROUPS.slice(1, 7).some((g) => wanted(g as Group))) {
+	if ([...GROUPS.slice(1, 7), "model"].some((g) => wanted(g as Group))) {
 		const dirs = makeTempDirs("bench-");
 		let host: SidecarHost | undefined;
 		try {
@@ -85,6 +100,7 @@ try {
 			await group("replay", () => replayRows(h, llm));
 			await group("fanout", () => fanoutRows(h, llm));
 			await group("ui", () => uiRows(h, llm));
+			await group("model", () => modelRows(h, llm));
 		} catch (error) {
 			failures.push({ group: "sidecar host", error: error instanceof Error ? error.message : String(error) });
 		} finally {
@@ -93,6 +109,8 @@ try {
 		}
 	}
 	await group("memory", () => memoryRows(llm, idleRss));
+	await group("history", () => historyRows());
+	await group("growth", () => growthRows(llm));
 } finally {
 	await llm.close();
 }

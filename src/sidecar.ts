@@ -126,7 +126,10 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		options.kubernetes,
 	);
 	if (reporter) sessions.onLifecycle((e) => reporter.record(e));
+	const loading = clock.now();
 	sessions.init();
+	// Start costs O(running sessions): this says what it cost (ended sessions are read from their records only).
+	log.info({ sessions: sessions.list().length, load_ms: Math.round(clock.now() - loading) }, "stored sessions loaded");
 	streams = new StreamHub({
 		heartbeatMs: config.heartbeatIntervalMs,
 		maxQueuedBytes: config.streamBufferBytes,

@@ -17,10 +17,15 @@ export async function timeEngineAlone(
 	workspace: string,
 	engineDir: string,
 	timeoutMs = 60_000,
-): Promise<{ ms: number; pid: number; stop: () => Promise<void> }> {
+	/** Changes the configuration before the start (e.g. providers pointed straight at the scripted model). */
+	configure?: (config: Record<string, unknown>) => void,
+): Promise<{ ms: number; pid: number; url: string; authorization: string; stop: () => Promise<void> }> {
 	// No gateway runs here; the engine does not call its providers until a prompt.
 	const config = buildEngineConfig("http://127.0.0.1:9", randomBytes(24).toString("base64url"));
-	const env = prepareEngineEnvironment(engineDir, config, randomBytes(24).toString("base64url"));
+	configure?.(config);
+	const password = randomBytes(24).toString("base64url");
+	const env = prepareEngineEnvironment(engineDir, config, password);
+	const authorization = `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}`;
 
 	const started = now();
 	const proc = Bun.spawn(
@@ -46,7 +51,8 @@ export async function timeEngineAlone(
 	try {
 		for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) {
 			text += decoder.decode(chunk, { stream: true });
-			if (LISTENING.test(text)) return { ms: now() - started, pid: proc.pid, stop };
+			const m = LISTENING.exec(text);
+			if (m) return { ms: now() - started, pid: proc.pid, url: m[1] as string, authorization, stop };
 		}
 	} finally {
 		clearTimeout(timer);

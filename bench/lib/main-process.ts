@@ -7,6 +7,8 @@ export interface MainProcess {
 	readonly pid: number;
 	/** Spawn to the first `/ready` 200, in ms. */
 	readonly readyMs: number;
+	/** Spawn to the first `/healthz` 200, in ms (polled with `/ready`). */
+	readonly healthzMs: number;
 	readonly base: string;
 	/**
 	 * When each log message first appeared (ms after spawn), with any `*_ms`
@@ -57,13 +59,26 @@ export async function startMain(env: Record<string, string>, timeoutMs = 60_000)
 			}
 		}
 	})().catch(() => {});
+	let healthzMs: number | undefined;
 	try {
 		while (now() - started < timeoutMs && proc.exitCode === null) {
+			if (port !== undefined && healthzMs === undefined) {
+				const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+				await res?.arrayBuffer();
+				if (res?.status === 200) healthzMs = now() - started;
+			}
 			if (port !== undefined) {
 				const res = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
 				await res?.arrayBuffer();
 				if (res?.status === 200)
-					return { pid: proc.pid, readyMs: now() - started, base: `http://127.0.0.1:${port}`, milestones, stop };
+					return {
+						pid: proc.pid,
+						readyMs: now() - started,
+						healthzMs: healthzMs ?? now() - started,
+						base: `http://127.0.0.1:${port}`,
+						milestones,
+						stop,
+					};
 			}
 			await sleep(READY_POLL_MS);
 		}

@@ -52,7 +52,7 @@ async function makeLogs(host: SidecarHost, llm: ScriptedLlm): Promise<ReplayLog[
 }
 
 /** Time from opening a connection with Last-Event-ID to the first replayed event. */
-async function timeToFirstEvent(url: string, afterId: number): Promise<number> {
+export async function timeToFirstEvent(url: string, afterId: number): Promise<number> {
 	const abort = new AbortController();
 	const started = now();
 	const res = await fetch(url, {

@@ -98,6 +98,12 @@ export class EngineClient {
 		);
 	}
 
+	async deleteSession(sessionID: string): Promise<void> {
+		await this.bounded("session.delete", (signal) =>
+			this.sdk.session.delete({ sessionID, directory: this.directory }, { throwOnError: true, signal }),
+		);
+	}
+
 	async parentOf(sessionID: string): Promise<string | undefined> {
 		const res = await this.bounded("session.get", (signal) =>
 			this.sdk.session.get({ sessionID, directory: this.directory }, { signal }),

@@ -29,6 +29,10 @@ export abstract class EngineCalls {
 		return this.api().abort(engineSessionId);
 	}
 
+	deleteSession(engineSessionId: string): Promise<void> {
+		return this.api().deleteSession(engineSessionId);
+	}
+
 	parentOf(engineSessionId: string): Promise<string | undefined> {
 		return this.api().parentOf(engineSessionId);
 	}

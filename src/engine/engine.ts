@@ -26,6 +26,8 @@ export interface Engine {
 	createSession(title: string): Promise<string>;
 	prompt(engineSessionId: string, input: PromptInput): Promise<void>;
 	abort(engineSessionId: string): Promise<void>;
+	/** Deletes a session (and its sub-agent sessions) with its messages from the engine's database. */
+	deleteSession(engineSessionId: string): Promise<void>;
 	/** The parent of a sub-agent session, if it has one. */
 	parentOf(engineSessionId: string): Promise<string | undefined>;
 	replyPermission(requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<void>;

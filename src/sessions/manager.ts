@@ -183,6 +183,21 @@ export class SessionManager {
 			s.channel.log.close();
 			rmSync(join(this.deps.store.root, s.id), { recursive: true, force: true });
 			this.deps.log.info({ session_id: s.id }, "old session removed (MAX_STORED_SESSIONS)");
+			// Its conversation too: the engine's database would otherwise grow with every session the pod ever ran.
+			if (engineId) void this.deleteInEngine(s.id, engineId);
+		}
+	}
+
+	private async deleteInEngine(sessionId: string, engineId: string): Promise<void> {
+		try {
+			await this.deps.engine.whenWarm();
+			await withTimeout(
+				this.deps.engine.deleteSession(engineId),
+				this.deps.config.engineCallTimeoutMs,
+				this.deps.clock,
+			);
+		} catch (error) {
+			this.deps.log.warn({ session_id: sessionId, err: String(error) }, "engine copy of a removed session not deleted");
 		}
 	}
 

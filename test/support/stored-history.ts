@@ -39,7 +39,7 @@ export function storedEvents(n: number, count: number): StoredEvent[] {
 				event: "output",
 				data: {
 					type: "stdout",
-					text: `session ${n} line ${i}: ${"lorem ipsum ✓ ".repeat(5)}\n`,
+					text: `session ${n} line ${i}: ${"lorem ipsum ✓ ".repeat(3)}\n`,
 					source: "assistant",
 					timestamp: at,
 				},

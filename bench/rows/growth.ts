@@ -1,0 +1,95 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { ScriptedLlm } from "../../test/support/scripted-llm";
+import { makeTempDirs } from "../../test/support/workspace";
+import { createSession, waitEnded } from "../lib/api";
+import { MB, memoryOf } from "../lib/proc";
+import type { Row, RowResult } from "../lib/result";
+import { startSidecarHost } from "../lib/sidecar-host";
+import { round } from "../lib/stats";
+
+const SESSIONS = 200;
+const MARKS = [20, SESSIONS] as const;
+
+interface Reading {
+	sidecarRssMb: number;
+	sidecarFds: number;
+	engineRssMb: number;
+	engineDbMb: number;
+}
+
+/** Bytes of every file under `dir`. */
+function sizeOf(dir: string): number {
+	let total = 0;
+	for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+		if (!e.isFile()) continue;
+		try {
+			total += statSync(join(e.parentPath, e.name)).size;
+		} catch {
+			// Gone meanwhile (a journal, say).
+		}
+	}
+	return total;
+}
+
+/** `SESSIONS` runs back to back on one sidecar; readings after session 20 and 200. */
+async function growth(llm: ScriptedLlm, maxStored: number): Promise<Map<number, Reading>> {
+	const dirs = makeTempDirs("bench-growth-");
+	const host = await startSidecarHost(dirs, { MAX_STORED_SESSIONS: String(maxStored) });
+	const readings = new Map<number, Reading>();
+	try {
+		const engine = host.child.hello.engine;
+		if (!engine?.pid) throw new Error("sidecar host did not report its engine");
+		for (let i = 1; i <= SESSIONS; i++) {
+			const s = await createSession(host.base, llm, [{ kind: "text", text: `Run ${i} is done.` }]);
+			await waitEnded(host.base, s.id);
+			if ((MARKS as readonly number[]).includes(i))
+				readings.set(i, {
+					sidecarRssMb: memoryOf(host.child.pid).rss / MB,
+					sidecarFds: readdirSync(`/proc/${host.child.pid}/fd`).length,
+					engineRssMb: memoryOf(engine.pid).rss / MB,
+					engineDbMb: sizeOf(join(dirs.state, "engine", "data")) / MB,
+				});
+		}
+	} finally {
+		await host.stop();
+		dirs.cleanup();
+	}
+	return readings;
+}
+
+/**
+ * Issue 13, growth: 200 sessions back to back on one sidecar, with the
+ * default MAX_STORED_SESSIONS (500: nothing removed) and with 50 (150
+ * removed, with the engine's copy of each).
+ */
+export async function growthRows(llm: ScriptedLlm): Promise<RowResult> {
+	const rows: Row[] = [];
+	for (const maxStored of [500, 50]) {
+		const r = await growth(llm, maxStored);
+		const a = r.get(MARKS[0]) as Reading;
+		const b = r.get(MARKS[1]) as Reading;
+		const row = (key: keyof Reading, what: string, unit: string, goal: string, met?: boolean): Row => ({
+			id: `growth.${key}.max${maxStored}`,
+			figure: `growth: ${what} at session ${MARKS[1]} (MAX_STORED_SESSIONS=${maxStored})`,
+			baseline: { label: `at session ${MARKS[0]}`, value: round(a[key]), unit },
+			measured: { value: round(b[key]), unit },
+			comparison: { kind: "ratio", value: round(b[key] / a[key]) },
+			goal,
+			...(met === undefined ? {} : { met }),
+		});
+		const flat = (key: keyof Reading) => b[key] <= a[key] * 1.05;
+		rows.push(
+			row("sidecarRssMb", "sidecar RSS", "MB", "flat within 5%", flat("sidecarRssMb")),
+			row("sidecarFds", "sidecar open descriptors", "fds", "flat within 5%", flat("sidecarFds")),
+			row("engineRssMb", "engine RSS", "MB", "reported"),
+			row("engineDbMb", "engine database (STATE_DIR/engine/data)", "MB", "reported"),
+		);
+	}
+	return {
+		notes: [
+			`Growth (issue 13): ${SESSIONS} sessions run back to back (create, one scripted text turn, ended) on one sidecar host, read after session ${MARKS[0]} and ${MARKS[1]}: the sidecar's VmRSS and /proc/<pid>/fd count, the engine's VmRSS, and the bytes of every file under STATE_DIR/engine/data (the engine's database and storage). Once with the default MAX_STORED_SESSIONS (500: nothing is removed) and once with 50 (150 removed, and their engine sessions deleted).`,
+		],
+		rows,
+	};
+}
