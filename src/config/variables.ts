@@ -139,7 +139,8 @@ export const VARIABLES = [
 	{
 		name: "MAX_STORED_SESSIONS",
 		default: "500",
-		description: "Ended sessions kept in `STATE_DIR` (oldest removed first); running sessions are never removed.",
+		description:
+			"Ended sessions kept in `STATE_DIR` (oldest removed first, with the engine's copy); running sessions are never removed.",
 	},
 	{
 		name: "SHUTDOWN_DELAY",

@@ -4,7 +4,6 @@ import {
 	fdatasyncSync,
 	fstatSync,
 	ftruncateSync,
-	openSync,
 	renameSync,
 	writeFileSync,
 	writeSync,
@@ -23,8 +22,9 @@ import {
 	seekPoint,
 	truncateIndex,
 } from "./log-index";
+import { isLegacy, migrate } from "./log-migrate";
 import type { RecentLogs } from "./recent";
-import { decodeFrame, decodeLegacyRecord, eventToFrame } from "./record";
+import { decodeFrame, eventToFrame } from "./record";
 
 /** What `EventLog.open` found and repaired. */
 export interface Recovery {
@@ -377,33 +377,6 @@ export class EventLog {
 			// A missing or stale index is detected and rebuilt on the next read.
 		}
 	}
-}
-
-/** The log of versions before 0.2 was lines starting with the id; a frame starts with "event: ". */
-function isLegacy(bytes: Buffer): boolean {
-	const first = bytes[0];
-	return first !== undefined && first >= 0x30 && first <= 0x39;
-}
-
-/** Rewrites a log of the old line format (`id<TAB>event<TAB>json`) as frames, atomically. */
-function migrate(path: string, bytes: Buffer): { events: number; discardedBytes: number } {
-	const events: StoredEvent[] = [];
-	let start = 0;
-	while (start < bytes.length) {
-		const end = bytes.indexOf(0x0a, start);
-		if (end === -1) break;
-		const record = decodeLegacyRecord(bytes.toString("utf8", start, end));
-		if (!record || record.id !== events.length + 1) break;
-		events.push(record);
-		start = end + 1;
-	}
-	const tmp = `${path}.migrating`;
-	const fd = openSync(tmp, "w", 0o600);
-	writeAll(fd, ENCODER.encode(events.map(eventToFrame).join("")));
-	fdatasyncSync(fd);
-	closeSync(fd);
-	renameSync(tmp, path);
-	return { events: events.length, discardedBytes: bytes.length - start };
 }
 
 function datasync(fd: number): Promise<void> {

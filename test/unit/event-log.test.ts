@@ -15,7 +15,15 @@ import { join } from "node:path";
 import type { LoggedEvent, StoredEvent } from "../../src/events/catalogue";
 import { EventLog } from "../../src/events/log";
 import type { LogFiles } from "../../src/events/log-files";
-import { EVERY } from "../../src/events/log-index";
+import {
+	decodeIndex,
+	EMPTY_INDEX,
+	EVERY,
+	encodeIndex,
+	extendIndex,
+	headerId,
+	lastFrameIdOfTail,
+} from "../../src/events/log-index";
 import { RecentLogs } from "../../src/events/recent";
 import { decodeFrame, decodeLegacyRecord, eventToFrame, frameId } from "../../src/events/record";
 import { encodeFrame } from "../../src/sse/encode";
@@ -567,5 +575,43 @@ describe("a stored log (EventLog.stored)", () => {
 		const log = stored();
 		expect(decode((await log.readFrames(EVERY + 1)).bytes)).toBe(frames(EVERY + 1));
 		expect(readFileSync(path, "utf8")).toBe(frames(0));
+	});
+});
+
+describe("log index (pure)", () => {
+	const frame = (id: number, text = "x") => eventToFrame({ ...output(text), id } as StoredEvent);
+
+	it("extends an index with every whole frame in sequence and an offset per EVERY frames", () => {
+		const text = Array.from({ length: EVERY + 2 }, (_, i) => frame(i + 1)).join("");
+		const bytes = Buffer.from(`${text}event: output\nid: ${EVERY + 3}\ndata: {"ty`);
+		const { index, starts } = extendIndex(EMPTY_INDEX, bytes, 0);
+		expect(index.events).toBe(EVERY + 2);
+		expect(index.size).toBe(Buffer.byteLength(text));
+		expect(index.offsets).toEqual([0, starts[EVERY] as number]);
+		expect(decodeIndex(encodeIndex(index))).toEqual(index);
+	});
+
+	it.each([
+		["not JSON", "{"],
+		["another stride", JSON.stringify({ v: 1, every: 32, events: 1, size: 10, offsets: [0] })],
+		["too few offsets", JSON.stringify({ v: 1, every: EVERY, events: EVERY + 1, size: 10_000, offsets: [0] })],
+		["offsets out of order", JSON.stringify({ v: 1, every: EVERY, events: EVERY + 1, size: 10_000, offsets: [0, 0] })],
+		["an offset past the end", JSON.stringify({ v: 1, every: EVERY, events: 1, size: 10, offsets: [10] })],
+	])("decodeIndex rejects %s", (_name, text) => {
+		expect(decodeIndex(text)).toBeUndefined();
+	});
+
+	it("finds the id of the last whole frame in a log's tail, ignoring a torn one after it", () => {
+		const whole = frame(41, "a") + frame(42, "b\nc");
+		expect(lastFrameIdOfTail(Buffer.from(whole))).toBe(42);
+		expect(lastFrameIdOfTail(Buffer.from(`${whole}event: output\nid: 43\ndata: {"t`))).toBe(42);
+		// A tail that starts in the middle of a frame still finds the whole one after it.
+		expect(lastFrameIdOfTail(Buffer.from(whole.slice(10)))).toBe(42);
+		expect(lastFrameIdOfTail(Buffer.from(frame(7).slice(5)))).toBeUndefined();
+	});
+
+	it("reads the id from a frame's header alone", () => {
+		expect(headerId(Buffer.from(frame(1234)))).toBe(1234);
+		expect(headerId(Buffer.from("data: {}\n\n"))).toBeUndefined();
 	});
 });
