@@ -250,36 +250,39 @@ export class EventLog {
 		if (afterId >= index.events) return nothing;
 		let { offset, before } = seekPoint(index, afterId);
 		const fd = this.files.openSync(this.path, "r");
-		const read = (from: number, to: number) => readRange(fd, from, to);
-		// Once per load: the indexed frame must be the one the index names, or the index is not this log's.
-		if (!this.indexChecked) {
-			if (headerId(await read(offset, Math.min(index.size, offset + 256))) !== before + 1) {
-				closeSync(fd);
-				throw new IndexMismatch();
-			}
-			this.indexChecked = true;
-		}
+		const read = (from: number, length: number) => readRange(fd, from, Math.min(index.size, from + length));
 		try {
-			let window = SEEK_WINDOW;
-			while (before < afterId) {
-				const bytes = await read(offset, Math.min(index.size, offset + window));
-				const { frames, end } = countFrames(bytes, afterId - before);
-				if (frames === 0) {
-					if (offset + window >= index.size) throw new IndexMismatch();
-					window *= 2;
-					continue;
-				}
-				before += frames;
-				offset += end;
+			// One read usually holds the frames to skip (fewer than EVERY) and the ones to send.
+			let bytes = await read(offset, SEEK_WINDOW + maxBytes);
+			// Once per load: the indexed frame must be the one the index names, or the index is not this log's.
+			if (!this.indexChecked) {
+				if (headerId(bytes) !== before + 1) throw new IndexMismatch();
+				this.indexChecked = true;
 			}
-			let want = maxBytes;
-			for (;;) {
-				const bytes = await read(offset, Math.min(index.size, offset + want));
-				// Past the first window, only the one event too large for maxBytes is taken.
-				const { frames, end } = countFrames(bytes, want === maxBytes ? index.events - afterId : 1);
-				if (frames > 0) return { bytes: bytes.subarray(0, end), lastId: afterId + frames };
+			let at = 0;
+			for (let window = SEEK_WINDOW; before < afterId; ) {
+				const skipped = countFrames(bytes, afterId - before, at);
+				before += skipped.frames;
+				at = skipped.end;
+				if (before === afterId) break;
+				// Frames larger than the read: read on from the last whole one.
+				if (offset + bytes.length >= index.size) throw new IndexMismatch();
+				offset += at;
+				at = 0;
+				window *= 2;
+				bytes = await read(offset, window);
+			}
+			offset += at;
+			bytes = bytes.subarray(at);
+			if (bytes.length < Math.min(maxBytes, index.size - offset)) bytes = await read(offset, maxBytes);
+			const first = countFrames(bytes.subarray(0, maxBytes), index.events - afterId);
+			if (first.frames > 0) return { bytes: bytes.subarray(0, first.end), lastId: afterId + first.frames };
+			// One event larger than maxBytes: it alone.
+			for (let want = maxBytes * 2; ; want *= 2) {
+				const big = await read(offset, want);
+				const { frames, end } = countFrames(big, 1);
+				if (frames > 0) return { bytes: big.subarray(0, end), lastId: afterId + 1 };
 				if (offset + want >= index.size) throw new IndexMismatch();
-				want *= 2;
 			}
 		} finally {
 			closeSync(fd);
