@@ -55,6 +55,9 @@ async function answer(req: Request): Promise<Reply> {
 			return inject(req);
 		case "streams":
 			return { op: "streams", open: sidecar.streams.size };
+		case "gc":
+			Bun.gc(true);
+			return { op: "gc" };
 		case "stop":
 			sidecar.drain();
 			await sidecar.stop();

@@ -36,6 +36,8 @@ export type Request =
 	  }
 	/** Open SSE streams right now. */
 	| { readonly op: "streams" }
+	/** A full garbage collection, so a memory reading counts what is kept, not what waits to be collected. */
+	| { readonly op: "gc" }
 	/** Load generator only: GETs `url` at a constant rate (see lib/load.ts). */
 	| { readonly op: "load"; readonly url: string; readonly perSecond: number; readonly seconds: number }
 	| { readonly op: "stop" };
@@ -52,6 +54,7 @@ export type Reply =
 			readonly endedAt: number;
 	  }
 	| { readonly op: "streams"; readonly open: number }
+	| { readonly op: "gc" }
 	| ({ readonly op: "load" } & LoadResult)
 	| { readonly op: "stop" }
 	| { readonly op: "error"; readonly message: string };

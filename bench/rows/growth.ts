@@ -43,13 +43,14 @@ async function growth(llm: ScriptedLlm, maxStored: number): Promise<Map<number, 
 		for (let i = 1; i <= SESSIONS; i++) {
 			const s = await createSession(host.base, llm, [{ kind: "text", text: `Run ${i} is done.` }]);
 			await waitEnded(host.base, s.id);
-			if ((MARKS as readonly number[]).includes(i))
-				readings.set(i, {
-					sidecarRssMb: memoryOf(host.child.pid).rss / MB,
-					sidecarFds: readdirSync(`/proc/${host.child.pid}/fd`).length,
-					engineRssMb: memoryOf(engine.pid).rss / MB,
-					engineDbMb: sizeOf(join(dirs.state, "engine", "data")) / MB,
-				});
+			if (!(MARKS as readonly number[]).includes(i)) continue;
+			await host.child.request({ op: "gc" });
+			readings.set(i, {
+				sidecarRssMb: memoryOf(host.child.pid).rss / MB,
+				sidecarFds: readdirSync(`/proc/${host.child.pid}/fd`).length,
+				engineRssMb: memoryOf(engine.pid).rss / MB,
+				engineDbMb: sizeOf(join(dirs.state, "engine", "data")) / MB,
+			});
 		}
 	} finally {
 		await host.stop();
@@ -88,7 +89,7 @@ export async function growthRows(llm: ScriptedLlm): Promise<RowResult> {
 	}
 	return {
 		notes: [
-			`Growth (issue 13): ${SESSIONS} sessions run back to back (create, one scripted text turn, ended) on one sidecar host, read after session ${MARKS[0]} and ${MARKS[1]}: the sidecar's VmRSS and /proc/<pid>/fd count, the engine's VmRSS, and the bytes of every file under STATE_DIR/engine/data (the engine's database and storage). Once with the default MAX_STORED_SESSIONS (500: nothing is removed) and once with 50 (150 removed, and their engine sessions deleted).`,
+			`Growth (issue 13): ${SESSIONS} sessions run back to back (create, one scripted text turn, ended) on one sidecar host, read after session ${MARKS[0]} and ${MARKS[1]}: the sidecar's VmRSS (after a full garbage collection) and /proc/<pid>/fd count, the engine's VmRSS, and the bytes of every file under STATE_DIR/engine/data (the engine's database and storage). Once with the default MAX_STORED_SESSIONS (500: nothing is removed) and once with 50 (150 removed, and their engine sessions deleted).`,
 		],
 		rows,
 	};
