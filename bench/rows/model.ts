@@ -18,6 +18,8 @@ interface Timing {
 	toModel: number;
 	/** That call → the first piece of output reaches the subscriber. */
 	toOutput: number;
+	/** Sidecar: request sent → 201. Engine alone: request sent → its create answered. */
+	firstAnswer: number;
 }
 
 /** The first request with `key` that arrived after `from` requests had. */
@@ -35,7 +37,7 @@ async function viaSidecar(host: SidecarHost, llm: ScriptedLlm): Promise<Timing> 
 		const output = stream.events().find((e) => e.event.event === "output");
 		if (!output) throw new Error("no output event on the stream");
 		await waitEnded(host.base, s.id);
-		return { toModel: requested - started, toOutput: output.at - requested };
+		return { toModel: requested - started, toOutput: output.at - requested, firstAnswer: s.ms };
 	} finally {
 		stream.close();
 	}
@@ -60,6 +62,7 @@ async function viaEngine(
 		body: JSON.stringify({ title: "bench" }),
 	});
 	const { id } = (await res.json()) as { id: string };
+	const created = now() - started;
 	const prompt = await fetch(`${engine.url}/session/${id}/prompt_async${q}`, {
 		method: "POST",
 		headers,
@@ -77,7 +80,7 @@ async function viaEngine(
 			.find((e) => e.event.data.includes('"message.part.delta"') && e.event.data.includes(id));
 		if (delta) {
 			await untilIdle(events, id, seen);
-			return { toModel: requested - started, toOutput: delta.at - requested };
+			return { toModel: requested - started, toOutput: delta.at - requested, firstAnswer: created };
 		}
 		await sleep(10);
 	}
@@ -132,6 +135,8 @@ export async function modelRows(host: SidecarHost, llm: ScriptedLlm): Promise<Ro
 	const am = summarize(alone.map((t) => t.toModel));
 	const oo = summarize(ours.map((t) => t.toOutput));
 	const ao = summarize(alone.map((t) => t.toOutput));
+	const of = summarize(ours.map((t) => t.firstAnswer));
+	const af = summarize(alone.map((t) => t.firstAnswer));
 	return {
 		notes: [
 			`Time to the model (issue 13): ${RUNS} runs alternated, warm: \`POST /sessions\` (stream opened at the 201) against the engine alone (bench/lib/engine-alone.ts, its providers pointed straight at the scripted model) doing \`POST /session\` + \`POST /session/{id}/prompt_async\` and watched on its own \`/event\`. "To the model": request sent → the scripted model has the first call (its own clock, ms). "To output": that call → the first \`output\` event on our stream, or the first \`message.part.delta\` on the engine's \`/event\`. The sidecar's path adds the credential gateway (engine → gateway → model) and, for output, the engine → sidecar → stream hop.`,
@@ -145,7 +150,13 @@ export async function modelRows(host: SidecarHost, llm: ScriptedLlm): Promise<Ro
 				comparison: { kind: "added", value: round(om.p99 - am.p99) },
 				goal: "≤ engine alone + 20 ms",
 				met: om.p99 - am.p99 <= 20,
-				detail: { sidecar_ms: roundAll(om), engine_alone_ms: roundAll(am), ratio_p50: round(ratio(om.p50, am.p50)) },
+				detail: {
+					sidecar_ms: roundAll(om),
+					engine_alone_ms: roundAll(am),
+					ratio_p50: round(ratio(om.p50, am.p50)),
+					sidecar_post_to_201_ms: roundAll(of),
+					engine_alone_create_ms: roundAll(af),
+				},
 			},
 			{
 				id: "model.first_output.p99",
