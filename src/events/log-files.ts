@@ -1,31 +1,20 @@
-import { closeSync, fstatSync, openSync, read, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 
 /**
- * Every way an event log (or its index) is opened goes through this one
- * function, so a test can see which stored logs a process touches. Production
- * passes node's `openSync`.
+ * Every way an event log (or its index) is opened or read goes through these
+ * two functions, so a test can see which stored logs a process touches.
  */
 export interface LogFiles {
 	openSync(path: string, flags: "r" | "a+"): number;
+	/** Reads `[start, end)` of a file by its path, off the event loop. */
+	read(path: string, start: number, end: number): Promise<Uint8Array>;
 }
 
-export const NODE_FILES: LogFiles = { openSync: (path, flags) => openSync(path, flags) };
-
-/** Reads `[start, end)` of an open file, off the event loop. */
-export function readRange(fd: number, start: number, end: number): Promise<Buffer> {
-	const bytes = Buffer.allocUnsafe(Math.max(0, end - start));
-	return new Promise((resolve, reject) => {
-		const step = (done: number) => {
-			if (done >= bytes.length) return resolve(bytes);
-			read(fd, bytes, done, bytes.length - done, start + done, (error, n) => {
-				if (error) reject(error);
-				else if (n === 0) resolve(bytes.subarray(0, done));
-				else step(done + n);
-			});
-		};
-		step(0);
-	});
-}
+export const NODE_FILES: LogFiles = {
+	openSync: (path, flags) => openSync(path, flags),
+	// Bun's own file reads: a few times faster than fs.read's thread-pool round trip for replay-sized reads.
+	read: (path, start, end) => Bun.file(path).slice(start, end).bytes(),
+};
 
 /** Reads an open file from `start` to its end, on the event loop (small files, or at start). */
 export function readTailSync(fd: number, start = 0): Buffer {

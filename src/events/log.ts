@@ -9,7 +9,7 @@ import {
 	writeSync,
 } from "node:fs";
 import { isTerminal, type LoggedEvent, type StoredEvent } from "./catalogue";
-import { type LogFiles, NODE_FILES, readFileFrom, readRange, readTailSync } from "./log-files";
+import { type LogFiles, NODE_FILES, readFileFrom, readTailSync } from "./log-files";
 import {
 	countFrames,
 	decodeIndex,
@@ -249,43 +249,39 @@ export class EventLog {
 		if (this.fd === undefined) this.recent?.touch(this);
 		if (afterId >= index.events) return nothing;
 		let { offset, before } = seekPoint(index, afterId);
-		const fd = this.files.openSync(this.path, "r");
-		const read = (from: number, length: number) => readRange(fd, from, Math.min(index.size, from + length));
-		try {
-			// One read usually holds the frames to skip (fewer than EVERY) and the ones to send.
-			let bytes = await read(offset, SEEK_WINDOW + maxBytes);
-			// Once per load: the indexed frame must be the one the index names, or the index is not this log's.
-			if (!this.indexChecked) {
-				if (headerId(bytes) !== before + 1) throw new IndexMismatch();
-				this.indexChecked = true;
-			}
-			let at = 0;
-			for (let window = SEEK_WINDOW; before < afterId; ) {
-				const skipped = countFrames(bytes, afterId - before, at);
-				before += skipped.frames;
-				at = skipped.end;
-				if (before === afterId) break;
-				// Frames larger than the read: read on from the last whole one.
-				if (offset + bytes.length >= index.size) throw new IndexMismatch();
-				offset += at;
-				at = 0;
-				window *= 2;
-				bytes = await read(offset, window);
-			}
+		const read = async (from: number, length: number) =>
+			Buffer.from(await this.files.read(this.path, from, Math.min(index.size, from + length)));
+		// One read usually holds the frames to skip (fewer than EVERY) and the ones to send.
+		let bytes = await read(offset, SEEK_WINDOW + maxBytes);
+		// Once per load: the indexed frame must be the one the index names, or the index is not this log's.
+		if (!this.indexChecked) {
+			if (headerId(bytes) !== before + 1) throw new IndexMismatch();
+			this.indexChecked = true;
+		}
+		let at = 0;
+		for (let window = SEEK_WINDOW; before < afterId; ) {
+			const skipped = countFrames(bytes, afterId - before, at);
+			before += skipped.frames;
+			at = skipped.end;
+			if (before === afterId) break;
+			// Frames larger than the read: read on from the last whole one.
+			if (offset + bytes.length >= index.size) throw new IndexMismatch();
 			offset += at;
-			bytes = bytes.subarray(at);
-			if (bytes.length < Math.min(maxBytes, index.size - offset)) bytes = await read(offset, maxBytes);
-			const first = countFrames(bytes.subarray(0, maxBytes), index.events - afterId);
-			if (first.frames > 0) return { bytes: bytes.subarray(0, first.end), lastId: afterId + first.frames };
-			// One event larger than maxBytes: it alone.
-			for (let want = maxBytes * 2; ; want *= 2) {
-				const big = await read(offset, want);
-				const { frames, end } = countFrames(big, 1);
-				if (frames > 0) return { bytes: big.subarray(0, end), lastId: afterId + 1 };
-				if (offset + want >= index.size) throw new IndexMismatch();
-			}
-		} finally {
-			closeSync(fd);
+			at = 0;
+			window *= 2;
+			bytes = await read(offset, window);
+		}
+		offset += at;
+		bytes = bytes.subarray(at);
+		if (bytes.length < Math.min(maxBytes, index.size - offset)) bytes = await read(offset, maxBytes);
+		const first = countFrames(bytes.subarray(0, maxBytes), index.events - afterId);
+		if (first.frames > 0) return { bytes: bytes.subarray(0, first.end), lastId: afterId + first.frames };
+		// One event larger than maxBytes: it alone.
+		for (let want = maxBytes * 2; ; want *= 2) {
+			const big = await read(offset, want);
+			const { frames, end } = countFrames(big, 1);
+			if (frames > 0) return { bytes: big.subarray(0, end), lastId: afterId + 1 };
+			if (offset + want >= index.size) throw new IndexMismatch();
 		}
 	}
 

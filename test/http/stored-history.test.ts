@@ -11,7 +11,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { StoredEvent } from "../../src/events/catalogue";
-import type { LogFiles } from "../../src/events/log-files";
+import { type LogFiles, NODE_FILES } from "../../src/events/log-files";
 import type { SessionRecord } from "../../src/sessions/record";
 import { type InProcess, startInProcess } from "../support/in-process";
 import { framesAfter, storedEvents, storedId, storedRecord, writeStoredSession } from "../support/stored-history";
@@ -37,6 +37,10 @@ const files: LogFiles = {
 	openSync: (path, flags) => {
 		opened.push(path);
 		return openSync(path, flags);
+	},
+	read: (path, start, end) => {
+		opened.push(path);
+		return NODE_FILES.read(path, start, end);
 	},
 };
 const sessionsDir = () => join(dirs.state, "sessions");

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LoggedEvent, StoredEvent } from "../../src/events/catalogue";
 import { EventLog } from "../../src/events/log";
-import type { LogFiles } from "../../src/events/log-files";
+import { type LogFiles, NODE_FILES } from "../../src/events/log-files";
 import {
 	decodeIndex,
 	EMPTY_INDEX,
@@ -457,6 +457,10 @@ describe("a stored log (EventLog.stored)", () => {
 		openSync: (p, flags) => {
 			opens.push(p);
 			return openSync(p, flags);
+		},
+		read: (p, start, end) => {
+			opens.push(p);
+			return NODE_FILES.read(p, start, end);
 		},
 	};
 
