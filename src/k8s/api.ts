@@ -72,7 +72,6 @@ export async function connectKubernetes(target: ClusterTarget, options: ConnectO
 			return new k8s.ResponseContext(res.status, headers, {
 				text: async () => text,
 				binary: async () => Buffer.from(text),
-				stream: () => null,
 			});
 		},
 	});
