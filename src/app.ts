@@ -1,7 +1,7 @@
-import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import type { ReadinessDeps } from "./health/readiness";
 import { healthRoutes } from "./health/routes";
+import { apiDocs } from "./http/openapi";
 import { httpCore } from "./http/plugin";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
@@ -58,40 +58,7 @@ export function createApp(deps: AppDeps) {
 				allowedMethods,
 			}),
 		)
-		.use(
-			openapi({
-				path: "/swagger",
-				// The plugin's page loads Swagger UI from a CDN; src/ui serves it from swagger-ui-dist instead.
-				provider: null,
-				documentation: {
-					info: {
-						title: "opencode-sidecar",
-						version: deps.version,
-						description:
-							"Runs OpenCode coding sessions in a task pod and streams them as typed Server-Sent Events. See API_CONTRACT.md.",
-					},
-					tags: [
-						{
-							name: "probes",
-							description: "Kubernetes liveness and readiness",
-						},
-						{
-							name: "sessions",
-							description: "Start, watch, poll and cancel coding sessions",
-						},
-					],
-					components: {
-						securitySchemes: {
-							bearer: {
-								type: "http",
-								scheme: "bearer",
-								description: "OPENCODE_SHARED_SECRET, when set",
-							},
-						},
-					},
-				},
-			}),
-		)
+		.use(apiDocs(deps.version, deps.metrics !== undefined))
 		.use(uiRoutes())
 		.use(healthRoutes(deps.readiness))
 		.use(metricsRoutes(deps.metrics))

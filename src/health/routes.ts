@@ -1,4 +1,6 @@
 import { Elysia, t } from "elysia";
+import { PUBLIC } from "../http/openapi";
+import { publicErrorResponses } from "../http/responses";
 import { type ReadinessDeps, readinessProblem } from "./readiness";
 
 const Ok = t.Object({ status: t.Literal("ok") });
@@ -17,18 +19,24 @@ const NotReady = t.Object({
 /** Liveness (cheap: never touches the engine or disk) and readiness probes. */
 export function healthRoutes(deps: ReadinessDeps) {
 	const live = () => ({ status: "ok" as const });
-	const detail = { tags: ["probes"] };
+	const detail = { tags: ["probes"], ...PUBLIC };
 	return new Elysia({ name: "health" })
 		.get("/healthz", live, {
-			response: { 200: Ok },
-			detail: { ...detail, operationId: "liveness", summary: "Liveness probe" },
+			response: { 200: Ok, ...publicErrorResponses() },
+			detail: {
+				...detail,
+				operationId: "liveness",
+				summary: "Liveness probe",
+				description: "Answers while the process serves HTTP; touches neither the engine nor the disk.",
+			},
 		})
 		.get("/health", live, {
-			response: { 200: Ok },
+			response: { 200: Ok, ...publicErrorResponses() },
 			detail: {
 				...detail,
 				operationId: "livenessAlias",
 				summary: "Alias of /healthz",
+				description: "The same as /healthz.",
 			},
 		})
 		.get(
@@ -42,11 +50,12 @@ export function healthRoutes(deps: ReadinessDeps) {
 				return { status: "not ready" as const, error: problem, ...warnings };
 			},
 			{
-				response: { 200: Ready, 503: NotReady },
+				response: { 200: Ready, 503: NotReady, ...publicErrorResponses() },
 				detail: {
 					...detail,
 					operationId: "readiness",
 					summary: "Readiness probe: workspace and state directory usable, engine answering, not draining",
+					description: "200 when the sidecar can take sessions; 503 with the reason otherwise.",
 				},
 			},
 		);

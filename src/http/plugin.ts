@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import type { TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import type { Clock } from "../lib/clock";
 import { isoTime } from "../lib/clock";
@@ -71,12 +72,18 @@ export function nestingDepth(text: string): number {
 	return max;
 }
 
+/**
+ * What a request without a body parses to: not undefined, which would let
+ * Elysia's own parser try the (consumed) body; the schema refuses it.
+ */
+const NO_BODY = null;
+
 /** Reads a body as JSON, whatever its declared type, refusing more than `limit` bytes. */
 async function readJson(request: Request, limit: number): Promise<unknown> {
 	const declared = Number(request.headers.get("content-length") ?? Number.NaN);
 	if (declared > limit) throw new BodyTooLarge(limit);
 	// No body at all (e.g. DELETE): let the route's schema decide whether one was needed.
-	if (!request.body) return undefined;
+	if (!request.body) return NO_BODY;
 	const chunks: Uint8Array[] = [];
 	let size = 0;
 	for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
@@ -88,12 +95,23 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
 	if (nestingDepth(text) > MAX_NESTING) {
 		throw new ValidationFailed("body", `must not nest deeper than ${MAX_NESTING} levels`);
 	}
-	if (text.trim() === "") return undefined;
+	if (text.trim() === "") return NO_BODY;
 	try {
 		return JSON.parse(text);
 	} catch {
 		throw new MalformedJson();
 	}
+}
+
+/**
+ * A route's JSON body. The bounded reader of `httpCore` (a global parse hook)
+ * runs first and always claims the body, so Elysia's own JSON parser named
+ * here never runs; naming it declares the media type, which is what
+ * @elysiajs/openapi reads to document the request body (it skips function
+ * parsers, which left every request body as `content: {}`).
+ */
+export function jsonBody<T extends TSchema>(schema: T) {
+	return { body: schema, parse: "json" as const };
 }
 
 /**

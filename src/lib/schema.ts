@@ -14,3 +14,8 @@ export function literalUnion<const T extends readonly string[]>(
 		options,
 	) as unknown as TUnion<Literals<T>>;
 }
+
+/** A TypeBox schema as plain JSON Schema (its symbol keys dropped), for documents. */
+export function plainSchema(schema: unknown): Record<string, unknown> {
+	return JSON.parse(JSON.stringify(schema));
+}

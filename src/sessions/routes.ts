@@ -1,5 +1,8 @@
 import { Elysia, t } from "elysia";
+import { eventStreamMediaType } from "../events/openapi";
 import { TooManySubscribers, ValidationFailed } from "../http/errors";
+import { jsonBody } from "../http/plugin";
+import { documentedErrors, errorResponses } from "../http/responses";
 import type { StreamHub } from "../sse/hub";
 import type { SessionManager } from "./manager";
 import {
@@ -9,7 +12,6 @@ import {
 	ConflictEnvelope,
 	Conversation,
 	CreateSessionBody,
-	ErrorEnvelope,
 	FollowUpAccepted,
 	FollowUpBody,
 	ListQuery,
@@ -51,7 +53,7 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 	const tags = ["sessions"];
 	return new Elysia({ name: "sessions", prefix: "/sessions" })
 		.get(
-			"/",
+			"",
 			({ query }) => ({
 				sessions: sessions
 					.list()
@@ -60,11 +62,12 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 			}),
 			{
 				query: ListQuery,
-				response: { 200: SessionList, 400: ErrorEnvelope, 401: ErrorEnvelope },
+				response: { 200: SessionList, ...errorResponses() },
 				detail: {
 					tags,
 					operationId: "listSessions",
 					summary: "Every session, newest first (filter with ?status=)",
+					description: "The status object of every stored session, newest first; `?status=` keeps one status.",
 				},
 			},
 		)
@@ -77,19 +80,14 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 			},
 			{
 				params: SessionParams,
-				body: FollowUpBody,
-				response: {
-					202: FollowUpAccepted,
-					400: ErrorEnvelope,
-					401: ErrorEnvelope,
-					404: ErrorEnvelope,
-					409: ErrorEnvelope,
-					503: ErrorEnvelope,
-				},
+				...jsonBody(FollowUpBody),
+				response: { 202: FollowUpAccepted, ...errorResponses(404, 409, 503) },
 				detail: {
 					tags,
 					operationId: "sendMessage",
 					summary: "Follow-up message: queued behind the current run, or starts a new run after a completed one",
+					description:
+						"During a run the message waits for it (`queued` > 0); after a completed run it starts a new run with the whole conversation as context. `agent` switches the agent from this run on.",
 				},
 			},
 		)
@@ -98,17 +96,14 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 			({ params, body }) => sessions.answerQuestion(params.id, params.question_id, body.answers),
 			{
 				params: QuestionParams,
-				body: AnswerBody,
-				response: {
-					200: AnswerAccepted,
-					400: ErrorEnvelope,
-					401: ErrorEnvelope,
-					404: ErrorEnvelope,
-				},
+				...jsonBody(AnswerBody),
+				response: { 200: AnswerAccepted, ...errorResponses(404) },
 				detail: {
 					tags,
 					operationId: "answerQuestion",
 					summary: "Answer a question the agent asked (see the question event)",
+					description:
+						"Per question, the chosen option labels (or free text). Unanswered questions get their default at QUESTION_TIMEOUT.",
 				},
 			},
 		)
@@ -120,17 +115,13 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 			}),
 			{
 				params: SessionParams,
-				response: {
-					200: SessionDiff,
-					400: ErrorEnvelope,
-					401: ErrorEnvelope,
-					404: ErrorEnvelope,
-					503: ErrorEnvelope,
-				},
+				response: { 200: SessionDiff, ...errorResponses(404, 503) },
 				detail: {
 					tags,
 					operationId: "getSessionDiff",
 					summary: "What the session changed in the workspace, per file",
+					description:
+						"Every file the session's runs created, changed or deleted under WORKSPACE_DIR, with a unified diff (see API_CONTRACT.md for what is tracked).",
 				},
 			},
 		)
@@ -142,72 +133,54 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 			}),
 			{
 				params: SessionParams,
-				response: {
-					200: Conversation,
-					400: ErrorEnvelope,
-					401: ErrorEnvelope,
-					404: ErrorEnvelope,
-					503: ErrorEnvelope,
-				},
+				response: { 200: Conversation, ...errorResponses(404, 503) },
 				detail: {
 					tags,
 					operationId: "getSessionMessages",
 					summary: "The conversation so far (roles, text, tool calls)",
+					description: "Every message of the session as the engine stores it: role, text and tool calls.",
 				},
 			},
 		)
 		.post(
-			"/",
+			"",
 			({ body, set }) => {
 				const status = sessions.create(body);
 				set.status = 201;
 				return status;
 			},
 			{
-				body: CreateSessionBody,
+				...jsonBody(CreateSessionBody),
 				// Elysia's validator accepts array-like objects ({"0": "read", "length": 1}) for arrays; the contract does not.
 				transform: ({ body }) => rejectArrayLikes(body),
-				response: {
-					201: SessionStatus,
-					400: ErrorEnvelope,
-					401: ErrorEnvelope,
-					409: ConflictEnvelope,
-					413: ErrorEnvelope,
-					503: ErrorEnvelope,
-				},
+				response: { 201: SessionStatus, ...errorResponses(503), 409: ConflictEnvelope },
 				detail: {
 					tags,
 					operationId: "createSession",
 					summary: "Create a session and start its run",
+					description:
+						"Stores the session and starts its run; answers before the engine has the prompt. 409 carries the existing session.",
 				},
 			},
 		)
 		.get("/:id/status", ({ params }) => sessions.status(params.id), {
 			params: SessionParams,
-			response: {
-				200: SessionStatus,
-				400: ErrorEnvelope,
-				401: ErrorEnvelope,
-				404: ErrorEnvelope,
-			},
+			response: { 200: SessionStatus, ...errorResponses(404) },
 			detail: {
 				tags,
 				operationId: "getSessionStatus",
 				summary: "Current status of a session",
+				description: "The status object: status, progress, files_modified, usage, error, agent.",
 			},
 		})
 		.delete("/:id", ({ params }) => sessions.cancel(params.id), {
 			params: SessionParams,
-			response: {
-				200: CancelResponse,
-				400: ErrorEnvelope,
-				401: ErrorEnvelope,
-				404: ErrorEnvelope,
-			},
+			response: { 200: CancelResponse, ...errorResponses(404) },
 			detail: {
 				tags,
 				operationId: "cancelSession",
 				summary: "Cancel a session's run (idempotent: an ended session returns its final state)",
+				description: "Ends the run at once (`cancelled`) and aborts it in the engine.",
 			},
 		})
 		.get(
@@ -238,15 +211,15 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 					tags,
 					operationId: "streamSession",
 					summary: "Server-Sent Events: replay after Last-Event-ID, then live, until the terminal event",
+					description:
+						"Every stored event after Last-Event-ID (header, or `last_event_id` for a browser's first connection), then live events and heartbeats until the terminal `complete` or fatal `error`.",
 					responses: {
 						200: {
-							description: "text/event-stream (see API_CONTRACT.md for the event catalogue)",
+							description: "The session's events; each item's `data` is the JSON payload of its event type",
+							content: { "text/event-stream": eventStreamMediaType() },
 						},
-						204: {
-							description: "The session has ended and nothing is left to send",
-						},
-						400: { description: "Malformed Last-Event-ID or session id" },
-						404: { description: "Unknown session" },
+						204: { description: "The session has ended and nothing is left to send" },
+						...documentedErrors(404, 503),
 					},
 				},
 			},

@@ -1,6 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { ENGINE_TOOLS } from "../engine/tools";
 import { ErrorCode, SessionStatusName, Usage } from "../events/catalogue";
+import { ErrorEnvelope } from "../http/responses";
 import { literalUnion } from "../lib/schema";
 import { PROVIDER_NAMES } from "../providers/catalogue";
 
@@ -108,13 +109,6 @@ export const CancelResponse = Type.Object({
 	ended_at: Nullable(Timestamp),
 });
 export type CancelResponse = Static<typeof CancelResponse>;
-
-export const ErrorEnvelope = Type.Object({
-	error: Type.String(),
-	code: Type.String(),
-	details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-	timestamp: Timestamp,
-});
 
 /** 409 body: the envelope plus the existing session, so a retrying backend can treat it as accepted. */
 export const ConflictEnvelope = Type.Intersect([ErrorEnvelope, Type.Object({ session: SessionStatus })]);
