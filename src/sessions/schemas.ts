@@ -111,7 +111,9 @@ export const CancelResponse = Type.Object({
 export type CancelResponse = Static<typeof CancelResponse>;
 
 /** 409 body: the envelope plus the existing session, so a retrying backend can treat it as accepted. */
-export const ConflictEnvelope = Type.Intersect([ErrorEnvelope, Type.Object({ session: SessionStatus })]);
+export const ConflictEnvelope = Type.Composite([ErrorEnvelope, Type.Object({ session: SessionStatus })], {
+	description: "The session exists: the envelope with the existing session",
+});
 
 export const StreamQuery = Type.Object({
 	last_event_id: Type.Optional(Type.String({ maxLength: 32 })),

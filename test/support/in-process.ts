@@ -3,6 +3,7 @@ import { parseConfig } from "../../src/config/parse";
 import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { createSidecar, type Sidecar, type SidecarOptions } from "../../src/sidecar";
+import { checkResponse } from "./conformance";
 
 /** A sidecar built in this process (real engine and gateway), driven through `app.handle`. */
 export interface InProcess {
@@ -25,6 +26,10 @@ export async function startInProcess(env: Record<string, string>, options: Sidec
 	return {
 		sidecar,
 		logLines,
-		handle: (path, init) => sidecar.app.handle(new Request(`http://localhost${path}`, init)),
+		handle: async (path, init) => {
+			const res = await sidecar.app.handle(new Request(`http://localhost${path}`, init));
+			await checkResponse(init?.method ?? "GET", path, res);
+			return res;
+		},
 	};
 }

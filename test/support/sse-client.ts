@@ -1,5 +1,6 @@
 import { EventSource } from "eventsource";
 import { SseParser } from "../../src/sse/parse";
+import { checkEvent } from "./conformance";
 
 /** A received SSE event with its payload parsed. */
 export interface Received {
@@ -11,11 +12,11 @@ export interface Received {
 
 const TERMINAL = (e: Received) => e.event === "complete" || (e.event === "error" && e.data?.fatal === true);
 
-export const toReceived = (e: { event: string; data: string; id: string | undefined }): Received => ({
-	event: e.event,
-	id: e.id === undefined || e.id === "" ? undefined : Number(e.id),
-	data: JSON.parse(e.data),
-});
+export const toReceived = (e: { event: string; data: string; id: string | undefined }): Received => {
+	const data = JSON.parse(e.data);
+	checkEvent(e.event, data);
+	return { event: e.event, id: e.id === undefined || e.id === "" ? undefined : Number(e.id), data };
+};
 
 export interface RawStream {
 	readonly status: number;
@@ -87,11 +88,9 @@ export function followWithEventSource(url: string, timeoutMs = 60_000): Promise<
 		}, timeoutMs);
 		const on = (name: string) =>
 			es.addEventListener(name, (m) => {
-				const r: Received = {
-					event: name,
-					id: m.lastEventId ? Number(m.lastEventId) : undefined,
-					data: JSON.parse(m.data),
-				};
+				const data = JSON.parse(m.data);
+				checkEvent(name, data);
+				const r: Received = { event: name, id: m.lastEventId ? Number(m.lastEventId) : undefined, data };
 				events.push(r);
 				if (TERMINAL(r)) {
 					clearTimeout(timer);
