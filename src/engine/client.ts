@@ -1,6 +1,6 @@
 import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
 import type { Clock } from "../lib/clock";
-import type { PromptInput } from "./engine";
+import type { EngineAgent, PromptInput } from "./engine";
 
 /** One engine call that took longer than allowed. */
 export class EngineCallTimeout extends Error {
@@ -85,6 +85,7 @@ export class EngineClient {
 					parts: [{ type: "text", text: input.text }],
 					model: input.model,
 					tools: input.tools,
+					...(input.agent === undefined ? {} : { agent: input.agent }),
 					...(input.system === undefined ? {} : { system: input.system }),
 				},
 				{ throwOnError: true, signal },
@@ -102,6 +103,13 @@ export class EngineClient {
 		await this.bounded("session.delete", (signal) =>
 			this.sdk.session.delete({ sessionID, directory: this.directory }, { throwOnError: true, signal }),
 		);
+	}
+
+	async agents(): Promise<EngineAgent[]> {
+		const res = await this.bounded("app.agents", (signal) =>
+			this.sdk.app.agents({ directory: this.directory }, { throwOnError: true, signal }),
+		);
+		return res.data;
 	}
 
 	async parentOf(sessionID: string): Promise<string | undefined> {

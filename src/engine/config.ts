@@ -59,5 +59,8 @@ export function buildEngineConfig(gatewayUrl: string, gatewayToken: string): Rec
 			external_directory: "ask",
 			doom_loop: "ask",
 		},
+		// The rules above come after the agents' own and would let `plan` edit: it stays read-only
+		// (the sidecar also turns off its writing tools, bash included; see engine/tools.ts).
+		agent: { plan: { permission: { edit: "deny", bash: "deny" } } },
 	};
 }

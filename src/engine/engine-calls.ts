@@ -1,5 +1,5 @@
 import type { EngineClient, EngineSessionState } from "./client";
-import type { PromptInput } from "./engine";
+import type { EngineAgent, PromptInput } from "./engine";
 import type { EngineEvent } from "./events";
 
 /**
@@ -31,6 +31,10 @@ export abstract class EngineCalls {
 
 	deleteSession(engineSessionId: string): Promise<void> {
 		return this.api().deleteSession(engineSessionId);
+	}
+
+	agents(): Promise<EngineAgent[]> {
+		return this.api().agents();
 	}
 
 	parentOf(engineSessionId: string): Promise<string | undefined> {

@@ -7,6 +7,18 @@ export interface PromptInput {
 	readonly system?: string;
 	readonly tools: Record<string, boolean>;
 	readonly model: { readonly providerID: string; readonly modelID: string };
+	/** The engine agent that runs the prompt (default: the engine's default agent, `build`). */
+	readonly agent?: string;
+}
+
+/** An agent the engine offers (`GET /agent`). */
+export interface EngineAgent {
+	readonly name: string;
+	readonly mode: "subagent" | "primary" | "all";
+	readonly hidden?: boolean;
+	readonly description?: string;
+	/** The agent's permission rules, as the engine lists them. */
+	readonly permission?: unknown;
 }
 
 /** What the sessions need from the engine; `EngineSupervisor` is the real one. */
@@ -28,6 +40,8 @@ export interface Engine {
 	abort(engineSessionId: string): Promise<void>;
 	/** Deletes a session (and its sub-agent sessions) with its messages from the engine's database. */
 	deleteSession(engineSessionId: string): Promise<void>;
+	/** The agents of the workspace: the engine's own and those in `.opencode/agent/`. */
+	agents(): Promise<EngineAgent[]>;
 	/** The parent of a sub-agent session, if it has one. */
 	parentOf(engineSessionId: string): Promise<string | undefined>;
 	replyPermission(requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<void>;

@@ -5,7 +5,7 @@ import type { CredentialsSource } from "../credentials/source";
 import { engineModelFor } from "../engine/config";
 import type { Engine } from "../engine/engine";
 import { type EngineEvent, engineSessionOf, parentSessionOf } from "../engine/events";
-import { toolSwitches } from "../engine/tools";
+import { refusedTool, toolSwitches } from "../engine/tools";
 import { type RunOutcome, RunTranslator } from "../engine/translate";
 import type { ErrorCode, StoredEvent } from "../events/catalogue";
 
@@ -24,6 +24,7 @@ import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { PROVIDERS, type ProviderName } from "../providers/catalogue";
 import { AgentRequests } from "./agent-requests";
+import { AgentCatalogue, type ChosenAgent } from "./agents";
 import { type ConversationMessage, toConversation } from "./conversation";
 import { type FileChange, sessionChanges } from "./diff";
 import { CredentialsUnavailable, SessionNotContinuable } from "./errors";
@@ -71,6 +72,8 @@ export class SessionManager {
 	private readonly byEngine = new Map<string, Session>();
 	private readonly requests: AgentRequests;
 	private readonly reconciler: Reconciler;
+	/** Checks the `agent` a request names (routes call it before `create` / `followUp`). */
+	readonly agents: AgentCatalogue;
 	private readonly unsubscribe: (() => void)[] = [];
 	private readonly lifecycleListeners = new Set<(e: LifecycleEvent) => void>();
 	private closing = false;
@@ -86,6 +89,7 @@ export class SessionManager {
 			sessions: () => this.sessions.values(),
 			apply: (events) => this.onEngineEvents(events),
 		});
+		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs);
 	}
 
 	/** Loads stored sessions and starts listening to the engine. */
@@ -278,9 +282,11 @@ export class SessionManager {
 	 * engine that is known to be down is refused here with 503; one that
 	 * refuses the run ends it `failed` with `engine_unavailable`.
 	 */
-	create(body: CreateSessionBody): SessionStatus {
+	create(body: CreateSessionBody, agent?: ChosenAgent): SessionStatus {
 		const { clock, log } = this.deps;
 		const mc = body.model_config;
+		const refused = refusedTool(mc.enabled_tools);
+		if (refused) throw new ValidationFailed("model_config.enabled_tools", refused.reason);
 		const endpoint = (mc.api_endpoint ?? PROVIDERS[mc.provider].defaultEndpoint)?.replace(/\/+$/, "");
 		if (!endpoint) throw new ValidationFailed("model_config.api_endpoint", `is required for provider ${mc.provider}`);
 		const existing = this.sessions.get(body.session_id);
@@ -296,6 +302,7 @@ export class SessionManager {
 			model: mc.model,
 			...(mc.model_version === undefined ? {} : { model_version: mc.model_version }),
 			enabled_tools: [...mc.enabled_tools],
+			...(agent ? { agent: agent.name, read_only: agent.readOnly } : {}),
 			temperature: mc.temperature,
 			max_tokens: mc.max_tokens,
 			...(mc.api_endpoint !== undefined && storableEndpoint(mc.api_endpoint) ? { api_endpoint: mc.api_endpoint } : {}),
@@ -396,8 +403,9 @@ export class SessionManager {
 			this.deps.engine.prompt(engineId, {
 				text: prompt,
 				...(session.record.system_prompt === undefined ? {} : { system: session.record.system_prompt }),
-				tools: toolSwitches(session.record.enabled_tools),
+				tools: toolSwitches(session.record.enabled_tools, session.record.read_only),
 				model: engineModelFor(session.record.provider),
+				...(session.record.agent === undefined ? {} : { agent: session.record.agent }),
 			}),
 			this.deps.config.engineCallTimeoutMs,
 			this.deps.clock,
@@ -485,7 +493,12 @@ export class SessionManager {
 	 * then starts its own run; after a completed run it starts one now, with
 	 * the whole conversation as context.
 	 */
-	followUp(id: string, prompt: string, apiKey: string | undefined): { status: SessionStatus; queued: number } {
+	followUp(
+		id: string,
+		prompt: string,
+		apiKey: string | undefined,
+		agent?: ChosenAgent,
+	): { status: SessionStatus; queued: number } {
 		const session = this.get(id);
 		const r = session.record;
 		// An interrupted run (its key died with a restart) continues when the key is sent again.
@@ -494,6 +507,8 @@ export class SessionManager {
 			throw new SessionNotContinuable(r.status);
 		}
 		if (apiKey !== undefined && session.credentials) session.credentials = { ...session.credentials, apiKey };
+		// From the next run on (the one this message starts, or the next queued one).
+		if (agent) Object.assign(r, { agent: agent.name, read_only: agent.readOnly });
 		if (!session.ended) {
 			session.queue.push(prompt);
 			return { status: session.status(), queued: session.queue.length };

@@ -16,6 +16,10 @@ export interface SessionRecord {
 	readonly model_version?: string;
 	/** Tools of every run of this session. */
 	readonly enabled_tools: string[];
+	/** The engine agent of the runs (changed by a follow-up that names another); absent: the engine's default. */
+	agent?: string;
+	/** The agent may not change files (its permissions deny edits): writing tools stay off. */
+	read_only?: boolean;
 	/** Applied to every run of this session (not a secret; kept for follow-ups and resumes). */
 	readonly system_prompt?: string;
 	/** Kept so that a follow-up after a restart (which re-supplies only the key) calls the same way. */
@@ -58,5 +62,6 @@ export function toStatus(r: SessionRecord, lastEventId: number): SessionStatus {
 		...(r.usage === undefined ? {} : { usage: r.usage }),
 		provider: r.provider,
 		model: r.model,
+		...(r.agent === undefined ? {} : { agent: r.agent }),
 	};
 }

@@ -73,8 +73,10 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 		)
 		.post(
 			"/:id/messages",
-			({ params, body, set }) => {
-				const { status, queued } = sessions.followUp(params.id, body.prompt, body.api_key);
+			async ({ params, body, set }) => {
+				sessions.get(params.id); // 404 before asking the engine about the agent
+				const agent = body.agent === undefined ? undefined : await sessions.agents.choose(body.agent);
+				const { status, queued } = sessions.followUp(params.id, body.prompt, body.api_key, agent);
 				set.status = 202;
 				return { session_id: status.session_id, status: status.status, queued };
 			},
@@ -144,8 +146,9 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 		)
 		.post(
 			"",
-			({ body, set }) => {
-				const status = sessions.create(body);
+			async ({ body, set }) => {
+				const agent = body.agent === undefined ? undefined : await sessions.agents.choose(body.agent);
+				const status = sessions.create(body, agent);
 				set.status = 201;
 				return status;
 			},

@@ -1,5 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { ENGINE_TOOLS } from "../engine/tools";
+import { NEVER_ON, TOOL_NAMES } from "../engine/tools";
 import { ErrorCode, SessionStatusName, Usage } from "../events/catalogue";
 import { ErrorEnvelope } from "../http/responses";
 import { literalUnion } from "../lib/schema";
@@ -8,6 +8,12 @@ import { PROVIDER_NAMES } from "../providers/catalogue";
 const UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 const Timestamp = Type.String({ format: "date-time" });
 const Nullable = <T extends ReturnType<typeof Type.String>>(s: T) => Type.Union([s, Type.Null()]);
+
+export const AgentName = Type.String({
+	pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+	description:
+		"Addition: the engine agent of the run (e.g. build, plan, or one in the workspace's .opencode/agent/); default build",
+});
 
 export const SessionId = Type.String({
 	pattern: UUID,
@@ -39,9 +45,10 @@ export const ModelConfig = Type.Object(
 			maximum: 1_000_000,
 			description: "Output tokens per LLM call",
 		}),
-		enabled_tools: Type.Array(literalUnion(ENGINE_TOOLS), {
-			maxItems: ENGINE_TOOLS.length,
-			description: "The only tools the agent may use in this session",
+		enabled_tools: Type.Array(literalUnion([...TOOL_NAMES, ...NEVER_ON]), {
+			maxItems: 64,
+			description:
+				"Capabilities (read, edit, write, bash, web) or engine tool ids the agent may use; todo and question are on unless turned off with -todo / -question. See API_CONTRACT.md for the mapping.",
 		}),
 		model_version: Type.Optional(
 			Type.String({
@@ -69,6 +76,7 @@ export const CreateSessionBody = Type.Object(
 		prompt: Type.String({ minLength: 1, maxLength: 262_144 }),
 		model_config: ModelConfig,
 		system_prompt: Type.Optional(Type.String({ maxLength: 65_536 })),
+		agent: Type.Optional(AgentName),
 	},
 	{
 		additionalProperties: true,
@@ -99,6 +107,7 @@ export const SessionStatus = Type.Object({
 	usage: Type.Optional(Usage),
 	provider: Type.String({ description: "Addition" }),
 	model: Type.String({ description: "Addition" }),
+	agent: Type.Optional(Type.String({ description: "Addition: the agent named by the request (absent: the default)" })),
 });
 export type SessionStatus = Static<typeof SessionStatus>;
 
@@ -136,6 +145,7 @@ export const FollowUpBody = Type.Object(
 					"Addition: re-supplies the session's key (needed after a sidecar restart, which forgets keys); never stored",
 			}),
 		),
+		agent: Type.Optional(AgentName),
 	},
 	{ additionalProperties: true },
 );

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { EVENT_CATALOGUE } from "../../src/events/catalogue";
-import { checkEvent, checkResponse, checked, isRecorderInstalled, liveDocument } from "../support/conformance";
+import { checkEvent, checked, checkResponse, isRecorderInstalled, liveDocument } from "../support/conformance";
 
 const REPO = resolve(import.meta.dir, "../..");
 const bin = (name: string) => join(REPO, "node_modules/.bin", name);
@@ -47,7 +47,10 @@ describe("the OpenAPI document passes the linters", () => {
 	test("Spectral (spectral:oas): no error, no warning", () => {
 		const r = run([bin("spectral"), "lint", "--ruleset", join(REPO, ".spectral.yaml"), "--format", "json", file]);
 		// The JSON array is followed by a summary line on the same stream.
-		const problems = JSON.parse(r.stdout.slice(r.stdout.indexOf("["), r.stdout.lastIndexOf("]") + 1)) as { code: string; message: string }[];
+		const problems = JSON.parse(r.stdout.slice(r.stdout.indexOf("["), r.stdout.lastIndexOf("]") + 1)) as {
+			code: string;
+			message: string;
+		}[];
 		expect(problems.map((p) => `${p.code}: ${p.message}`)).toEqual([]);
 		expect(r.code).toBe(0);
 	}, 60_000);
@@ -128,9 +131,7 @@ describe("the conformance recorder", () => {
 		await expect(checkResponse("GET", status, Response.json({ error: "x" }, { status: 404 }))).rejects.toThrow(
 			/body does not match/,
 		);
-		await expect(checkResponse("GET", status, new Response("nope", { status: 404 }))).rejects.toThrow(
-			/content type/,
-		);
+		await expect(checkResponse("GET", status, new Response("nope", { status: 404 }))).rejects.toThrow(/content type/);
 	});
 
 	test("fails on a stream event that does not match its payload schema, and on an unknown event", () => {
