@@ -23,6 +23,8 @@ import type { Clock } from "../lib/clock";
 import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { PROVIDERS, type ProviderName } from "../providers/catalogue";
+import { trackedChanges } from "../workspace/diff";
+import { mergeChanges, WorkspaceTracker } from "../workspace/tracker";
 import { AgentRequests } from "./agent-requests";
 import { AgentCatalogue, type ChosenAgent } from "./agents";
 import { type ConversationMessage, toConversation } from "./conversation";
@@ -74,6 +76,7 @@ export class SessionManager {
 	private readonly reconciler: Reconciler;
 	/** Checks the `agent` a request names (routes call it before `create` / `followUp`). */
 	readonly agents: AgentCatalogue;
+	private readonly workspace: WorkspaceTracker;
 	private readonly unsubscribe: (() => void)[] = [];
 	private readonly lifecycleListeners = new Set<(e: LifecycleEvent) => void>();
 	private closing = false;
@@ -90,6 +93,7 @@ export class SessionManager {
 			apply: (events) => this.onEngineEvents(events),
 		});
 		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs);
+		this.workspace = new WorkspaceTracker(deps.config.workspaceDir);
 	}
 
 	/** Loads stored sessions and starts listening to the engine. */
@@ -356,6 +360,8 @@ export class SessionManager {
 				log.info({ session_id: session.id, engine_session_id: engineId }, "engine session created");
 			}
 			if (session.ended || this.closed) return;
+			// Before the engine has the prompt: everything the run changes is after this.
+			this.workspace.begin(session.id);
 			await this.sendPrompt(session, prompt);
 			session.launching = undefined;
 			if (session.ended) await this.abortInEngine(session);
@@ -578,6 +584,13 @@ export class SessionManager {
 
 	private endRun(session: Session, end: RunEnd): void {
 		if (session.ended) return;
+		const changes = this.workspace.end(session.id);
+		const r0 = session.record;
+		r0.workspace_changes = mergeChanges(r0.workspace_changes ?? {}, changes);
+		if (end.status === "completed") {
+			const all = [...changes.added, ...changes.modified, ...changes.deleted];
+			end = { ...end, filesModified: [...new Set([...end.filesModified, ...all])] };
+		}
 		const now = this.deps.clock.now();
 		this.requests.forget(session);
 		if (end.status !== "completed" && session.queue.length > 0) {
@@ -760,7 +773,11 @@ export class SessionManager {
 
 	/** What the session changed in the workspace, per file (from the engine's record of each run). */
 	async diff(id: string): Promise<FileChange[]> {
-		return sessionChanges(await this.engineMessages(id));
+		const fromEngine = sessionChanges(await this.engineMessages(id));
+		const tracked = this.get(id).record.workspace_changes ?? {};
+		const known = new Set(fromEngine.map((c) => c.path));
+		const all = [...fromEngine, ...trackedChanges(this.deps.config.workspaceDir, tracked, known)];
+		return all.sort((a, b) => a.path.localeCompare(b.path));
 	}
 
 	/** The conversation so far. */

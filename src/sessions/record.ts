@@ -34,6 +34,8 @@ export interface SessionRecord {
 	cancelled_at: string | null;
 	error?: { code: ErrorCode; message: string };
 	files_modified: string[];
+	/** Every file the runs created, changed or deleted under the workspace (workspace tracker), by path. */
+	workspace_changes?: Record<string, "added" | "modified" | "deleted">;
 	usage?: Usage;
 	progress?: number;
 	/**

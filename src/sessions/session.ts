@@ -137,7 +137,7 @@ export class Session {
 		r.status = end.status;
 		r.ended_at = timestamp;
 		r.updated_at = timestamp;
-		r.files_modified = this.translator.filesModified;
+		r.files_modified = [...new Set([...this.translator.filesModified, ...Object.keys(r.workspace_changes ?? {})])];
 		r.usage = this.translator.usage;
 		const progress = this.translator.progress;
 		if (progress !== undefined) r.progress = progress;
