@@ -5,7 +5,7 @@
  *   npm run bench                  everything (a few minutes on 2 cores)
  *   npm run bench -- relay fanout  only these groups; details go to a temp file
  *
- * Groups: start, probes, create, relay, replay, fanout, ui, memory, history, model, growth.
+ * Groups: start, probes, create, relay, replay, fanout, ui, memory, history, model, growth, workspace.
  * BENCH_PROFILE=<dir> also writes a CPU profile of every bench child (the
  * sidecar host, the bare SSE server) into <dir> (`bun --cpu-prof`).
  */
@@ -31,6 +31,7 @@ import { relayRows } from "./rows/relay";
 import { replayRows } from "./rows/replay";
 import { startRows } from "./rows/start";
 import { uiRows } from "./rows/ui";
+import { workspaceRows } from "./rows/workspace";
 
 const GROUPS = [
 	"start",
@@ -44,6 +45,7 @@ const GROUPS = [
 	"history",
 	"model",
 	"growth",
+	"workspace",
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -111,6 +113,7 @@ try {
 	await group("memory", () => memoryRows(llm, idleRss));
 	await group("history", () => historyRows());
 	await group("growth", () => growthRows(llm));
+	await group("workspace", () => workspaceRows());
 } finally {
 	await llm.close();
 }
