@@ -65,7 +65,7 @@ describe("files_modified and the diff in any workspace", () => {
 			const complete = r.events.at(-1);
 			expect(complete?.event).toBe("complete");
 			const expected = ["notes/hello.txt", "old.txt", "service/main.go"];
-			expect([...complete?.data.files_modified].sort()).toEqual(expected);
+			expect([...(complete?.data.files_modified ?? [])].sort()).toEqual(expected);
 			const status = (await (await fetch(`${sidecar.url}/sessions/${body.session_id}/status`)).json()) as {
 				files_modified: string[];
 			};
