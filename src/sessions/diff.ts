@@ -1,12 +1,7 @@
 import { isObject, num, str } from "../engine/events";
+import type { FileChange } from "../workspace/diff";
 
-export interface FileChange {
-	path: string;
-	status: "added" | "modified" | "deleted";
-	additions: number;
-	deletions: number;
-	diff: string;
-}
+export type { FileChange } from "../workspace/diff";
 
 /**
  * The session's changes per file, from the engine's own record: each user

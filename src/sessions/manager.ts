@@ -23,7 +23,6 @@ import type { Clock } from "../lib/clock";
 import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { PROVIDERS, type ProviderName } from "../providers/catalogue";
-import { trackedChanges } from "../workspace/diff";
 import { mergeChanges, WorkspaceTracker } from "../workspace/tracker";
 import { AgentRequests } from "./agent-requests";
 import { AgentCatalogue, type ChosenAgent } from "./agents";
@@ -77,6 +76,8 @@ export class SessionManager {
 	/** Checks the `agent` a request names (routes call it before `create` / `followUp`). */
 	readonly agents: AgentCatalogue;
 	private readonly workspace: WorkspaceTracker;
+	/** Completed runs whose workspace scan is under way. */
+	private readonly finishing = new Set<Session>();
 	private readonly unsubscribe: (() => void)[] = [];
 	private readonly lifecycleListeners = new Set<(e: LifecycleEvent) => void>();
 	private closing = false;
@@ -93,7 +94,7 @@ export class SessionManager {
 			apply: (events) => this.onEngineEvents(events),
 		});
 		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs);
-		this.workspace = new WorkspaceTracker(deps.config.workspaceDir);
+		this.workspace = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir);
 	}
 
 	/** Loads stored sessions and starts listening to the engine. */
@@ -190,6 +191,7 @@ export class SessionManager {
 			if (engineId) for (const [k, v] of this.byEngine) if (v === s) this.byEngine.delete(k);
 			s.channel.log.close();
 			rmSync(join(this.deps.store.root, s.id), { recursive: true, force: true });
+			this.workspace.forget(s.id);
 			this.deps.log.info({ session_id: s.id }, "old session removed (MAX_STORED_SESSIONS)");
 			// Its conversation too: the engine's database would otherwise grow with every session the pod ever ran.
 			if (engineId) void this.deleteInEngine(s.id, engineId);
@@ -361,7 +363,8 @@ export class SessionManager {
 			}
 			if (session.ended || this.closed) return;
 			// Before the engine has the prompt: everything the run changes is after this.
-			this.workspace.begin(session.id);
+			await this.workspace.begin(session.id);
+			if (session.ended || this.closed) return;
 			await this.sendPrompt(session, prompt);
 			session.launching = undefined;
 			if (session.ended) await this.abortInEngine(session);
@@ -584,13 +587,8 @@ export class SessionManager {
 
 	private endRun(session: Session, end: RunEnd): void {
 		if (session.ended) return;
-		const changes = this.workspace.end(session.id);
-		const r0 = session.record;
-		r0.workspace_changes = mergeChanges(r0.workspace_changes ?? {}, changes);
-		if (end.status === "completed") {
-			const all = [...changes.added, ...changes.modified, ...changes.deleted];
-			end = { ...end, filesModified: [...new Set([...end.filesModified, ...all])] };
-		}
+		// A completed run was scanned before it ended (see finishCompleted); any other is scanned now, after.
+		if (end.status !== "completed") void this.scanWorkspace(session);
 		const now = this.deps.clock.now();
 		this.requests.forget(session);
 		if (end.status !== "completed" && session.queue.length > 0) {
@@ -623,15 +621,43 @@ export class SessionManager {
 		if (next !== undefined) this.startRun(session, next);
 	}
 
+	/** What the run changed in the workspace, folded into the session's record; the paths. */
+	private async scanWorkspace(session: Session): Promise<string[]> {
+		try {
+			const changes = await this.workspace.end(session.id);
+			const r = session.record;
+			r.workspace_changes = mergeChanges(r.workspace_changes ?? {}, changes);
+			const paths = [...changes.added, ...changes.modified, ...changes.deleted];
+			if (session.ended && paths.length > 0) {
+				r.files_modified = [...new Set([...r.files_modified, ...paths])];
+				this.deps.store.save(r);
+			}
+			return paths;
+		} catch (error) {
+			this.deps.log.warn({ session_id: session.id, err: String(error) }, "workspace scan failed");
+			return [];
+		}
+	}
+
+	/** A completed run: its `complete` event lists every file it changed, so the workspace is scanned first. */
+	private async finishCompleted(session: Session): Promise<void> {
+		if (this.finishing.has(session)) return;
+		this.finishing.add(session);
+		const changed = await this.scanWorkspace(session);
+		this.finishing.delete(session);
+		if (session.ended) return; // cancelled or timed out meanwhile; the changes are recorded
+		const t = session.translator;
+		this.endRun(session, {
+			status: "completed",
+			finalMessage: t.finalMessage,
+			filesModified: [...new Set([...t.filesModified, ...changed])],
+			usage: t.usage,
+		});
+	}
+
 	private finishFromEngine(session: Session, outcome: RunOutcome): void {
 		if (outcome.status === "completed") {
-			const t = session.translator;
-			this.endRun(session, {
-				status: "completed",
-				finalMessage: t.finalMessage,
-				filesModified: t.filesModified,
-				usage: t.usage,
-			});
+			void this.finishCompleted(session);
 		} else if (outcome.status === "aborted") {
 			this.endRun(session, {
 				status: "failed",
@@ -774,10 +800,11 @@ export class SessionManager {
 	/** What the session changed in the workspace, per file (from the engine's record of each run). */
 	async diff(id: string): Promise<FileChange[]> {
 		const fromEngine = sessionChanges(await this.engineMessages(id));
-		const tracked = this.get(id).record.workspace_changes ?? {};
+		// The engine's record (git-root workspaces) has every run's patches; the tracker covers the rest.
 		const known = new Set(fromEngine.map((c) => c.path));
-		const all = [...fromEngine, ...trackedChanges(this.deps.config.workspaceDir, tracked, known)];
-		return all.sort((a, b) => a.path.localeCompare(b.path));
+		const tracked = Object.entries(this.get(id).record.workspace_changes ?? {}).filter(([p]) => !known.has(p));
+		const rest = await this.workspace.describe(id, Object.fromEntries(tracked));
+		return [...fromEngine, ...rest].sort((a, b) => a.path.localeCompare(b.path));
 	}
 
 	/** The conversation so far. */

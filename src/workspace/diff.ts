@@ -1,27 +1,22 @@
-import { readFileSync, statSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { FileChange } from "../sessions/diff";
-import type { ChangeStatus } from "./tracker";
+import { structuredPatch } from "diff";
+import { MAX_CONTENT_BYTES } from "./snapshot";
 
-/** Larger files are listed without their content in the diff. */
-export const MAX_DIFF_BYTES = 256 * 1024;
+export type Change = "added" | "modified" | "deleted";
 
-/** A unified diff that creates `path` with `text`. Pure. */
-export function creationDiff(path: string, text: string): { diff: string; additions: number } {
-	if (text === "") return { diff: `--- /dev/null\n+++ b/${path}\n`, additions: 0 };
-	const lines = text.endsWith("\n") ? text.slice(0, -1).split("\n") : text.split("\n");
-	const body = lines.map((l) => `+${l}`).join("\n");
-	const noEol = text.endsWith("\n") ? "" : "\n\\ No newline at end of file";
-	return {
-		diff: `--- /dev/null\n+++ b/${path}\n@@ -0,0 +1,${lines.length} @@\n${body}${noEol}\n`,
-		additions: lines.length,
-	};
+export interface FileChange {
+	path: string;
+	status: Change;
+	additions: number;
+	deletions: number;
+	diff: string;
 }
 
-function readText(path: string): string | undefined {
+async function current(path: string): Promise<string | undefined> {
 	try {
-		if (statSync(path).size > MAX_DIFF_BYTES) return undefined;
-		const buf = readFileSync(path);
+		if ((await stat(path)).size > MAX_CONTENT_BYTES) return undefined;
+		const buf = await readFile(path);
 		return buf.includes(0) ? undefined : buf.toString("utf8");
 	} catch {
 		return undefined;
@@ -29,28 +24,36 @@ function readText(path: string): string | undefined {
 }
 
 /**
- * Entries for the files the workspace tracker saw change that the engine's
- * own record (git-root workspaces only) does not list. An added file gets its
- * whole content as the diff; a changed or deleted one is listed with its
- * status and no patch: the tracker keeps no copy of files from before the run.
+ * One file's entry: a unified diff (jsdiff) from `before` to its content now.
+ * `before` undefined (too large, binary, not kept): listed with no patch.
  */
-export function trackedChanges(
+export async function unifiedDiff(
 	root: string,
-	changes: Readonly<Record<string, ChangeStatus>>,
-	known: ReadonlySet<string>,
-): FileChange[] {
-	const out: FileChange[] = [];
-	for (const [path, status] of Object.entries(changes)) {
-		if (known.has(path)) continue;
-		const text = status === "added" ? readText(join(root, path)) : undefined;
-		const created = text === undefined ? undefined : creationDiff(path, text);
-		out.push({
-			path,
-			status,
-			additions: created?.additions ?? 0,
-			deletions: 0,
-			diff: created?.diff ?? "",
-		});
+	path: string,
+	status: Change,
+	before: string | undefined,
+): Promise<FileChange> {
+	const after = status === "deleted" ? "" : await current(join(root, path));
+	if (before === undefined || after === undefined) return { path, status, additions: 0, deletions: 0, diff: "" };
+	const patch = structuredPatch(
+		status === "added" ? "/dev/null" : `a/${path}`,
+		status === "deleted" ? "/dev/null" : `b/${path}`,
+		before,
+		after,
+	);
+	let additions = 0;
+	let deletions = 0;
+	let body = `--- ${patch.oldFileName}\n+++ ${patch.newFileName}\n`;
+	for (const h of patch.hunks) {
+		// An empty side starts at line 0 (as `diff -u` writes it).
+		const oldStart = h.oldLines === 0 ? h.oldStart - 1 : h.oldStart;
+		const newStart = h.newLines === 0 ? h.newStart - 1 : h.newStart;
+		body += `@@ -${oldStart},${h.oldLines} +${newStart},${h.newLines} @@\n`;
+		for (const line of h.lines) {
+			if (line.startsWith("+")) additions++;
+			else if (line.startsWith("-")) deletions++;
+			body += `${line}\n`;
+		}
 	}
-	return out;
+	return { path, status, additions, deletions, diff: body };
 }

@@ -1,18 +1,30 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readdirSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { execFile } from "node:child_process";
+import { type Dirent, existsSync } from "node:fs";
+import { lstat, readdir, readFile } from "node:fs/promises";
+import { join, posix } from "node:path";
+import { promisify } from "node:util";
+import type { PrivateGit } from "./private-git";
+
+const run = promisify(execFile);
 
 /**
- * The state of a workspace's files, to tell what a run changed whatever the
- * workspace holds (one git repository, several in subdirectories, or none)
- * and whichever tool changed it (bash included). Each file is known by its
- * size, mtime, ctime and inode: no content is read, so a snapshot of 100,000
- * files costs a directory walk and one `lstat` each (measured in the bench).
+ * The state of a workspace's files when a run starts, to tell afterwards what
+ * the run changed, whatever the workspace holds (one git repository, several
+ * in subdirectories, or none) and whichever tool changed it (bash included).
  *
- * Inside a git repository (a directory holding `.git`) the files are the
- * repository's own list (`git ls-files --cached --others --exclude-standard`),
- * so its ignore rules apply. Elsewhere, directories in SKIPPED_DIRS are not
- * entered.
+ * - Inside a git repository (a directory holding `.git`: the workspace root or
+ *   any subdirectory outside another repository), git says what differs from
+ *   its HEAD (`git status`, ignore rules applied): the state is the HEAD and
+ *   the dirty files with their identity (size, mtime, ctime, inode) and, under
+ *   a size limit, their content. A clean file's content before the run is
+ *   HEAD's. Cost: about one `git status` per repository, at each end.
+ * - Elsewhere (a workspace that is not a repository's root) the files outside
+ *   repositories are snapshotted in a private git repository under STATE_DIR
+ *   (see PrivateGit; SKIPPED_DIRS are not entered), as the engine does for a
+ *   git-root workspace: the content before the run is in its objects.
+ * - The content of dirty files in repositories is kept when the run starts, up
+ *   to MAX_CONTENT_BYTES each and CONTENT_BUDGET in all; clean files' content
+ *   is the start commit's.
  */
 
 /** Directories never entered outside a git repository (dependencies, caches, VCS data). */
@@ -29,8 +41,26 @@ export const SKIPPED_DIRS: ReadonlySet<string> = new Set([
 	"target",
 ]);
 
-/** Workspace-relative path (with `/`) → a file's identity. */
-export type Snapshot = Map<string, string>;
+/** Larger files get no before-content (their diff is empty). */
+export const MAX_CONTENT_BYTES = 64 * 1024;
+/** Before-content kept per run, in all (characters). */
+export const CONTENT_BUDGET = 16 * 1024 * 1024;
+
+interface RepoState {
+	/** Commit at the start (undefined: no commit yet). */
+	readonly head: string | undefined;
+	/** Workspace-relative path → identity of files git lists as changed or untracked. */
+	readonly dirty: Map<string, string>;
+}
+
+export interface WorkspaceState {
+	/** Repository directory (workspace-relative, "" for the root) → its state. */
+	readonly repos: Map<string, RepoState>;
+	/** Snapshot (tree id) of the files outside any repository; undefined when the workspace is a repository. */
+	readonly plainTree: string | undefined;
+	/** Text of dirty files in repositories before the run, where kept. */
+	readonly content: Map<string, string>;
+}
 
 export interface WorkspaceChanges {
 	readonly added: string[];
@@ -38,73 +68,184 @@ export interface WorkspaceChanges {
 	readonly deleted: string[];
 }
 
-const identity = (path: string): string | undefined => {
+async function identity(path: string): Promise<string | undefined> {
 	try {
-		const s = lstatSync(path);
-		if (s.isDirectory()) return undefined;
-		return `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
+		const s = await lstat(path);
+		return s.isDirectory() ? undefined : `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
 	} catch {
-		return undefined; // gone between the listing and the stat
+		return undefined; // absent (deleted, or gone between the listing and the stat)
 	}
-};
-
-const toKey = (root: string, path: string): string => relative(root, path).split(sep).join("/");
-
-/** The files of one git repository, as git lists them (ignored files left out); undefined when git fails. */
-function gitFiles(repo: string): string[] | undefined {
-	const r = spawnSync("git", ["-C", repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
-		encoding: "buffer",
-		maxBuffer: 1 << 30,
-	});
-	if (r.status !== 0) return undefined;
-	return r.stdout.toString("utf8").split("\0").filter(Boolean);
 }
 
-/** Snapshots every file under `root` (see the module comment for what is left out). */
-export function takeSnapshot(root: string): Snapshot {
-	const snap: Snapshot = new Map();
-	const walk = (dir: string): void => {
-		if (existsSync(join(dir, ".git"))) {
-			const files = gitFiles(dir);
-			if (files) {
-				for (const f of files) {
-					const path = join(dir, f);
-					const id = identity(path);
-					if (id !== undefined) snap.set(toKey(root, path), id);
-				}
-				return;
-			}
+async function text(path: string): Promise<string | undefined> {
+	try {
+		const s = await lstat(path);
+		if (!s.isFile() || s.size > MAX_CONTENT_BYTES) return undefined;
+		const buf = await readFile(path);
+		return buf.includes(0) ? undefined : buf.toString("utf8");
+	} catch {
+		return undefined;
+	}
+}
+
+async function git(repo: string, args: string[]): Promise<string | undefined> {
+	try {
+		const r = await run("git", ["-C", repo, ...args], { encoding: "utf8", maxBuffer: 1 << 30 });
+		return r.stdout;
+	} catch {
+		return undefined;
+	}
+}
+
+/** Paths git reports as differing from HEAD (or untracked), relative to the repository. */
+async function dirtyPaths(repo: string): Promise<string[] | undefined> {
+	const out = await git(repo, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"]);
+	if (out === undefined) return undefined;
+	return out
+		.split("\0")
+		.filter((e) => e.length > 3)
+		.map((e) => e.slice(3))
+		.filter((p) => !p.endsWith("/")); // a nested repository inside this one: not followed
+}
+
+async function headOf(repo: string): Promise<string | undefined> {
+	return (await git(repo, ["rev-parse", "--verify", "-q", "HEAD"]))?.trim() || undefined;
+}
+
+const rel = (dir: string, name: string) => (dir === "" ? name : posix.join(dir, name));
+
+/** Finds the repositories under `root` (a walk of directories that does not enter repositories). */
+async function survey(root: string): Promise<{ repos: string[] }> {
+	const repos: string[] = [];
+	const walk = async (dir: string): Promise<void> => {
+		const abs = join(root, dir);
+		if (existsSync(join(abs, ".git"))) {
+			repos.push(dir);
+			return;
 		}
-		let entries: import("node:fs").Dirent[];
+		let entries: Dirent[];
 		try {
-			entries = readdirSync(dir, { withFileTypes: true });
+			entries = await readdir(abs, { withFileTypes: true });
 		} catch {
 			return;
 		}
-		for (const e of entries) {
-			const path = join(dir, e.name);
-			if (e.isDirectory()) {
-				if (!SKIPPED_DIRS.has(e.name)) walk(path);
-				continue;
-			}
-			const id = identity(path);
-			if (id !== undefined) snap.set(toKey(root, path), id);
-		}
+		const subdirs: Promise<void>[] = [];
+		for (const e of entries) if (e.isDirectory() && !SKIPPED_DIRS.has(e.name)) subdirs.push(walk(rel(dir, e.name)));
+		await Promise.all(subdirs);
 	};
-	walk(root);
-	return snap;
+	await walk("");
+	return { repos };
 }
 
-/** What changed between two snapshots of the same root. Pure. */
-export function compareSnapshots(before: Snapshot, after: Snapshot): WorkspaceChanges {
-	const added: string[] = [];
-	const modified: string[] = [];
-	const deleted: string[] = [];
-	for (const [path, id] of after) {
-		const was = before.get(path);
-		if (was === undefined) added.push(path);
-		else if (was !== id) modified.push(path);
+/** The state of the workspace now (before a run). */
+export async function captureState(root: string, plainGit: PrivateGit): Promise<WorkspaceState> {
+	const { repos } = await survey(root);
+	const plainTree = repos.includes("") ? undefined : await plainGit.snapshot();
+	const state: WorkspaceState = { repos: new Map(), plainTree, content: new Map() };
+	let budget = CONTENT_BUDGET;
+	const keep = async (path: string): Promise<void> => {
+		if (budget <= 0) return;
+		const t = await text(join(root, path));
+		if (t === undefined) return;
+		state.content.set(path, t);
+		budget -= t.length;
+	};
+	await Promise.all(
+		repos.map(async (repo) => {
+			const abs = join(root, repo);
+			const [head, dirty] = await Promise.all([headOf(abs), dirtyPaths(abs)]);
+			const ids = new Map<string, string>();
+			for (const p of dirty ?? []) {
+				const path = rel(repo, p);
+				const id = await identity(join(root, path));
+				ids.set(path, id ?? "absent");
+				if (id !== undefined) await keep(path);
+			}
+			state.repos.set(repo, { head, dirty: ids });
+		}),
+	);
+	return state;
+}
+
+/** What changed under `root` since `before` was captured. */
+export async function changesSince(
+	root: string,
+	before: WorkspaceState,
+	plainGit: PrivateGit,
+): Promise<WorkspaceChanges> {
+	const { repos } = await survey(root);
+	const added = new Set<string>();
+	const modified = new Set<string>();
+	const deleted = new Set<string>();
+	const note = (path: string, existedBefore: boolean, existsNow: boolean) => {
+		if (existedBefore && existsNow) modified.add(path);
+		else if (existsNow) added.add(path);
+		else if (existedBefore) deleted.add(path);
+	};
+	await Promise.all(
+		repos.map(async (repo) => {
+			const abs = join(root, repo);
+			const was = before.repos.get(repo);
+			const [head, dirty] = await Promise.all([headOf(abs), dirtyPaths(abs)]);
+			const candidates = new Set<string>([...(dirty ?? []).map((p) => rel(repo, p)), ...(was?.dirty.keys() ?? [])]);
+			if (was?.head && head && was.head !== head) {
+				const committed = await git(abs, ["diff", "--name-only", "-z", "--no-renames", was.head, head]);
+				for (const p of committed?.split("\0").filter(Boolean) ?? []) candidates.add(rel(repo, p));
+			}
+			for (const path of candidates) {
+				const now = await identity(join(root, path));
+				const then = was?.dirty.get(path);
+				if (then !== undefined && then === (now ?? "absent")) continue; // dirty before, untouched
+				let existedBefore = false; // a repository that appeared during the run
+				if (then !== undefined) existedBefore = then !== "absent";
+				else if (was?.head) {
+					// Clean at the start: it existed if the start commit has it.
+					const spec = `${was.head}:${posix.relative(repo, path)}`;
+					existedBefore = (await git(abs, ["cat-file", "-e", spec])) !== undefined;
+				}
+				note(path, existedBefore, now !== undefined);
+			}
+		}),
+	);
+	if (before.plainTree !== undefined && !repos.includes("")) {
+		const changes = await plainGit.changes(before.plainTree, await plainGit.snapshot());
+		for (const [path, status] of changes) {
+			if (insideRepo(path, before)) continue; // a repository removed during the run: not followed
+			note(path, status !== "A", status !== "D");
+		}
 	}
-	for (const path of before.keys()) if (!after.has(path)) deleted.push(path);
-	return { added: added.sort(), modified: modified.sort(), deleted: deleted.sort() };
+	const sorted = (s: Set<string>) => [...s].sort();
+	return { added: sorted(added), modified: sorted(modified), deleted: sorted(deleted) };
+}
+
+/** A path now outside any repository that was inside one before (a repository removed): not tracked here. */
+function insideRepo(path: string, before: WorkspaceState): boolean {
+	for (const repo of before.repos.keys()) if (repo !== "" && path.startsWith(`${repo}/`)) return true;
+	return false;
+}
+
+/**
+ * The text of `path` before the run: kept at the start, or the start commit's
+ * blob for a file that was clean in its repository; undefined when not known
+ * (too large, binary, over budget).
+ */
+export async function contentBefore(
+	root: string,
+	before: WorkspaceState,
+	path: string,
+	plainGit: PrivateGit,
+): Promise<string | undefined> {
+	const kept = before.content.get(path);
+	if (kept !== undefined) return kept;
+	if (before.plainTree !== undefined && !insideRepo(path, before)) {
+		const blob = await plainGit.content(before.plainTree, path);
+		return blob !== undefined && blob.length <= MAX_CONTENT_BYTES && !blob.includes("\0") ? blob : undefined;
+	}
+	for (const [repo, state] of before.repos) {
+		const inside = repo === "" || path.startsWith(`${repo}/`);
+		if (!inside || state.dirty.has(path) || !state.head) continue;
+		const blob = await git(join(root, repo), ["show", `${state.head}:${posix.relative(repo, path)}`]);
+		return blob !== undefined && blob.length <= MAX_CONTENT_BYTES && !blob.includes("\0") ? blob : undefined;
+	}
+	return undefined;
 }

@@ -1,35 +1,74 @@
-import { compareSnapshots, type Snapshot, takeSnapshot, type WorkspaceChanges } from "./snapshot";
+import { join } from "node:path";
+import { type Change, type FileChange, unifiedDiff } from "./diff";
+import { PrivateGit } from "./private-git";
+import {
+	captureState,
+	changesSince,
+	contentBefore,
+	SKIPPED_DIRS,
+	type WorkspaceChanges,
+	type WorkspaceState,
+} from "./snapshot";
 
-export type ChangeStatus = "added" | "modified" | "deleted";
+export type ChangeStatus = Change;
 
 /**
- * Tracks what each run changes under the workspace: a snapshot when the run
- * starts (before the engine has its prompt), compared with the tree when it
+ * Tracks what each run changes under the workspace: its state when the run
+ * starts (before the engine has the prompt), compared with the tree when it
  * ends. Every change in that window counts, whoever made it: with several
  * sessions running in one workspace at once, each one's list also holds the
- * others' changes made while it ran.
+ * others' changes made while it ran. The state of a session's latest run is
+ * kept (in memory) for its diff.
  */
 export class WorkspaceTracker {
-	private readonly before = new Map<string, Snapshot>();
+	/** The state before each session's first run (this process's), for its diff. */
+	private readonly starts = new Map<string, WorkspaceState>();
+	/** The state before each session's current run. */
+	private readonly runs = new Map<string, WorkspaceState>();
 
-	constructor(private readonly root: string) {}
+	private readonly plainGit: PrivateGit;
 
-	/** A run of `key` starts; a run that already has its snapshot (a resumed one) keeps it. */
-	begin(key: string): void {
-		if (!this.before.has(key)) this.before.set(key, takeSnapshot(this.root));
+	constructor(
+		private readonly root: string,
+		stateDir: string,
+	) {
+		this.plainGit = new PrivateGit(join(stateDir, "workspace-snapshots.git"), root, SKIPPED_DIRS);
 	}
 
-	/** The run of `key` ended: what changed since it began (empty if it never began). */
-	end(key: string): WorkspaceChanges {
-		const before = this.before.get(key);
-		this.before.delete(key);
+	/** A run of `key` starts (a run resumed after an engine restart keeps its state). */
+	async begin(key: string): Promise<void> {
+		if (this.runs.has(key)) return;
+		const state = await captureState(this.root, this.plainGit);
+		this.runs.set(key, state);
+		if (!this.starts.has(key)) this.starts.set(key, state);
+	}
+
+	/** The run of `key` ended: what changed since it began (nothing known if it never began). */
+	async end(key: string): Promise<WorkspaceChanges> {
+		const before = this.runs.get(key);
+		this.runs.delete(key);
 		if (!before) return { added: [], modified: [], deleted: [] };
-		return compareSnapshots(before, takeSnapshot(this.root));
+		return changesSince(this.root, before, this.plainGit);
 	}
 
-	/** The run of `key` ended without a result to report (failed, cancelled): drops its snapshot. */
+	/**
+	 * Per file, its status and a unified diff from before the session's first
+	 * run in this process (no patch when that content is not known).
+	 */
+	async describe(key: string, changes: Readonly<Record<string, Change>>): Promise<FileChange[]> {
+		const before = this.starts.get(key);
+		return Promise.all(
+			Object.entries(changes).map(async ([path, status]) => {
+				const old = status === "added" ? "" : before && (await contentBefore(this.root, before, path, this.plainGit));
+				return unifiedDiff(this.root, path, status, old);
+			}),
+		);
+	}
+
+	/** The session is gone (removed from disk). */
 	forget(key: string): void {
-		this.before.delete(key);
+		this.starts.delete(key);
+		this.runs.delete(key);
 	}
 }
 
@@ -38,7 +77,7 @@ export class WorkspaceTracker {
  * added by one run and changed by a later one stays added; added then deleted
  * disappears; deleted then created again is modified.
  */
-export function mergeChanges(into: Record<string, ChangeStatus>, run: WorkspaceChanges): Record<string, ChangeStatus> {
+export function mergeChanges(into: Record<string, Change>, run: WorkspaceChanges): Record<string, Change> {
 	const out = { ...into };
 	for (const p of run.added) out[p] = out[p] === "deleted" ? "modified" : "added";
 	for (const p of run.modified) out[p] = out[p] === "added" ? "added" : "modified";

@@ -1,0 +1,90 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/**
+ * A private git repository under STATE_DIR whose work tree is the workspace:
+ * what the engine does for a git-root workspace, for the files outside any
+ * repository. A snapshot is `git add -A` + `git write-tree` (after the first,
+ * git re-reads only files whose stat data changed), two snapshots compare
+ * with `git diff-tree`, and the content of a file in a snapshot is a blob:
+ * no copy of the workspace is kept. Directories holding `.git` are left to
+ * their own repositories (git records them as links and does not enter them);
+ * `excluded` directories are never entered. Calls are serialized: they share
+ * one index.
+ */
+export class PrivateGit {
+	private queue: Promise<unknown> = Promise.resolve();
+	private ready = false;
+
+	constructor(
+		private readonly gitDir: string,
+		private readonly workTree: string,
+		private readonly excluded: Iterable<string>,
+	) {}
+
+	private git(args: string[]): Promise<string> {
+		const call = async () => {
+			this.init();
+			const r = await run("git", [`--git-dir=${this.gitDir}`, `--work-tree=${this.workTree}`, ...args], {
+				cwd: this.workTree,
+				encoding: "utf8",
+				maxBuffer: 1 << 30,
+				env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "sidecar", GIT_COMMITTER_NAME: "sidecar" },
+			});
+			return r.stdout;
+		};
+		const next = this.queue.then(call, call);
+		this.queue = next.catch(() => undefined);
+		return next;
+	}
+
+	private init(): void {
+		if (this.ready) return;
+		if (!existsSync(join(this.gitDir, "HEAD"))) {
+			mkdirSync(this.gitDir, { recursive: true });
+			const r = Bun.spawnSync(["git", "init", "-q", "--bare", this.gitDir]);
+			if (r.exitCode !== 0) throw new Error(`git init failed: ${r.stderr.toString()}`);
+		}
+		mkdirSync(join(this.gitDir, "info"), { recursive: true });
+		writeFileSync(join(this.gitDir, "info", "exclude"), [...this.excluded].map((d) => `${d}/\n`).join(""));
+		// Text as it is (no line-ending conversion), no automatic gc while a run waits.
+		const settings: [string, string][] = [
+			["core.autocrlf", "false"],
+			["gc.auto", "0"],
+			["core.quotePath", "false"],
+		];
+		for (const [k, v] of settings) Bun.spawnSync(["git", `--git-dir=${this.gitDir}`, "config", k, v]);
+		this.ready = true;
+	}
+
+	/** The tree of the workspace now (files outside repositories), as a tree id. */
+	async snapshot(): Promise<string> {
+		await this.git(["add", "--all", "--ignore-errors", "--", "."]).catch(() => "");
+		return (await this.git(["write-tree"])).trim();
+	}
+
+	/** Files that differ between two snapshots: path → A (added), M (modified), D (deleted); links to repositories left out. */
+	async changes(from: string, to: string): Promise<Map<string, "A" | "M" | "D">> {
+		const out = await this.git(["diff-tree", "-r", "-z", "--no-renames", "--raw", from, to]);
+		const parts = out.split("\0");
+		const changes = new Map<string, "A" | "M" | "D">();
+		for (let i = 0; i + 1 < parts.length; i += 2) {
+			const meta = parts[i] ?? "";
+			const path = parts[i + 1] ?? "";
+			const [oldMode, newMode, , , status] = meta.replace(/^:/, "").split(" ");
+			if (oldMode === "160000" || newMode === "160000") continue; // a repository: tracked by its own git
+			const s = (status ?? "M")[0];
+			changes.set(path, s === "A" ? "A" : s === "D" ? "D" : "M");
+		}
+		return changes;
+	}
+
+	/** The content of `path` in a snapshot, or undefined if it is not there. */
+	async content(tree: string, path: string): Promise<string | undefined> {
+		return this.git(["cat-file", "blob", `${tree}:${path}`]).catch(() => undefined);
+	}
+}
