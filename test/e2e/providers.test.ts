@@ -168,14 +168,14 @@ test("two sessions with different keys run at once, each sending only its own ke
 });
 
 test("the engine offers exactly the tools the sidecar validates against", async () => {
-	const { ENGINE_TOOLS } = await import("../../src/engine/tools");
-	// A session with every tool enabled offers them all (bar those the engine hides in server mode).
+	const { ENGINE_TOOLS, NEVER_ON } = await import("../../src/engine/tools");
+	// A session with every tool enabled offers them all (bar those the engine hides in server mode, and task).
 	const key = e2e.newKey("sk-tools", [{ kind: "text", text: "Nothing to do." }]);
 	const body = sessionBody({
 		model_config: {
 			api_key: key,
 			api_endpoint: e2e.llm.url,
-			enabled_tools: [...ENGINE_TOOLS],
+			enabled_tools: ENGINE_TOOLS.filter((t) => !NEVER_ON.includes(t)),
 		},
 	});
 	expect((await postSession(e2e.sidecar.url, body)).status).toBe(201);

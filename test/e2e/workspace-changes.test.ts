@@ -82,6 +82,9 @@ describe("files_modified and the diff in any workspace", () => {
 			expect(hello?.additions).toBe(2);
 			expect(hello?.diff).toContain("+++ b/notes/hello.txt");
 			expect(hello?.diff).toContain("+world");
+			// Before-content: the repository's commit for main.go, the private snapshot for old.txt.
+			expect(diff.files[2]?.diff).toContain("+func x() {}");
+			expect(diff.files[1]?.diff).toContain("-old");
 		} finally {
 			await sidecar.stop();
 		}

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { VARIABLES } from "../../src/config/variables";
-import { ENGINE_TOOLS } from "../../src/engine/tools";
+import { ENGINE_TOOLS, TOOL_NAMES } from "../../src/engine/tools";
 import { ERROR_CODES, EVENT_CATALOGUE } from "../../src/events/catalogue";
 
 const root = join(import.meta.dir, "../..");
@@ -24,6 +24,6 @@ test("the README's configuration table lists every variable with its default", (
 test("API_CONTRACT.md documents every event, error code, tool and variable", () => {
 	for (const name of Object.keys(EVENT_CATALOGUE)) expect(rowOf(contract, name), name).toBeDefined();
 	for (const code of ERROR_CODES) expect(contract).toContain(`\`${code}\``);
-	for (const tool of ENGINE_TOOLS) expect(contract).toContain(tool);
+	for (const tool of [...ENGINE_TOOLS, ...TOOL_NAMES]) expect(contract).toContain(`\`${tool}\``);
 	for (const v of VARIABLES) expect(contract).toContain(`\`${v.name}\``);
 });
