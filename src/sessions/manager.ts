@@ -94,7 +94,9 @@ export class SessionManager {
 			apply: (events) => this.onEngineEvents(events),
 		});
 		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs);
-		this.workspace = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir);
+		this.workspace = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir, (error) =>
+			deps.log.warn({ err: String(error) }, "workspace snapshot failed"),
+		);
 	}
 
 	/** Loads stored sessions and starts listening to the engine. */

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { GIT_TIMEOUT_MS } from "./snapshot";
 
 const run = promisify(execFile);
 
@@ -33,6 +34,7 @@ export class PrivateGit {
 				cwd: this.workTree,
 				encoding: "utf8",
 				maxBuffer: 1 << 30,
+				timeout: GIT_TIMEOUT_MS,
 				env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "sidecar", GIT_COMMITTER_NAME: "sidecar" },
 			});
 			return r.stdout;

@@ -41,6 +41,9 @@ export const SKIPPED_DIRS: ReadonlySet<string> = new Set([
 	"target",
 ]);
 
+/** A git call that takes longer is given up (the scan then reports what it has). */
+export const GIT_TIMEOUT_MS = 120_000;
+
 /** Larger files get no before-content (their diff is empty). */
 export const MAX_CONTENT_BYTES = 64 * 1024;
 /** Before-content kept per run, in all (characters). */
@@ -90,7 +93,11 @@ async function text(path: string): Promise<string | undefined> {
 
 async function git(repo: string, args: string[]): Promise<string | undefined> {
 	try {
-		const r = await run("git", ["-C", repo, ...args], { encoding: "utf8", maxBuffer: 1 << 30 });
+		const r = await run("git", ["-C", repo, ...args], {
+			encoding: "utf8",
+			maxBuffer: 1 << 30,
+			timeout: GIT_TIMEOUT_MS,
+		});
 		return r.stdout;
 	} catch {
 		return undefined;

@@ -31,6 +31,7 @@ export class WorkspaceTracker {
 	constructor(
 		private readonly root: string,
 		stateDir: string,
+		private readonly onError?: (error: unknown) => void,
 	) {
 		this.plainGit = new PrivateGit(join(stateDir, "workspace-snapshots.git"), root, SKIPPED_DIRS);
 	}
@@ -38,7 +39,14 @@ export class WorkspaceTracker {
 	/** A run of `key` starts (a run resumed after an engine restart keeps its state). */
 	async begin(key: string): Promise<void> {
 		if (this.runs.has(key)) return;
-		const state = await captureState(this.root, this.plainGit);
+		let state: WorkspaceState;
+		try {
+			state = await captureState(this.root, this.plainGit);
+		} catch (error) {
+			// The run goes on; its list then holds only what the engine reports.
+			this.onError?.(error);
+			return;
+		}
 		this.runs.set(key, state);
 		if (!this.starts.has(key)) this.starts.set(key, state);
 	}
