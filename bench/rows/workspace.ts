@@ -105,8 +105,22 @@ export async function workspaceRows(): Promise<RowResult> {
 					"workspace.scan.plain",
 					"end-of-run scan, 100,000 files, no repository",
 					trackerPlain,
-					"git status (repo)",
+					"engine-style snapshot (repo)",
+					engine,
+				),
+				row(
+					"workspace.start.git",
+					"run-start capture, 100,000 files in a git repository",
+					startGit,
+					"git status",
 					gitStatus,
+				),
+				row(
+					"workspace.start.plain",
+					"run-start capture, 100,000 files, no repository",
+					startPlain,
+					"engine-style snapshot (repo)",
+					engine,
 				),
 			],
 		};

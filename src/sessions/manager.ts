@@ -23,7 +23,7 @@ import type { Clock } from "../lib/clock";
 import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { PROVIDERS, type ProviderName } from "../providers/catalogue";
-import { mergeChanges, WorkspaceTracker } from "../workspace/tracker";
+import { mergeChanges, WorkspaceTracker, withoutOthersEdits } from "../workspace/tracker";
 import { AgentRequests } from "./agent-requests";
 import { AgentCatalogue, type ChosenAgent } from "./agents";
 import { type ConversationMessage, toConversation } from "./conversation";
@@ -626,7 +626,8 @@ export class SessionManager {
 	/** What the run changed in the workspace, folded into the session's record; the paths. */
 	private async scanWorkspace(session: Session): Promise<string[]> {
 		try {
-			const changes = await this.workspace.end(session.id);
+			const all = await this.workspace.end(session.id);
+			const changes = withoutOthersEdits(all, this.othersEdits(session));
 			const r = session.record;
 			r.workspace_changes = mergeChanges(r.workspace_changes ?? {}, changes);
 			const paths = [...changes.added, ...changes.modified, ...changes.deleted];
@@ -641,10 +642,28 @@ export class SessionManager {
 		}
 	}
 
+	/**
+	 * Files that other sessions' own write/edit calls changed, which this session's did not: a change the
+	 * workspace tracker sees during this run is this session's unless another session's tool says it made it.
+	 */
+	private othersEdits(session: Session): Set<string> {
+		const mine = new Set(session.translator.filesModified);
+		const since = session.record.started_at ?? "";
+		const others = new Set<string>();
+		for (const s of this.sessions.values()) {
+			if (s === session || (s.ended && (s.record.ended_at ?? "") < since)) continue;
+			for (const f of s.translator.filesModified) if (!mine.has(f)) others.add(f);
+		}
+		return others;
+	}
+
 	/** A completed run: its `complete` event lists every file it changed, so the workspace is scanned first. */
 	private async finishCompleted(session: Session): Promise<void> {
 		if (this.finishing.has(session)) return;
 		this.finishing.add(session);
+		// The engine has finished the run: SESSION_TIMEOUT no longer applies while the sidecar scans.
+		session.stopTimeout?.();
+		session.stopTimeout = undefined;
 		const changed = await this.scanWorkspace(session);
 		this.finishing.delete(session);
 		if (session.ended) return; // cancelled or timed out meanwhile; the changes are recorded

@@ -58,6 +58,8 @@ export class PrivateGit {
 			["core.autocrlf", "false"],
 			["gc.auto", "0"],
 			["core.quotePath", "false"],
+			// Index v4 and the untracked cache: a snapshot of a large tree re-reads only what changed.
+			["feature.manyFiles", "true"],
 		];
 		for (const [k, v] of settings) Bun.spawnSync(["git", `--git-dir=${this.gitDir}`, "config", k, v]);
 		this.ready = true;

@@ -95,3 +95,10 @@ export function mergeChanges(into: Record<string, Change>, run: WorkspaceChanges
 	}
 	return out;
 }
+
+/** A run's changes without the paths in `others` (changed by another session's own tools). Pure. */
+export function withoutOthersEdits(changes: WorkspaceChanges, others: ReadonlySet<string>): WorkspaceChanges {
+	if (others.size === 0) return changes;
+	const keep = (paths: string[]) => paths.filter((p) => !others.has(p));
+	return { added: keep(changes.added), modified: keep(changes.modified), deleted: keep(changes.deleted) };
+}

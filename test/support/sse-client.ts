@@ -89,7 +89,15 @@ export function followWithEventSource(url: string, timeoutMs = 60_000): Promise<
 		const on = (name: string) =>
 			es.addEventListener(name, (m) => {
 				const data = JSON.parse(m.data);
-				checkEvent(name, data);
+				try {
+					checkEvent(name, data);
+				} catch (error) {
+					// Thrown in a listener it would only drop the event: fail the follow instead.
+					clearTimeout(timer);
+					es.close();
+					reject(error);
+					return;
+				}
 				const r: Received = { event: name, id: m.lastEventId ? Number(m.lastEventId) : undefined, data };
 				events.push(r);
 				if (TERMINAL(r)) {
