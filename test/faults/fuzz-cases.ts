@@ -259,7 +259,7 @@ export class CaseFactory {
 			"model_config.temperature": [-0.001, 2.001, 1e308, -1e308, 3, -1],
 			"model_config.max_tokens": [0, -1, 1.5, 1_000_001, 1e21, 2 ** 53],
 			"model_config.enabled_tools": [
-				Array.from({ length: 14 }, () => "read"),
+				Array.from({ length: 65 }, () => "read"),
 				[s],
 				["read", s],
 				["Bash"],

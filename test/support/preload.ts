@@ -1,4 +1,4 @@
 // Loaded before every test file (bunfig.toml): responses of sidecars are checked against the OpenAPI document.
 import { installFetchRecorder } from "./conformance";
 
-installFetchRecorder();
+await installFetchRecorder();
