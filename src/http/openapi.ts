@@ -52,6 +52,9 @@ export function apiDocs(version: string, metrics: boolean) {
 					"Runs OpenCode coding sessions in a task pod and streams them as typed Server-Sent Events. See API_CONTRACT.md.",
 			},
 			servers: [
+				// Relative to the document (/swagger/json): the sidecar that serves it, whatever host and path
+				// prefix it is reached through (Swagger UI's "Try it out" sends its requests there).
+				{ url: "..", description: "The sidecar serving this document" },
 				{
 					url: "http://{host}:{port}",
 					description: "The task pod (the backend proxies to pod-ip:3003)",
