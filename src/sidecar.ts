@@ -71,6 +71,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		log: log.child({ component: "gateway" }),
 		idleTimeoutMs: config.providerIdleTimeoutMs,
 		expectedRefusal: (engineSessionId) => engine?.isWarmUpSession(engineSessionId) === true,
+		clock,
 		observer: {
 			call: (provider, status, ms) => metrics.llmCall(provider, status, ms),
 			tokens: (provider, counts) => {

@@ -1,9 +1,10 @@
 import type { ScriptedLlm } from "../../test/support/scripted-llm";
 import { makeTempDirs } from "../../test/support/workspace";
 import { cancel, createSession } from "../lib/api";
+import { startChild } from "../lib/child";
 import { now, sleep } from "../lib/clock";
 import { MB, memoryOf } from "../lib/proc";
-import type { Row, RowResult } from "../lib/result";
+import { type Row, type RowResult, ratio } from "../lib/result";
 import { startSidecarHost } from "../lib/sidecar-host";
 import { openCounters } from "../lib/sse-counter";
 import { round } from "../lib/stats";
@@ -22,6 +23,7 @@ const SETTLE_MS = 2_000;
  * subscribers (40 per session) followed them live and stay connected.
  */
 export async function memoryRows(llm: ScriptedLlm, idleRssMb: number[]): Promise<RowResult> {
+	const bareElysiaMb = await bareElysiaIdle();
 	const dirs = makeTempDirs("bench-memory-");
 	const host = await startSidecarHost(dirs);
 	const ids: string[] = [];
@@ -71,6 +73,15 @@ export async function memoryRows(llm: ScriptedLlm, idleRssMb: number[]): Promise
 		met: idle <= 60,
 		detail: { runs_mb: idleRssMb.map(round), bench_host_idle_mb: round(hostIdle) },
 	};
+	const elysiaRow: Row = {
+		id: "memory.idle_vs_elysia",
+		figure: "memory: sidecar RSS idle against a bare Elysia app (one route) on the same Bun",
+		baseline: { label: "bare Elysia app idle", value: round(bareElysiaMb), unit: "MB" },
+		measured: { value: round(idle), unit: "MB" },
+		comparison: { kind: "ratio", value: round(ratio(idle, bareElysiaMb)) },
+		goal: "≤ 1.5×",
+		met: ratio(idle, bareElysiaMb) <= 1.5,
+	};
 	const loadedRow: Row = {
 		id: "memory.loaded",
 		figure: `memory: sidecar RSS with ${SESSIONS} sessions × ${EVENTS.toLocaleString("en")} events and ${SUBSCRIBERS} subscribers`,
@@ -86,9 +97,20 @@ export async function memoryRows(llm: ScriptedLlm, idleRssMb: number[]): Promise
 	};
 	// The idle figure comes from the start group's runs of the real server.
 	return {
-		rows: idleRssMb.length > 0 ? [idleRow, loadedRow] : [loadedRow],
+		rows: idleRssMb.length > 0 ? [idleRow, elysiaRow, loadedRow] : [loadedRow],
 		notes: [
 			`Memory: VmRSS of the sidecar's own process. Loaded: a fresh sidecar host, ${SESSIONS} running sessions, ${SUBSCRIBERS} raw-socket subscribers connected first, then ${EVENTS.toLocaleString("en")} token events published into each session at ${PER_SECOND.toLocaleString("en")}/s, read ${SETTLE_MS / 1000} s after every subscriber caught up (peak VmHWM in results.json).`,
 		],
 	};
+}
+
+/** VmRSS of a bare Elysia app (bench/host/bare-elysia.ts), read after the same settling time as the sidecar's. */
+async function bareElysiaIdle(): Promise<number> {
+	const child = await startChild("bare-elysia", {});
+	try {
+		await sleep(SETTLE_MS);
+		return memoryOf(child.pid).rss / MB;
+	} finally {
+		await child.stop();
+	}
 }

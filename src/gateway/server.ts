@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
+import { type Clock, systemClock } from "../lib/clock";
 import { FORMAT_PATH, PROVIDERS, type ProviderName } from "../providers/catalogue";
 import { type CredentialResolver, type SessionCredentials, scrub } from "./credentials";
 import { rewriteBody } from "./rewrite";
@@ -33,6 +34,8 @@ export interface GatewayOptions {
 	readonly idleTimeoutMs: number;
 	/** A refused call of this engine session is expected (the engine's warm-up): logged at debug, not warn. */
 	readonly expectedRefusal?: (engineSessionId: string) => boolean;
+	/** Times the idle watchdog; default the system clock. */
+	readonly clock?: Clock;
 }
 
 export interface GatewayObserver {
@@ -74,6 +77,7 @@ function providerError(status: number, message: string, type: string): Response 
 
 export function startGateway(options: GatewayOptions): Gateway {
 	const doFetch = options.fetch ?? fetch;
+	const clock = options.clock ?? systemClock;
 	const log = options.log;
 
 	async function forward(req: Request, creds: SessionCredentials, format: keyof typeof FORMAT_PATH, rest: string) {
@@ -105,7 +109,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 		let onStall: (() => void) | undefined;
 		const armIdle = () => {
 			cancelIdle?.();
-			const t = setTimeout(() => {
+			cancelIdle = clock.setTimeout(() => {
 				stalled = true;
 				const seconds = options.idleTimeoutMs / 1000;
 				log.warn({ session_id: creds.sessionId, provider: creds.provider, seconds }, "provider stalled");
@@ -113,7 +117,6 @@ export function startGateway(options: GatewayOptions): Gateway {
 				onStall?.();
 				upstreamAbort.abort();
 			}, options.idleTimeoutMs);
-			cancelIdle = () => clearTimeout(t);
 		};
 		const done = () => {
 			cancelIdle?.();

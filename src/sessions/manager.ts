@@ -22,6 +22,7 @@ import {
 import type { Clock } from "../lib/clock";
 import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
+import { withTimeout } from "../lib/timeout";
 import { PROVIDERS, type ProviderName } from "../providers/catalogue";
 import { mergeChanges, WorkspaceTracker, withoutOthersEdits } from "../workspace/tracker";
 import { AgentRequests } from "./agent-requests";
@@ -204,9 +205,9 @@ export class SessionManager {
 		try {
 			await this.deps.engine.whenWarm();
 			await withTimeout(
-				this.deps.engine.deleteSession(engineId),
-				this.deps.config.engineCallTimeoutMs,
 				this.deps.clock,
+				this.deps.config.engineCallTimeoutMs,
+				this.deps.engine.deleteSession(engineId),
 			);
 		} catch (error) {
 			this.deps.log.warn({ session_id: sessionId, err: String(error) }, "engine copy of a removed session not deleted");
@@ -354,9 +355,9 @@ export class SessionManager {
 		try {
 			if (!session.record.engine_session_id) {
 				const engineId = await withTimeout(
-					engine.createSession(`sidecar ${session.id}`),
-					this.deps.config.engineCallTimeoutMs,
 					this.deps.clock,
+					this.deps.config.engineCallTimeoutMs,
+					engine.createSession(`sidecar ${session.id}`),
 				);
 				session.record.engine_session_id = engineId;
 				this.byEngine.set(engineId, session);
@@ -411,6 +412,8 @@ export class SessionManager {
 		// Bounded by the engine's start timeout; not counted in the engine call's own.
 		await this.deps.engine.whenWarm();
 		await withTimeout(
+			this.deps.clock,
+			this.deps.config.engineCallTimeoutMs,
 			this.deps.engine.prompt(engineId, {
 				text: prompt,
 				...(session.record.system_prompt === undefined ? {} : { system: session.record.system_prompt }),
@@ -418,8 +421,6 @@ export class SessionManager {
 				model: engineModelFor(session.record.provider),
 				...(session.record.agent === undefined ? {} : { agent: session.record.agent }),
 			}),
-			this.deps.config.engineCallTimeoutMs,
-			this.deps.clock,
 		);
 		if (session.ended) return;
 		session.stopTimeout?.();
@@ -581,7 +582,7 @@ export class SessionManager {
 		const engineId = session.record.engine_session_id;
 		if (!engineId || !this.deps.engine.ready) return;
 		try {
-			await withTimeout(this.deps.engine.abort(engineId), this.deps.config.engineCallTimeoutMs, this.deps.clock);
+			await withTimeout(this.deps.clock, this.deps.config.engineCallTimeoutMs, this.deps.engine.abort(engineId));
 		} catch (error) {
 			this.deps.log.warn({ session_id: session.id, err: String(error) }, "engine abort failed");
 		}
@@ -838,7 +839,7 @@ export class SessionManager {
 		const engineId = session.record.engine_session_id;
 		if (!engineId) return [];
 		if (!this.deps.engine.ready) throw new EngineUnavailable(this.deps.engine.notReadyReason ?? "not ready");
-		return withTimeout(this.deps.engine.messages(engineId), this.deps.config.engineCallTimeoutMs, this.deps.clock);
+		return withTimeout(this.deps.clock, this.deps.config.engineCallTimeoutMs, this.deps.engine.messages(engineId));
 	}
 
 	/** Stops accepting sessions and runs; everything in progress goes on. */
@@ -862,22 +863,6 @@ export class SessionManager {
 	get shuttingDown(): boolean {
 		return this.closing;
 	}
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T> {
-	return new Promise<T>((resolve, reject) => {
-		const cancel = clock.setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-		promise.then(
-			(v) => {
-				cancel();
-				resolve(v);
-			},
-			(e) => {
-				cancel();
-				reject(e);
-			},
-		);
-	});
 }
 
 /** An endpoint is kept on disk only when it holds nothing secret-like. */

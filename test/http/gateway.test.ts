@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { SessionCredentials } from "../../src/gateway/credentials";
 import { type Gateway, startGateway } from "../../src/gateway/server";
 import { createLogger } from "../../src/lib/log";
+import { ManualClock } from "../support/manual-clock";
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
 
 const TOKEN = "gateway-token-for-tests-0123456789";
@@ -12,6 +13,9 @@ const notices: string[] = [];
 const stalls: { session: string; message: string }[] = [];
 let onStall: (() => void) | undefined;
 const logLines: string[] = [];
+/** The idle watchdog runs on this clock only: real time passing never fires it. */
+const clock = new ManualClock();
+const IDLE_MS = 60_000;
 
 function creds(over: Partial<SessionCredentials>): SessionCredentials {
 	return {
@@ -37,7 +41,8 @@ beforeAll(async () => {
 		token: TOKEN,
 		resolve: async (id) => sessions.get(id),
 		log: createLogger("debug", { write: (l: string) => void logLines.push(l) }),
-		idleTimeoutMs: 400,
+		idleTimeoutMs: IDLE_MS,
+		clock,
 	});
 });
 
@@ -177,20 +182,72 @@ test("a provider that goes silent past the idle timeout ends the call and report
 	// Headers came (the provider accepted the call), then nothing: the body must end in an error, not hang.
 	expect(res.status).toBe(200);
 	const body = res.text();
+	const before = stalls.length;
+	clock.advance(IDLE_MS - 1);
+	expect(stalls.length).toBe(before);
+	clock.advance(1);
 	await stalled;
 	await expect(body).rejects.toBeDefined();
 	expect(stalls.at(-1)).toMatchObject({ session: "silent-session" });
 	expect(stalls.at(-1)?.message).toContain("PROVIDER_IDLE_TIMEOUT");
+	expect(stalls.at(-1)?.message).toContain("60s");
 });
 
 test("an active stream is not cut by the idle timeout however long it lasts", async () => {
 	const c = creds({});
 	sessions.set("ses_g", c);
-	// 12 deltas 100 ms apart: 1.2 s in all, three times the idle timeout, never idle for long.
-	llm.script(c.apiKey, [{ kind: "text", text: "a b c d e f g h i j k l", chunks: 12, delayMs: 100 }]);
+	llm.script(c.apiKey, [{ kind: "text", text: "a b c d e f g h i j k l", chunks: 12, delayMs: 5 }]);
 	const before = stalls.length;
 	const res = await call("/openai-compatible/chat/completions", { token: TOKEN, session: "ses_g" });
-	const text = await res.text();
+	const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+	const decoder = new TextDecoder();
+	let text = "";
+	let reads = 0;
+	// Three quarters of the idle timeout after every read: many times the timeout in all, never idle for long.
+	for (let r = await reader.read(); !r.done; r = await reader.read()) {
+		text += decoder.decode(r.value, { stream: true });
+		reads++;
+		clock.advance((IDLE_MS * 3) / 4);
+	}
+	expect(reads).toBeGreaterThan(2);
 	expect(text).toContain("[DONE]");
 	expect(stalls.length).toBe(before);
+	// The call is over: its watchdog is gone.
+	expect(clock.pendingTimers).toBe(0);
+});
+
+test("a provider that never answers is cut after the idle timeout with a 504", async () => {
+	let called: (() => void) | undefined;
+	const fetchCalled = new Promise<void>((resolve) => {
+		called = resolve;
+	});
+	const silentClock = new ManualClock();
+	const silent = startGateway({
+		token: TOKEN,
+		resolve: async (id) => sessions.get(id),
+		log: createLogger("error", { write: () => {} }),
+		idleTimeoutMs: IDLE_MS,
+		clock: silentClock,
+		fetch: ((_url: string, init: RequestInit) =>
+			new Promise<Response>((_resolve, reject) => {
+				init.signal?.addEventListener("abort", () => reject(new Error("aborted")));
+				called?.();
+			})) as unknown as typeof fetch,
+	});
+	try {
+		const c = creds({ sessionId: "mute-session" });
+		sessions.set("ses_mute", c);
+		const res = fetch(`${silent.url}/openai-compatible/chat/completions`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${TOKEN}`, "x-session-id": "ses_mute", "content-type": "application/json" },
+			body: JSON.stringify({ messages: [], stream: true }),
+		});
+		await fetchCalled;
+		silentClock.advance(IDLE_MS);
+		expect((await res).status).toBe(504);
+		expect(stalls.at(-1)).toMatchObject({ session: "mute-session" });
+		expect(silentClock.pendingTimers).toBe(0);
+	} finally {
+		await silent.stop();
+	}
 });
