@@ -12,6 +12,7 @@ import { type KubernetesOverrides, seedEngine, startKubernetesReporter } from ".
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import { Metrics, rssBytes } from "./metrics/metrics";
+import { RunTimings } from "./metrics/run-timings";
 import { type Hardening, restrictDirectory } from "./security/harden";
 import { SessionManager } from "./sessions/manager";
 import { SessionStore, type SessionStoreOptions } from "./sessions/store";
@@ -58,13 +59,17 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	let sessions: SessionManager | undefined;
 	let engine: EngineSupervisor | undefined;
 	let streams: StreamHub | undefined;
-	const metrics = new Metrics({
-		sessionStatuses: () => (sessions?.list() ?? []).map((s) => s.record.status),
-		runsInProgress: () => sessions?.runningCount ?? 0,
-		subscribers: () => streams?.size ?? 0,
-		enginePid: () => engine?.pid,
-		processDumpable: () => (hardening ? Number(hardening.dumpable) : undefined),
-	});
+	const metrics = new Metrics(
+		{
+			sessionStatuses: () => (sessions?.list() ?? []).map((s) => s.record.status),
+			runsInProgress: () => sessions?.runningCount ?? 0,
+			subscribers: () => streams?.size ?? 0,
+			enginePid: () => engine?.pid,
+			processDumpable: () => (hardening ? Number(hardening.dumpable) : undefined),
+		},
+		{ processSeries: true },
+	);
+	const timings = new RunTimings(metrics.runDuration, metrics.firstOutput);
 	const gateway = startGateway({
 		token: gatewayToken,
 		resolve: async (engineSessionId) => sessions?.resolveCredentials(engineSessionId),
@@ -105,7 +110,10 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		engine,
 		clock,
 		log: log.child({ component: "sessions" }),
-		onStored: (e) => metrics.eventsStored.inc({ event: e.event }),
+		onStored: (e, record) => {
+			metrics.eventsStored.inc({ event: e.event });
+			timings.stored(e, record);
+		},
 		...(config.credentialsUrl && config.sharedSecret
 			? {
 					credentials: new CredentialsSource({

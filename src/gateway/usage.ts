@@ -1,3 +1,4 @@
+import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { WireFormat } from "../providers/catalogue";
 
 export interface TokenCounts {
@@ -7,27 +8,22 @@ export interface TokenCounts {
 
 /**
  * Reads token usage out of a provider's streamed response as it passes
- * through the gateway. Pure: feed it `data:` payloads; ask for the totals.
+ * through the gateway. Pure: feed it the response text as it comes; ask for the totals.
  * - chat completions: the final chunk's `usage.prompt_tokens` / `completion_tokens`
  * - responses: `response.completed` → `response.usage.input_tokens` / `output_tokens`
  * - anthropic: `message_start.message.usage.input_tokens`, `message_delta.usage.output_tokens`
  */
 export class UsageSniffer {
 	private counts: TokenCounts = { input: 0, output: 0 };
-	private buffer = "";
+	private readonly parser: EventSourceParser;
 
-	constructor(private readonly format: WireFormat) {}
+	constructor(private readonly format: WireFormat) {
+		this.parser = createParser({ onEvent: (e) => this.data(e.data) });
+	}
 
 	/** Feeds raw response text (any chunking). */
 	push(text: string): void {
-		this.buffer += text;
-		let nl = this.buffer.indexOf("\n");
-		while (nl !== -1) {
-			const line = this.buffer.slice(0, nl).trim();
-			this.buffer = this.buffer.slice(nl + 1);
-			if (line.startsWith("data:")) this.data(line.slice(5).trim());
-			nl = this.buffer.indexOf("\n");
-		}
+		this.parser.feed(text);
 	}
 
 	get totals(): TokenCounts {

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import { type Counter, type Histogram, Registry } from "prom-client";
 import { SESSION_STATUSES, type SessionStatusName } from "../events/catalogue";
-import { type Counter, type Histogram, Registry } from "./registry";
+import { families } from "./families";
+import { processRegistry } from "./process";
 
 /** What the metrics read from the rest of the sidecar when scraped. */
 export interface MetricSources {
@@ -12,12 +14,21 @@ export interface MetricSources {
 	processDumpable?(): number | undefined;
 }
 
+export interface MetricsOptions {
+	/** Also scrape the standard process series (see process.ts); the sidecar does, unit tests need not. */
+	readonly processSeries?: boolean;
+}
+
 /**
- * Prometheus metrics (`GET /metrics`). Labels carry no session content and no
- * secrets: only event names, statuses, provider names and outcome classes.
+ * Prometheus metrics (`GET /metrics`), kept by prom-client. Labels carry no
+ * session content and no secrets: only event names, statuses, provider names
+ * and outcome classes.
  */
 export class Metrics {
+	/** The sidecar's own series. */
 	readonly registry = new Registry();
+	/** What a scrape answers: ours, then the process series when asked for. */
+	private readonly scraped: Registry;
 	readonly eventsStored: Counter<"event">;
 	readonly eventsReplayed: Counter;
 	readonly heartbeats: Counter;
@@ -28,9 +39,12 @@ export class Metrics {
 	readonly llmErrors: Counter<"provider">;
 	readonly llmLatency: Histogram<"provider">;
 	readonly llmTokens: Counter<"provider" | "kind">;
+	readonly runDuration: Histogram<"provider" | "status">;
+	readonly firstOutput: Histogram<"provider">;
 
-	constructor(sources: MetricSources) {
-		const r = this.registry;
+	constructor(sources: MetricSources, options: MetricsOptions = {}) {
+		const r = families(this.registry);
+
 		const p = "opencode_sidecar_";
 		r.gauge({
 			name: `${p}sessions`,
@@ -112,6 +126,29 @@ export class Metrics {
 			help: "Tokens reported by providers in responses through the gateway, by provider and kind (input, output)",
 			labelNames: ["provider", "kind"],
 		});
+		this.runDuration = r.histogram({
+			name: `${p}run_duration_seconds`,
+			help: "Time from a run's start to its end, by provider and final status",
+			labelNames: ["provider", "status"],
+			buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600],
+		});
+		this.firstOutput = r.histogram({
+			name: `${p}first_output_seconds`,
+			help: "Time from POST /sessions to the session's first output event from the agent, by provider",
+			labelNames: ["provider"],
+			buckets: [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+		});
+		// Last: a merged registry holds the families registered by then.
+		this.scraped = options.processSeries ? Registry.merge([this.registry, processRegistry()]) : this.registry;
+	}
+
+	/** The scrape answer in the Prometheus text format 0.0.4. */
+	scrape(): Promise<string> {
+		return this.scraped.metrics();
+	}
+
+	get contentType(): string {
+		return this.scraped.contentType;
 	}
 
 	/** Counts one LLM call's outcome. */

@@ -7,9 +7,9 @@ export function metricsRoutes(metrics: Metrics | undefined) {
 	if (!metrics) return app;
 	return app.get(
 		"/metrics",
-		() =>
-			new Response(metrics.registry.render(), {
-				headers: { "content-type": metrics.registry.contentType },
+		async () =>
+			new Response(await metrics.scrape(), {
+				headers: { "content-type": metrics.contentType },
 			}),
 		{
 			detail: {

@@ -43,8 +43,8 @@ export interface SessionManagerDeps {
 	readonly engine: Engine;
 	readonly clock: Clock;
 	readonly log: Logger;
-	/** Told about every stored event (for metrics). */
-	readonly onStored?: (event: StoredEvent) => void;
+	/** Told about every stored event and the session it belongs to (for metrics). */
+	readonly onStored?: (event: StoredEvent, record: SessionRecord) => void;
 	/** CREDENTIALS_URL: where keys this process does not hold are fetched (after a restart, after a 401). */
 	readonly credentials?: CredentialsSource;
 }
@@ -117,7 +117,7 @@ export class SessionManager {
 			}
 			if (recovery.migrated)
 				this.deps.log.info({ session_id: record.session_id, events: recovery.events }, "event log migrated to frames");
-			const session = this.newSession(record, new EventChannel(log, this.deps.onStored));
+			const session = this.newSession(record, new EventChannel(log, this.storedHook(record)));
 			this.sessions.set(record.session_id, session);
 			if (record.engine_session_id) this.byEngine.set(record.engine_session_id, session);
 			if (!session.ended) this.afterRestart(session);
@@ -226,6 +226,11 @@ export class SessionManager {
 		return new Session(record, channel, translator, this.deps.store);
 	}
 
+	private storedHook(record: SessionRecord): ((event: StoredEvent) => void) | undefined {
+		const onStored = this.deps.onStored;
+		return onStored && ((event) => onStored(event, record));
+	}
+
 	/** Removes every key held in memory from a text that came from outside. */
 	private redactAll(text: string): string {
 		let out = text;
@@ -324,7 +329,7 @@ export class SessionManager {
 			files_modified: [],
 		};
 		// Registered at once, so a concurrent duplicate gets 409 and capacity holds.
-		const session = this.newSession(record, new EventChannel(this.deps.store.create(record), this.deps.onStored));
+		const session = this.newSession(record, new EventChannel(this.deps.store.create(record), this.storedHook(record)));
 		this.sessions.set(record.session_id, session);
 		session.credentials = this.credentialsFor(session, mc, endpoint);
 		log.info({ session_id: record.session_id, provider: mc.provider, model: mc.model }, "session started");

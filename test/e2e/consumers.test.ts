@@ -364,4 +364,33 @@ describe("inspection and metrics", () => {
 		for (const k of e2e.keys) expect(after).not.toContain(k);
 		expect(after).not.toContain("metrics please");
 	});
+
+	test("a session on the real engine moves the run-duration and first-output histograms; process series are scraped", async () => {
+		const scrape = async () => (await fetch(`${e2e.sidecar.url}/metrics`)).text();
+		const value = (text: string, name: string) => {
+			const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+			return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+		};
+		const run = 'opencode_sidecar_run_duration_seconds_count{provider="openai-compatible",status="completed"}';
+		const runSum = 'opencode_sidecar_run_duration_seconds_sum{provider="openai-compatible",status="completed"}';
+		const first = 'opencode_sidecar_first_output_seconds_count{provider="openai-compatible"}';
+		const firstSum = 'opencode_sidecar_first_output_seconds_sum{provider="openai-compatible"}';
+		const before = await scrape();
+		const t0 = performance.now();
+		const s = await start([{ kind: "text", text: "timed answer" }]);
+		await untilTerminal(s.stream);
+		const elapsed = (performance.now() - t0) / 1000;
+		const after = await scrape();
+		expect(value(after, run)).toBe(value(before, run) + 1);
+		expect(value(after, first)).toBe(value(before, first) + 1);
+		const ran = value(after, runSum) - value(before, runSum);
+		const waited = value(after, firstSum) - value(before, firstSum);
+		expect(ran).toBeGreaterThan(0);
+		expect(ran).toBeLessThanOrEqual(elapsed + 0.01);
+		expect(waited).toBeGreaterThan(0);
+		expect(waited).toBeLessThanOrEqual(ran + 0.01);
+		expect(value(after, "process_resident_memory_bytes")).toBeGreaterThan(10_000_000);
+		expect(value(after, "process_cpu_seconds_total")).toBeGreaterThan(0);
+		expect(value(after, "process_open_fds")).toBeGreaterThan(3);
+	});
 });

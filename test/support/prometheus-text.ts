@@ -21,7 +21,8 @@ export interface Family {
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
-const VALUE = /^(NaN|[+-]Inf|[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)$/;
+/** As Go's strconv.ParseFloat (what Prometheus uses) reads it: NaN and Inf in any case; prom-client writes `Nan`. */
+const VALUE = /^([nN][aA][nN]|[+-][iI][nN][fF]|[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)$/;
 const TIMESTAMP = /^-?\d+$/;
 const TYPES = new Set(["counter", "gauge", "histogram", "summary", "untyped"]);
 
@@ -115,8 +116,11 @@ function parseSample(line: string, at: number): Sample {
 	if (!VALUE.test(value)) throw new Error(`line ${at}: bad value "${value}"`);
 	if (timestamp !== undefined && !TIMESTAMP.test(timestamp)) throw new Error(`line ${at}: bad timestamp`);
 	if (extra.length > 0) throw new Error(`line ${at}: text after the timestamp`);
-	const number =
-		value === "NaN" ? Number.NaN : value.endsWith("Inf") ? Number(`${value.slice(0, -3)}Infinity`) : Number(value);
+	const number = /^nan$/i.test(value)
+		? Number.NaN
+		: /inf$/i.test(value)
+			? Number(`${value.slice(0, -3)}Infinity`)
+			: Number(value);
 	return { name, labels, value: number };
 }
 
