@@ -37,7 +37,7 @@ RUN cp package-lock.json /tmp/package-lock.json \
 # What the engine itself would npm-install at start into its global config directory
 # ($XDG_CONFIG_HOME/opencode): `@opencode-ai/plugin` at the engine's own version, with this package.json and
 # .gitignore (the engine's Config.ensureGitignore content). The engine skips that install when node_modules
-# exists and the lockfile's root lists every dependency of package.json; src/k8s/engine-seed.ts links this
+# exists and the lockfile's root lists every dependency of package.json; src/engine/seed.ts links this
 # directory into the state volume at start. Provider packages (@ai-sdk/openai, anthropic, openai-compatible)
 # are bundled inside the engine binary and need nothing.
 RUN mkdir -p engine-seed \

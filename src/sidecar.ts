@@ -6,9 +6,10 @@ import type { Config } from "./config/parse";
 import { CredentialsSource } from "./credentials/source";
 import { buildEngineConfig } from "./engine/config";
 import { RssWatch } from "./engine/rss-watch";
+import { seedEngine } from "./engine/seed";
 import { EngineSupervisor } from "./engine/supervisor";
 import { type Gateway, startGateway } from "./gateway/server";
-import { type KubernetesOverrides, seedEngine, startKubernetesReporter } from "./k8s/start";
+import { type KubernetesOverrides, startKubernetesReporter } from "./k8s/start";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import { Metrics, rssBytes } from "./metrics/metrics";
@@ -55,6 +56,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		? `${hardening.dumpable ? "process is dumpable: the agent's tools may read its memory (API keys, shared secret)" : "process hardening incomplete"}: ${hardening.problem}`
 		: undefined;
 	if (hardeningWarning) log.warn({ dumpable: hardening?.dumpable }, hardeningWarning);
+	const engineDir = join(config.stateDir, "engine");
 	// The metrics read these when scraped; they exist by the time anything scrapes.
 	let sessions: SessionManager | undefined;
 	let engine: EngineSupervisor | undefined;
@@ -88,7 +90,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	engine = new EngineSupervisor({
 		bin: config.engineBin,
 		workspaceDir: config.workspaceDir,
-		engineDir: join(config.stateDir, "engine"),
+		engineDir,
 		config: buildEngineConfig(gateway.url, gatewayToken),
 		startTimeoutMs: config.engineStartTimeoutMs,
 		log: log.child({ component: "engine" }),
@@ -183,7 +185,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		busy: () => manager.runningCount > 0,
 		recycle: (reason) => supervisor.recycle(reason),
 	});
-	seedEngine(config, log.child({ component: "engine" }));
+	seedEngine(engineDir, config.engineSeedDir, log.child({ component: "engine" }));
 	supervisor.start();
 	rssWatch.start();
 	return {

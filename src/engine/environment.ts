@@ -1,9 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import pkg from "../../package.json" with { type: "json" };
-
-/** The engine version installed with the sidecar (package.json pins it). */
-const ENGINE_VERSION: string = pkg.dependencies["opencode-ai"];
+import { engineConfigDir, seedEngineConfig } from "./seed";
 
 /**
  * The engine's whole environment, built from nothing (it would read provider
@@ -42,26 +39,7 @@ export function prepareEngineEnvironment(
 	for (const dir of [env.XDG_CONFIG_HOME, env.XDG_DATA_HOME, env.XDG_CACHE_HOME, env.XDG_STATE_HOME]) {
 		mkdirSync(dir as string, { recursive: true, mode: 0o700 });
 	}
-	seedPluginInstall(join(env.XDG_CONFIG_HOME as string, "opencode"));
+	// Unless the image's seed was linked before the first start (sidecar.ts), the install is marked done.
+	seedEngineConfig(engineConfigDir(engineDir));
 	return env;
-}
-
-/**
- * At start the engine runs `npm install @opencode-ai/plugin` in its config
- * directory unless that install looks done. It is only for plugins, which the
- * sidecar does not use, and a pod has no registry: pre-seed the markers so it
- * never reaches for the network.
- */
-function seedPluginInstall(dir: string): void {
-	const dependencies = { "@opencode-ai/plugin": ENGINE_VERSION };
-	mkdirSync(join(dir, "node_modules"), { recursive: true, mode: 0o700 });
-	const write = (name: string, value: unknown) => {
-		try {
-			writeFileSync(join(dir, name), JSON.stringify(value), { flag: "wx", mode: 0o600 });
-		} catch {
-			// Already there.
-		}
-	};
-	write("package.json", { dependencies });
-	write("package-lock.json", { lockfileVersion: 3, packages: { "": { dependencies } } });
 }

@@ -1,12 +1,12 @@
 import { isIPv6 } from "node:net";
 import { join } from "node:path";
+import type { Config } from "../config/parse";
 import type { PodRef } from "./event";
 
 /** Where the kubelet mounts the pod's service-account token, CA bundle and namespace. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-export type ReporterMode = "auto" | "on" | "off";
-export const REPORTER_MODES: readonly ReporterMode[] = ["auto", "on", "off"];
+export type ReporterMode = Config["kubernetesReporter"];
 
 /** How to reach the API server from inside the pod, and which pod this is. */
 export interface ClusterTarget {

@@ -4,7 +4,6 @@ import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { connectKubernetes } from "./api";
 import { detectCluster, SERVICE_ACCOUNT_DIR } from "./cluster";
-import { engineConfigDir, seedEngineConfig } from "./engine-seed";
 import { KubernetesReporter } from "./reporter";
 import type { SessionBrief } from "./summary";
 
@@ -62,19 +61,4 @@ export function startKubernetesReporter(
 		log,
 		...(overrides.retryMs === undefined ? {} : { retryMs: overrides.retryMs }),
 	});
-}
-
-/** Links the image's pre-installed engine dependencies into the state volume; a failure is logged, not fatal. */
-export function seedEngine(config: Config, log: Logger): void {
-	if (!config.engineSeedDir) return;
-	const dir = engineConfigDir(config.stateDir);
-	try {
-		const outcome = seedEngineConfig(config.engineSeedDir, dir);
-		log.debug({ dir, outcome }, "engine dependencies seeded");
-	} catch (error) {
-		log.warn(
-			{ dir, err: error instanceof Error ? error.message : String(error) },
-			"engine dependencies not seeded; the engine will try to install them",
-		);
-	}
 }

@@ -1,20 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import {
-	existsSync,
-	lstatSync,
-	mkdirSync,
-	mkdtempSync,
-	readFileSync,
-	readlinkSync,
-	rmSync,
-	writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Event as EventModel } from "kubernetes-models/v1/Event";
 import { ConfigError, parseConfig } from "../../src/config/parse";
 import { type DetectionInput, detectCluster } from "../../src/k8s/cluster";
-import { engineConfigDir, seedEngineConfig } from "../../src/k8s/engine-seed";
 import { buildEvent, kubeTime, lifecycleKind, MAX_MESSAGE } from "../../src/k8s/event";
 import { buildSummary, MAX_LISTED_SESSIONS, SUMMARY_ANNOTATION, summaryAnnotations } from "../../src/k8s/summary";
 
@@ -231,68 +219,6 @@ describe("configuration", () => {
 		for (const [env, variable] of bad) {
 			expect(() => parseConfig(env, install)).toThrow(ConfigError);
 			expect(() => parseConfig(env, install)).toThrow(new RegExp(`^${variable}: `));
-		}
-	});
-});
-
-describe("engine seed", () => {
-	function seedDir(root: string, version: string): string {
-		const seed = join(root, `seed-${version}`);
-		mkdirSync(join(seed, "node_modules", "@opencode-ai", "plugin"), { recursive: true });
-		writeFileSync(join(seed, "node_modules", "@opencode-ai", "plugin", "package.json"), JSON.stringify({ version }));
-		writeFileSync(join(seed, "package.json"), JSON.stringify({ dependencies: { "@opencode-ai/plugin": version } }));
-		writeFileSync(
-			join(seed, "package-lock.json"),
-			JSON.stringify({ packages: { "": { dependencies: { "@opencode-ai/plugin": version } } } }),
-		);
-		writeFileSync(join(seed, ".gitignore"), "node_modules\npackage.json\npackage-lock.json\nbun.lock\n.gitignore");
-		return seed;
-	}
-
-	test("links the image's node_modules into the engine's config directory and copies the manifests", () => {
-		const root = mkdtempSync(join(tmpdir(), "engine-seed-"));
-		try {
-			const config = engineConfigDir(join(root, "state"));
-			expect(config).toBe(join(root, "state", "engine", "home", ".config", "opencode"));
-			const v1 = seedDir(root, "1.0.0");
-			expect(seedEngineConfig(v1, config)).toBe("linked");
-			expect(readlinkSync(join(config, "node_modules"))).toBe(join(v1, "node_modules"));
-			// What the engine checks before installing: node_modules exists and the lockfile root lists the plugin.
-			const lock = JSON.parse(readFileSync(join(config, "package-lock.json"), "utf8"));
-			expect(Object.keys(lock.packages[""].dependencies)).toEqual(["@opencode-ai/plugin"]);
-			expect(existsSync(join(config, "node_modules", "@opencode-ai", "plugin", "package.json"))).toBe(true);
-			// Again at the next start: nothing changes.
-			expect(seedEngineConfig(v1, config)).toBe("linked");
-			// A newer image: the link and the manifests follow it.
-			const v2 = seedDir(root, "2.0.0");
-			expect(seedEngineConfig(v2, config)).toBe("linked");
-			expect(readlinkSync(join(config, "node_modules"))).toBe(join(v2, "node_modules"));
-			expect(readFileSync(join(config, "package.json"), "utf8")).toContain("2.0.0");
-		} finally {
-			rmSync(root, { recursive: true, force: true });
-		}
-	});
-
-	test("leaves a node_modules the engine installed itself alone", () => {
-		const root = mkdtempSync(join(tmpdir(), "engine-seed-"));
-		try {
-			const config = engineConfigDir(join(root, "state"));
-			mkdirSync(join(config, "node_modules"), { recursive: true });
-			writeFileSync(join(config, "package.json"), "{}");
-			expect(seedEngineConfig(seedDir(root, "1.0.0"), config)).toBe("kept");
-			expect(lstatSync(join(config, "node_modules")).isDirectory()).toBe(true);
-			expect(readFileSync(join(config, "package.json"), "utf8")).toBe("{}");
-		} finally {
-			rmSync(root, { recursive: true, force: true });
-		}
-	});
-
-	test("refuses a directory that is not a seed", () => {
-		const root = mkdtempSync(join(tmpdir(), "engine-seed-"));
-		try {
-			expect(() => seedEngineConfig(join(root, "nothing"), engineConfigDir(root))).toThrow(/not an engine seed/);
-		} finally {
-			rmSync(root, { recursive: true, force: true });
 		}
 	});
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "bun:test";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { type Config, ConfigError, parseConfig } from "../../src/config/parse";
 import { VARIABLES, type VariableName } from "../../src/config/variables";
 
@@ -242,5 +243,34 @@ describe("parseConfig rejects bad values with an error naming the variable", () 
 	it("quotes the bad value for ordinary variables", () => {
 		expect(configError({ PORT: "eighty" }).message).toContain('"eighty"');
 		expect(configError({ LOG_LEVEL: "verbose" }).message).toContain("verbose");
+	});
+});
+
+describe("the configuration layer", () => {
+	it("imports nothing from src/k8s, directly or through another module", () => {
+		const src = join(import.meta.dir, "../../src");
+		const seen = new Set<string>();
+		const visit = (file: string) => {
+			if (seen.has(file)) return;
+			seen.add(file);
+			// Type-only imports count too: they tie the layers together as much as values do.
+			for (const [, path = ""] of readFileSync(file, "utf8").matchAll(/from "(\.[^"]+)"/g)) {
+				const target = join(dirname(file), path);
+				visit(target.endsWith(".ts") ? target : `${target}.ts`);
+			}
+		};
+		for (const f of ["parse.ts", "variables.ts", "kinds.ts", "table.ts"]) visit(join(src, "config", f));
+		expect(seen.size).toBeGreaterThan(3);
+		for (const file of seen) expect(relative(src, file).startsWith("k8s")).toBe(false);
+	});
+
+	it("declares each variable once, with one Config key each, and every default parses", () => {
+		expect(new Set(VARIABLES.map((v) => v.name)).size).toBe(VARIABLES.length);
+		expect(new Set(VARIABLES.map((v) => v.key)).size).toBe(VARIABLES.length);
+		for (const v of VARIABLES) {
+			expect(v.kind.accepts.length).toBeGreaterThan(2);
+			expect(() => v.kind.parse(v.default ?? "", { installDir: INSTALL })).not.toThrow();
+		}
+		expect(Object.keys(parseConfig({}, INSTALL)).sort()).toEqual(VARIABLES.map((v) => v.key).sort());
 	});
 });

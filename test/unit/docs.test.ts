@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { configTable, tableSpan } from "../../src/config/table";
 import { VARIABLES } from "../../src/config/variables";
 import { ENGINE_TOOLS, TOOL_NAMES } from "../../src/engine/tools";
 import { ERROR_CODES, EVENT_CATALOGUE } from "../../src/events/catalogue";
@@ -12,6 +13,11 @@ const contract = readFileSync(join(root, "API_CONTRACT.md"), "utf8");
 /** A markdown table row whose first cell is `name` in backticks. */
 const rowOf = (text: string, name: string) =>
 	text.split("\n").find((line) => line.replace(/\s+/g, " ").startsWith(`| \`${name}\` |`));
+
+test("the README's configuration table is the one generated from the declarations (npm run docs:config)", () => {
+	const { start, end } = tableSpan(readme);
+	expect(readme.slice(start, end)).toBe(configTable());
+});
 
 test("the README's configuration table lists every variable with its default", () => {
 	for (const v of VARIABLES) {
