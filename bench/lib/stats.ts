@@ -9,7 +9,7 @@ export interface Summary {
 	readonly mean: number;
 }
 
-/** Nearest-rank percentile of an ascending array (`p` in 0..100). */
+/** Nearest-rank percentile of an ascending array (`p` in 0..100). Not simple-statistics: its quantile averages two samples at whole ranks; latency tools report nearest-rank. */
 export function percentile(sorted: readonly number[], p: number): number {
 	if (sorted.length === 0) return Number.NaN;
 	const rank = Math.ceil((p / 100) * sorted.length);

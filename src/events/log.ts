@@ -59,6 +59,7 @@ class IndexMismatch extends Error {}
 /**
  * A session's append-only, numbered event log: each event stored as the SSE
  * frame it is sent as (see record.ts), so replay sends the bytes it reads.
+ * Hand-written: no maintained library keeps an append-only log of SSE frames with torn-tail repair.
  *
  * Ids start at 1 and are dense; a sparse index (log-index.ts) makes replay
  * from any id a seek. A log is held open (one descriptor, its index in

@@ -27,6 +27,7 @@ export interface HttpCoreOptions {
 	readonly allowedMethods: (path: string) => string[] | undefined;
 }
 
+/** Not @elysiajs/bearer: it only extracts the token; the constant-time comparison is the part that matters. */
 function bearerMatches(header: string | null, secret: string): boolean {
 	const token = header?.match(/^Bearer\s+(.+)$/i)?.[1] ?? "";
 	const a = Buffer.from(token);

@@ -1,4 +1,7 @@
-/** Time, injected so tests can drive it (see test/support/manual-clock.ts). */
+/**
+ * Time, injected so tests can drive it (see test/support/manual-clock.ts).
+ * An interface rather than @sinonjs/fake-timers: faking the globals would also stop Bun's, Elysia's and the SDK's timers.
+ */
 export interface Clock {
 	/** Milliseconds since the epoch. */
 	now(): number;

@@ -160,7 +160,7 @@ export class Metrics {
 	}
 }
 
-/** VmRSS of a process in bytes, from /proc; undefined when unknown. */
+/** VmRSS of a process in bytes, from /proc; undefined when unknown. (One file read: pidusage would add CPU sampling we do not use.) */
 export function rssBytes(pid: number | undefined): number | undefined {
 	if (pid === undefined) return undefined;
 	try {

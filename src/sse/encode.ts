@@ -1,6 +1,7 @@
 /**
  * Server-Sent Events framing per the WHATWG spec
  * (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation).
+ * Hand-written, not better-sse or Elysia's `sse()`: the event log stores these exact bytes and streams send them from disk.
  */
 export interface SseFrame {
 	/** Event name; must not contain CR or LF. */

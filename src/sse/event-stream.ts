@@ -45,6 +45,7 @@ const HEARTBEAT = ENCODER.encode(encodeFrame({ event: "heartbeat", data: {} }));
  * than `maxQueuedBytes` pile up is dropped; it resumes with Last-Event-ID.
  *
  * Returns the stream and a `close` to end it from the server side.
+ * Hand-written, as encode.ts: a library stream (better-sse) cannot replay the log's bytes under its own backpressure.
  */
 export function openEventStream(
 	channel: EventChannel,

@@ -1,6 +1,7 @@
 /**
  * A small seeded pseudo-random generator (sfc32), so fuzz and fault runs can
  * be replayed exactly: print the seed, pass it back with `FAULT_SEED=<n>`.
+ * Not pure-rand: seeds already recorded in fault reports replay only with this generator.
  */
 export class Prng {
 	private a: number;

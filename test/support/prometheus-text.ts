@@ -4,6 +4,7 @@
  * written from the spec and independent of the writer in src/metrics, so the
  * tests can check that every line of a scrape parses and the families hang
  * together. Throws on the first violation, naming the line.
+ * Not parse-prometheus-text-format: it is lenient, and this reader exists to reject what Prometheus would.
  */
 
 export interface Sample {
