@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "./prom";
 
 interface FamilyOptions<L extends string> {
 	readonly name: string;

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import { type Counter, type Histogram, Registry } from "prom-client";
 import { SESSION_STATUSES, type SessionStatusName } from "../events/catalogue";
 import { families } from "./families";
 import { processRegistry } from "./process";
+import { type Counter, type Histogram, Registry } from "./prom";
 
 /** What the metrics read from the rest of the sidecar when scraped. */
 export interface MetricSources {

@@ -1,5 +1,5 @@
-import type { Histogram } from "prom-client";
 import { isTerminal, type StoredEvent } from "../events/catalogue";
+import type { Histogram } from "./prom";
 
 /** What the timings need to know about the session an event belongs to. */
 export interface TimedSession {

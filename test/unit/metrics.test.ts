@@ -1,11 +1,12 @@
 import { describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Registry } from "prom-client";
 import type { SessionStatusName, StoredEvent } from "../../src/events/catalogue";
 import { families } from "../../src/metrics/families";
 import { Metrics } from "../../src/metrics/metrics";
 import { NOT_UNDER_BUN } from "../../src/metrics/process";
+import * as PromClient from "prom-client";
+import { Registry } from "../../src/metrics/prom";
 import { RunTimings } from "../../src/metrics/run-timings";
 import { Prng } from "../support/prng";
 import { parseExposition } from "../support/prometheus-text";
@@ -192,6 +193,14 @@ describe("the standard process series", () => {
 		expect(Math.abs(value("process_start_time_seconds") - started)).toBeLessThan(5);
 		expect(value("nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
 		expect(families.get("nodejs_eventloop_lag_seconds")?.type).toBe("gauge");
+	});
+
+	it("are prom-client's default series but those that read nothing under Bun", async () => {
+		const all = new PromClient.Registry();
+		PromClient.collectDefaultMetrics({ register: all });
+		const defaults = [...parseExposition(await all.metrics()).keys()];
+		const ours = [...parseExposition(await scrape()).keys()].filter((n) => !n.startsWith("opencode_sidecar_"));
+		expect(ours).toEqual(defaults.filter((n) => !(NOT_UNDER_BUN as readonly string[]).includes(n)));
 	});
 
 	it("leave out what reads nothing under Bun", async () => {
