@@ -1,11 +1,11 @@
 import { describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import * as PromClient from "prom-client";
 import type { SessionStatusName, StoredEvent } from "../../src/events/catalogue";
 import { families } from "../../src/metrics/families";
 import { Metrics } from "../../src/metrics/metrics";
 import { NOT_UNDER_BUN } from "../../src/metrics/process";
-import * as PromClient from "prom-client";
 import { Registry } from "../../src/metrics/prom";
 import { RunTimings } from "../../src/metrics/run-timings";
 import { Prng } from "../support/prng";
