@@ -75,6 +75,9 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	const gateway = startGateway({
 		token: gatewayToken,
 		resolve: async (engineSessionId) => sessions?.resolveCredentials(engineSessionId),
+		...(config.credentialsUrl && config.sharedSecret
+			? { renew: async (engineSessionId: string, rejected: string) => sessions?.renewKey(engineSessionId, rejected) }
+			: {}),
 		log: log.child({ component: "gateway" }),
 		idleTimeoutMs: config.providerIdleTimeoutMs,
 		expectedRefusal: (engineSessionId) => engine?.isWarmUpSession(engineSessionId) === true,
@@ -137,10 +140,13 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		options.kubernetes,
 	);
 	if (reporter) sessions.onLifecycle((e) => reporter.record(e));
+	const manager = sessions;
+	// What the gateway reports about provider calls, routed by engine session (subscribed once).
+	gateway.onSignal((signal) => manager.onGatewaySignal(signal));
 	const loading = clock.now();
-	sessions.init();
+	manager.init();
 	// Start costs O(running sessions): this says what it cost (ended sessions are read from their records only).
-	log.info({ sessions: sessions.list().length, load_ms: Math.round(clock.now() - loading) }, "stored sessions loaded");
+	log.info({ sessions: manager.list().length, load_ms: Math.round(clock.now() - loading) }, "stored sessions loaded");
 	streams = new StreamHub({
 		heartbeatMs: config.heartbeatIntervalMs,
 		maxQueuedBytes: config.streamBufferBytes,
@@ -151,7 +157,6 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		onDropped: () => metrics.subscribersDropped.inc(),
 	});
 	let draining = false;
-	const manager = sessions;
 	const hub = streams;
 	const supervisor = engine;
 	const app = createApp({

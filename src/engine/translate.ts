@@ -3,6 +3,7 @@ import type { LoggedEvent, Usage } from "../events/catalogue";
 import { isoTime } from "../lib/clock";
 import { type EngineEvent, isObject, type Json, num, str } from "./events";
 import { errorOutcome, type RunOutcome, retryError } from "./outcome";
+import { translateTool } from "./tool-part";
 
 export type { RunOutcome } from "./outcome";
 
@@ -46,16 +47,7 @@ export interface PartProgress {
 	readonly resultAnnounced: boolean;
 }
 
-/** Tools whose input names the one file they change. */
-const EDITING_TOOLS = new Set(["write", "edit", "multiedit"]);
-/**
- * Tools that may change any file. The engine's `patch` part lists what changed
- * in the workspace during a step, including other sessions' concurrent changes
- * to the shared workspace, so its files are attributed to this session only
- * for steps where one of these ran.
- */
-const BROAD_TOOLS = new Set(["bash", "apply_patch", "task"]);
-const EMPTY_USAGE: Usage = {
+export const EMPTY_USAGE: Usage = {
 	input_tokens: 0,
 	output_tokens: 0,
 	reasoning_tokens: 0,
@@ -318,7 +310,11 @@ export class RunTranslator {
 				break;
 			}
 			case "tool":
-				this.tool(part, state, events, timestamp);
+				translateTool(part, state, events, timestamp, {
+					broad: (id) => this.broadSteps.add(id),
+					noteFile: (path) => this.noteFile(path),
+					redact: this.options.redact,
+				});
 				break;
 			case "patch": {
 				if (!this.broadSteps.has(messageID)) break;
@@ -332,87 +328,6 @@ export class RunTranslator {
 					this.addUsage(part);
 				}
 				break;
-		}
-	}
-
-	private tool(part: Json, state: PartState, events: LoggedEvent[], timestamp: string): void {
-		const tool = str(part.tool) ?? "unknown";
-		const callID = str(part.callID) ?? str(part.id) ?? "";
-		const s = isObject(part.state) ? part.state : {};
-		const status = str(s.status);
-		const input = isObject(s.input) ? s.input : {};
-		if (status === "pending" || status === undefined) return;
-		if (BROAD_TOOLS.has(tool)) this.broadSteps.add(state.messageID);
-		if (!state.callAnnounced) {
-			state.callAnnounced = true;
-			events.push({
-				event: "tool_call",
-				data: { tool, args: input, call_id: callID, timestamp },
-			});
-		}
-		const metadata = isObject(s.metadata) ? s.metadata : {};
-		const live = str(metadata.output);
-		if (status === "running" && live !== undefined && live.length > state.emitted) {
-			const delta = live.slice(state.emitted);
-			state.emitted = live.length;
-			events.push({
-				event: "output",
-				data: {
-					type: "stdout",
-					text: delta,
-					source: "tool",
-					tool,
-					call_id: callID,
-					timestamp,
-				},
-			});
-		}
-		if ((status === "completed" || status === "error") && !state.resultAnnounced) {
-			state.resultAnnounced = true;
-			if (status === "completed") {
-				if (EDITING_TOOLS.has(tool)) {
-					const path = str(input.filePath) ?? str(input.path);
-					if (path) this.noteFile(path);
-				}
-				const { output: _duplicate, ...rest } = metadata;
-				events.push({
-					event: "tool_result",
-					data: {
-						tool,
-						result: {
-							output: str(s.output) ?? "",
-							title: str(s.title) ?? "",
-							metadata: rest,
-						},
-						call_id: callID,
-						is_error: false,
-						timestamp,
-					},
-				});
-			} else {
-				const error = this.options.redact(str(s.error) ?? "tool failed");
-				events.push({
-					event: "output",
-					data: {
-						type: "stderr",
-						text: error,
-						source: "tool",
-						tool,
-						call_id: callID,
-						timestamp,
-					},
-				});
-				events.push({
-					event: "tool_result",
-					data: {
-						tool,
-						result: { error },
-						call_id: callID,
-						is_error: true,
-						timestamp,
-					},
-				});
-			}
 		}
 	}
 

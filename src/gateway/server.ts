@@ -2,7 +2,13 @@ import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "../lib/clock";
 import { FORMAT_PATH, PROVIDERS, type ProviderName } from "../providers/catalogue";
-import { type CredentialResolver, type SessionCredentials, scrub } from "./credentials";
+import {
+	type CredentialResolver,
+	type GatewaySignal,
+	type KeyRenewal,
+	type SessionCredentials,
+	scrub,
+} from "./credentials";
 import { rewriteBody } from "./rewrite";
 import { type TokenCounts, UsageSniffer } from "./usage";
 
@@ -18,6 +24,8 @@ import { type TokenCounts, UsageSniffer } from "./usage";
  */
 export interface Gateway {
 	readonly url: string;
+	/** Subscribes to what the gateway reports about each engine session's calls. */
+	onSignal(listener: (signal: GatewaySignal) => void): () => void;
 	stop(): Promise<void>;
 }
 
@@ -25,6 +33,8 @@ export interface GatewayOptions {
 	/** Token the engine presents (as its provider API key). */
 	readonly token: string;
 	readonly resolve: CredentialResolver;
+	/** Asked once for a new key when the provider answers 401 (with CREDENTIALS_URL); absent otherwise. */
+	readonly renew?: KeyRenewal;
 	readonly log: Logger;
 	readonly fetch?: typeof fetch;
 	readonly port?: number;
@@ -79,8 +89,24 @@ export function startGateway(options: GatewayOptions): Gateway {
 	const doFetch = options.fetch ?? fetch;
 	const clock = options.clock ?? systemClock;
 	const log = options.log;
+	const listeners = new Set<(signal: GatewaySignal) => void>();
+	const emit = (signal: GatewaySignal) => {
+		for (const l of listeners) {
+			try {
+				l(signal);
+			} catch (error) {
+				log.warn({ err: String(error), kind: signal.kind }, "gateway signal listener failed");
+			}
+		}
+	};
 
-	async function forward(req: Request, creds: SessionCredentials, format: keyof typeof FORMAT_PATH, rest: string) {
+	async function forward(
+		req: Request,
+		engineSessionId: string,
+		creds: SessionCredentials,
+		format: keyof typeof FORMAT_PATH,
+		rest: string,
+	) {
 		const started = performance.now();
 		let input: unknown;
 		try {
@@ -92,7 +118,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 			return providerError(400, "gateway: request body must be a JSON object", "invalid_request_error");
 		}
 		const { body, notices } = rewriteBody(format, input as Record<string, unknown>, creds);
-		for (const n of notices) creds.notice(n);
+		for (const message of notices) emit({ kind: "notice", engineSessionId, message });
 		const headers = new Headers();
 		for (const [k, v] of req.headers) if (!DROP_REQUEST.has(k.toLowerCase())) headers.set(k, v);
 		headers.set("content-type", "application/json");
@@ -113,7 +139,8 @@ export function startGateway(options: GatewayOptions): Gateway {
 				stalled = true;
 				const seconds = options.idleTimeoutMs / 1000;
 				log.warn({ session_id: creds.sessionId, provider: creds.provider, seconds }, "provider stalled");
-				creds.stalled(`the provider sent nothing for ${seconds}s (PROVIDER_IDLE_TIMEOUT)`);
+				const message = `the provider sent nothing for ${seconds}s (PROVIDER_IDLE_TIMEOUT)`;
+				emit({ kind: "stalled", engineSessionId, message });
 				onStall?.();
 				upstreamAbort.abort();
 			}, options.idleTimeoutMs);
@@ -132,10 +159,12 @@ export function startGateway(options: GatewayOptions): Gateway {
 				signal: upstreamAbort.signal,
 			});
 		};
+		const renew = options.renew;
+		emit({ kind: "call", engineSessionId, provider: creds.provider });
 		armIdle();
 		try {
 			upstream = await call(key);
-			if (upstream.status === 401 && creds.renew) {
+			if (upstream.status === 401 && renew) {
 				// Keys rotate: ask the backend once for a new one and make the same call again with it.
 				const refused = upstream;
 				const text = await refused.text().catch(() => "");
@@ -145,10 +174,10 @@ export function startGateway(options: GatewayOptions): Gateway {
 					"provider answered 401; fetching a new key",
 				);
 				cancelIdle?.(); // the credentials endpoint has its own timeout
-				const renewed = await creds.renew(key);
+				const renewed = await renew(engineSessionId, key);
 				if (renewed === undefined || req.signal.aborted) {
 					done();
-					creds.upstreamStatus?.(401);
+					emit({ kind: "upstream", engineSessionId, status: 401 });
 					const out = new Headers();
 					for (const [k, v] of refused.headers) if (!DROP_RESPONSE.has(k.toLowerCase())) out.set(k, v);
 					return new Response(clean(text), { status: 401, headers: out });
@@ -167,7 +196,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 			return providerError(502, `provider unreachable: ${reason}`, "api_error");
 		}
 		options.observer?.call(creds.provider, upstream.status, performance.now() - started);
-		creds.upstreamStatus?.(upstream.status);
+		emit({ kind: "upstream", engineSessionId, status: upstream.status });
 		const out = new Headers();
 		for (const [k, v] of upstream.headers) if (!DROP_RESPONSE.has(k.toLowerCase())) out.set(k, v);
 		if (!upstream.ok || !upstream.body) {
@@ -249,7 +278,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 			}
 			const engineSession = req.headers.get("x-session-id");
 			const creds = engineSession ? await options.resolve(engineSession) : undefined;
-			if (!creds) {
+			if (!creds || !engineSession) {
 				const expected = engineSession !== null && options.expectedRefusal?.(engineSession) === true;
 				log[expected ? "debug" : "warn"](
 					{ engine_session_id: engineSession, provider },
@@ -260,11 +289,15 @@ export function startGateway(options: GatewayOptions): Gateway {
 			if (creds.provider !== provider) {
 				return providerError(400, "gateway: provider does not match the session", "invalid_request_error");
 			}
-			return forward(req, creds, spec.format, `${rest}${url.search}`);
+			return forward(req, engineSession, creds, spec.format, `${rest}${url.search}`);
 		},
 	});
 	return {
 		url: `http://127.0.0.1:${server.port}`,
+		onSignal(listener) {
+			listeners.add(listener);
+			return () => listeners.delete(listener);
+		},
 		async stop() {
 			await server.stop(true);
 		},

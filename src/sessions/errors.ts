@@ -12,8 +12,13 @@ export class SessionNotContinuable extends AppError {
 export class CredentialsUnavailable extends AppError {
 	readonly code = "credentials_unavailable";
 	readonly status = 409;
-	constructor() {
-		super("the session's API key is no longer held (the sidecar restarted); send api_key with the message");
+	/** `cause`: why CREDENTIALS_URL did not give it. */
+	constructor(cause?: string) {
+		super(
+			cause === undefined
+				? "the session's API key is no longer held (the sidecar restarted); send api_key with the message"
+				: `the session's API key is no longer held (the sidecar restarted) and was not fetched: ${cause}; send api_key with the message`,
+		);
 	}
 }
 

@@ -76,7 +76,7 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 			async ({ params, body, set }) => {
 				sessions.get(params.id); // 404 before asking the engine about the agent
 				const agent = body.agent === undefined ? undefined : await sessions.agents.choose(body.agent);
-				const { status, queued } = sessions.followUp(params.id, body.prompt, body.api_key, agent);
+				const { status, queued } = await sessions.followUp(params.id, body.prompt, body.api_key, agent);
 				set.status = 202;
 				return { session_id: status.session_id, status: status.status, queued };
 			},

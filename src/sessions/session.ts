@@ -7,6 +7,7 @@ import type { Cancel } from "../lib/clock";
 import { isoTime } from "../lib/clock";
 import { type RunEnd, terminalEvents } from "./lifecycle";
 import { isEnded, type SessionRecord, toStatus } from "./record";
+import { INITIAL_RUN, type RunState } from "./run-effects";
 import type { SessionStatus } from "./schemas";
 import type { SessionStore } from "./store";
 
@@ -16,18 +17,12 @@ import type { SessionStore } from "./store";
  * in memory.
  */
 export class Session {
+	/** The key and call parameters; held or dropped as the run machine says (`dropKey`). */
 	credentials: SessionCredentials | undefined;
-	stopTimeout: Cancel | undefined;
-	/** Follow-up prompts waiting for the current run to complete. */
-	readonly queue: string[] = [];
-	/** Set while the run waits for the engine to come back and resume it. */
-	awaitingResume = false;
-	/** The first prompt of a run the engine has not taken yet. */
-	launching: string | undefined;
-	/** Provider retries the engine made in the current run. */
-	retries = 0;
-	/** HTTP status of the provider's latest response, as the gateway saw it. */
-	lastUpstreamStatus: number | undefined;
+	/** The run's state: written only by the executor, from the run machine (run-machine.ts). */
+	run: RunState = INITIAL_RUN;
+	/** The executor's handle on the run's SESSION_TIMEOUT timer. */
+	timer: Cancel | undefined;
 
 	private readonly notices = new Set<string>();
 	/** Live output held back so the next pieces of the same stream join it (see `holdOutput`). */
@@ -46,6 +41,16 @@ export class Session {
 
 	get ended(): boolean {
 		return isEnded(this.record);
+	}
+
+	/** The run waits for the engine (or its key) to come back. */
+	get awaitingResume(): boolean {
+		return this.run.phase === "awaiting";
+	}
+
+	/** The prompt of a run the engine has not taken yet. */
+	get launching(): string | undefined {
+		return this.run.prompt;
 	}
 
 	status(): SessionStatus {
@@ -120,18 +125,12 @@ export class Session {
 
 	/**
 	 * Ends the current run: the final `status` and the terminal event, the
-	 * record saved and the log flushed to disk. The credentials are kept only
-	 * after a completed run (a follow-up may continue the session); otherwise
-	 * dropped. Returns false if the run had already ended.
+	 * record saved and the log flushed to disk. Returns false if the run had
+	 * already ended.
 	 */
 	end(end: RunEnd, nowMs: number): boolean {
 		if (this.ended) return false;
-		this.stopTimeout?.();
-		this.stopTimeout = undefined;
 		this.translator.endRun();
-		this.awaitingResume = false;
-		this.launching = undefined;
-		if (end.status !== "completed") this.credentials = undefined;
 		const timestamp = isoTime(nowMs);
 		const r = this.record;
 		r.status = end.status;

@@ -131,6 +131,50 @@ describe("a sidecar SIGKILLed mid-run and started again with CREDENTIALS_URL", (
 	});
 });
 
+describe("a follow-up after a sidecar restart, without api_key", () => {
+	test("fetches the key (reason restart) and the new run completes; a failed fetch answers 409 naming the cause", async () => {
+		const dirs = e2e.makeDirs();
+		const first = await e2e.start({ dirs, env: withBackend() });
+		const s = await startRun(first, "sk-before", [{ kind: "text", text: "First run done." }]);
+		const failing = await startRun(first, "sk-before-too", [{ kind: "text", text: "Also done." }]);
+		for (const id of [s.id, failing.id]) {
+			expect((await events(first, id)).at(-1)).toMatchObject({ event: "complete" });
+		}
+		await first.stop();
+		const fetched = e2e.newKey("sk-followup-fetched", [{ kind: "text", text: "Continued after the restart." }]);
+		backend.answer(s.id, { kind: "key", key: fetched });
+		backend.answer(failing.id, { kind: "status", status: 404 });
+
+		const second = await e2e.start({ dirs, env: withBackend() });
+		const send = (id: string) =>
+			fetch(`${second.url}/sessions/${id}/messages`, {
+				method: "POST",
+				headers: { ...auth, "content-type": "application/json" },
+				body: JSON.stringify({ prompt: "Now the second part." }),
+			});
+		const res = await send(s.id);
+		const text = await res.text();
+		e2e.bodies.push(text);
+		expect(res.status).toBe(202);
+		expect(JSON.parse(text)).toMatchObject({ session_id: s.id, status: "running", queued: 0 });
+		expect(backend.asks.filter((a) => a.session_id === s.id)).toEqual([
+			{ session_id: s.id, provider: "openai-compatible", reason: "restart", authorization: `Bearer ${SECRET}` },
+		]);
+		const all = await events(second, s.id);
+		expect(all.at(-1)).toMatchObject({ event: "complete", data: { final_message: "Continued after the restart." } });
+		expect(e2e.llm.requests.filter((r) => r.key === fetched)).toHaveLength(1);
+
+		const refused = await send(failing.id);
+		const body = await refused.text();
+		e2e.bodies.push(body);
+		expect(refused.status).toBe(409);
+		expect(JSON.parse(body)).toMatchObject({ code: "credentials_unavailable" });
+		expect(body).toContain("the credentials endpoint answered HTTP 404");
+		expect(await status(second, failing.id)).toMatchObject({ status: "completed" });
+		await second.stop();
+	});
+});
+
 describe("a provider 401 in the middle of a run", () => {
 	let sidecar: SidecarProcess;
 	beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { SessionCredentials } from "../../src/gateway/credentials";
+import type { GatewaySignal, SessionCredentials } from "../../src/gateway/credentials";
 import { type Gateway, startGateway } from "../../src/gateway/server";
 import { createLogger } from "../../src/lib/log";
 import { ManualClock } from "../support/manual-clock";
@@ -26,12 +26,7 @@ function creds(over: Partial<SessionCredentials>): SessionCredentials {
 		model: "gw-model",
 		temperature: 0.1,
 		maxTokens: 77,
-		notice: (m) => notices.push(m),
 		...over,
-		stalled: (message) => {
-			stalls.push({ session: over.sessionId ?? "", message });
-			onStall?.();
-		},
 	};
 }
 
@@ -44,7 +39,16 @@ beforeAll(async () => {
 		idleTimeoutMs: IDLE_MS,
 		clock,
 	});
+	gateway.onSignal(listen);
 });
+
+/** The gateway reports; here the test is the sessions layer that listens. */
+function listen(signal: GatewaySignal): void {
+	if (signal.kind === "notice") notices.push(signal.message);
+	if (signal.kind !== "stalled") return;
+	stalls.push({ session: sessions.get(signal.engineSessionId)?.sessionId ?? "", message: signal.message });
+	onStall?.();
+}
 
 afterAll(async () => {
 	await gateway?.stop();
@@ -142,6 +146,25 @@ test("forwards with the session's key, model and limits, and without the engine'
 	expect(JSON.stringify(seen?.headers)).not.toContain(TOKEN);
 });
 
+test("reports each call as signals keyed by the engine session: started, then the provider's status", async () => {
+	const seen: GatewaySignal[] = [];
+	const stop = gateway.onSignal((signal) => {
+		if (signal.engineSessionId === "ses_signals") seen.push(signal);
+	});
+	const c = creds({});
+	sessions.set("ses_signals", c);
+	llm.script(c.apiKey, [{ kind: "error", status: 429, message: "slow down" }]);
+	const res = await call("/openai-compatible/chat/completions", { token: TOKEN, session: "ses_signals" });
+	expect(res.status).toBe(429);
+	await res.text();
+	stop();
+	expect(seen).toEqual([
+		{ kind: "call", engineSessionId: "ses_signals", provider: "openai-compatible" },
+		{ kind: "upstream", engineSessionId: "ses_signals", status: 429 },
+	]);
+	expect(JSON.stringify(seen)).not.toContain(c.apiKey);
+});
+
 test("scrubs the key out of a provider's error body", async () => {
 	const c = creds({ provider: "anthropic" });
 	sessions.set("ses_d", c);
@@ -234,6 +257,7 @@ test("a provider that never answers is cut after the idle timeout with a 504", a
 				called?.();
 			})) as unknown as typeof fetch,
 	});
+	silent.onSignal(listen);
 	try {
 		const c = creds({ sessionId: "mute-session" });
 		sessions.set("ses_mute", c);

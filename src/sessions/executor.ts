@@ -1,0 +1,231 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config/parse";
+import { engineModelFor } from "../engine/config";
+import type { Engine } from "../engine/engine";
+import { toolSwitches } from "../engine/tools";
+import type { Clock } from "../lib/clock";
+import type { Logger } from "../lib/log";
+import { withTimeout } from "../lib/timeout";
+import type { AgentRequests } from "./agent-requests";
+import type { LifecycleObservers } from "./observers";
+import type { SessionRegistry } from "./registry";
+import type { RunEffect, RunInput, RunSettings } from "./run-effects";
+import { runTransition } from "./run-machine";
+import type { Session } from "./session";
+import type { SessionStore } from "./store";
+import type { WorkspaceRuns } from "./workspace-runs";
+
+export interface ExecutorDeps {
+	readonly config: Config;
+	readonly store: SessionStore;
+	readonly engine: Engine;
+	readonly clock: Clock;
+	readonly log: Logger;
+	readonly registry: SessionRegistry;
+	readonly requests: AgentRequests;
+	readonly observers: LifecycleObservers;
+	readonly workspace: WorkspaceRuns;
+}
+
+/**
+ * Feeds inputs to a session's run machine and applies the effects it answers, in order, after
+ * the reducer has returned: the only writer of `session.run`. Engine calls (launch, abort) run
+ * asynchronously and report back as inputs.
+ */
+export class RunExecutor {
+	private readonly settings: RunSettings;
+	/** Completed runs whose workspace scan is under way. */
+	private readonly finishing = new Set<Session>();
+
+	constructor(private readonly deps: ExecutorDeps) {
+		this.settings = {
+			sessionTimeoutMs: deps.config.sessionTimeoutMs,
+			maxRetries: deps.config.providerMaxRetries,
+			resumeInterrupted: deps.config.resumeInterrupted,
+		};
+	}
+
+	/** One input; resolves when the engine aborts it asked for are done (a cancel waits for them). */
+	dispatch(session: Session, input: RunInput): Promise<void> {
+		const { state, effects } = runTransition(session.run, input, this.settings, this.deps.clock.now());
+		session.run = state;
+		const aborts: Promise<void>[] = [];
+		for (const e of effects) {
+			if (e.type === "abort") aborts.push(this.abortInEngine(session));
+			else this.apply(session, e);
+		}
+		if (effects.some((e) => e.type === "end")) this.prune();
+		return Promise.all(aborts).then(() => undefined);
+	}
+
+	private apply(session: Session, e: Exclude<RunEffect, { type: "abort" }>): void {
+		const { clock, log } = this.deps;
+		switch (e.type) {
+			case "begin":
+				// A new run (or a resumed one): its engine messages are the ones created from now on.
+				session.translator.beginRun(clock.now());
+				session.begin(clock.now());
+				this.deps.observers.announce(session);
+				return;
+			case "launch":
+				// After the reducer and the handler that gave the input (an engine event) have returned.
+				queueMicrotask(() => void this.launch(session, e.run, e.prompt));
+				return;
+			case "store":
+				session.emit(e.event);
+				return;
+			case "suspend":
+				session.translator.endRun();
+				return;
+			case "armTimer":
+				session.timer?.();
+				session.timer = clock.setTimeout(() => {
+					session.timer = undefined;
+					void this.dispatch(session, { type: "timeout", run: e.run });
+				}, e.ms);
+				return;
+			case "cancelTimer":
+				session.timer?.();
+				session.timer = undefined;
+				return;
+			case "end": {
+				// A completed run was scanned before it ended (see finishCompleted); any other is scanned now, after.
+				if (e.end.status !== "completed") void this.deps.workspace.scan(session);
+				this.deps.requests.forget(session);
+				session.end(e.end, clock.now());
+				this.deps.observers.announce(session);
+				const r = session.record;
+				const level = e.end.status === "completed" || e.end.status === "cancelled" ? "info" : "warn";
+				log[level](
+					{ session_id: r.session_id, status: r.status, code: r.error?.code, last_event_id: session.channel.lastId },
+					"session ended",
+				);
+				return;
+			}
+			case "dropKey":
+				session.credentials = undefined;
+		}
+	}
+
+	/**
+	 * The engine's part of a run: create the engine session if there is none yet and send the
+	 * prompt; the outcome goes back to the machine (`launched`, `launchFailed`), which decides.
+	 */
+	private async launch(session: Session, run: number, prompt: string): Promise<void> {
+		const { engine, log, store, config, clock } = this.deps;
+		const current = () => session.run.run === run && session.run.phase === "launching" && !session.run.closed;
+		if (!current()) return;
+		// A relaunch after the engine went away under the launch (the translator set the run aside).
+		if (!session.translator.inRun) session.translator.beginRun();
+		try {
+			if (!session.record.engine_session_id) {
+				const engineId = await withTimeout(
+					clock,
+					config.engineCallTimeoutMs,
+					engine.createSession(`sidecar ${session.id}`),
+				);
+				session.record.engine_session_id = engineId;
+				this.deps.registry.bindEngine(engineId, session);
+				store.save(session.record);
+				log.info({ session_id: session.id, engine_session_id: engineId }, "engine session created");
+			}
+			if (!current()) return;
+			// Before the engine has the prompt: everything the run changes is after this.
+			await this.deps.workspace.begin(session.id);
+			if (!current()) return;
+			// Bounded by the engine's start timeout; not counted in the engine call's own.
+			await engine.whenWarm();
+			const engineId = session.record.engine_session_id;
+			if (!engineId) throw new Error("session has no engine session");
+			await withTimeout(
+				clock,
+				config.engineCallTimeoutMs,
+				engine.prompt(engineId, {
+					text: prompt,
+					...(session.record.system_prompt === undefined ? {} : { system: session.record.system_prompt }),
+					tools: toolSwitches(session.record.enabled_tools, session.record.read_only),
+					model: engineModelFor(session.record.provider),
+					...(session.record.agent === undefined ? {} : { agent: session.record.agent }),
+				}),
+			);
+			await this.dispatch(session, { type: "launched", run });
+		} catch (error) {
+			if (session.ended || session.run.closed) return;
+			const wentAway = await this.engineWentAway(session);
+			if (wentAway) log.warn({ session_id: session.id, err: String(error) }, "engine went away while starting the run");
+			else if (session.run.phase === "launching")
+				log.error({ session_id: session.id, err: String(error) }, "engine refused the run");
+			await this.dispatch(session, {
+				type: "launchFailed",
+				run,
+				wentAway,
+				reason: "the engine went away while the run was starting",
+			});
+		}
+	}
+
+	/**
+	 * The engine completed the run: SESSION_TIMEOUT stops while the workspace is scanned, so that
+	 * its `complete` event lists every file the run changed; then the run ends (unless it was ended
+	 * meanwhile, e.g. cancelled).
+	 */
+	async finishCompleted(session: Session): Promise<void> {
+		if (this.finishing.has(session)) return;
+		this.finishing.add(session);
+		await this.dispatch(session, { type: "engineFinished" });
+		const changed = await this.deps.workspace.scan(session);
+		this.finishing.delete(session);
+		if (session.ended) return; // cancelled or timed out meanwhile; the changes are recorded
+		const t = session.translator;
+		const filesModified = [...new Set([...t.filesModified, ...changed])];
+		const end = { status: "completed", finalMessage: t.finalMessage, filesModified, usage: t.usage } as const;
+		await this.dispatch(session, { type: "engineEnded", end });
+	}
+
+	/**
+	 * After a failed engine call: did the engine go away (exited, recycled, its stream lost),
+	 * rather than refuse? A process that just died may not have been seen exiting yet: one
+	 * health check gives it the time.
+	 */
+	private async engineWentAway(session: Session): Promise<boolean> {
+		const { engine } = this.deps;
+		if (session.awaitingResume || !engine.ready) return true;
+		await engine.healthy(1000);
+		return session.awaitingResume || !engine.ready;
+	}
+
+	async abortInEngine(session: Session): Promise<void> {
+		const engineId = session.record.engine_session_id;
+		if (!engineId || !this.deps.engine.ready) return;
+		try {
+			await withTimeout(this.deps.clock, this.deps.config.engineCallTimeoutMs, this.deps.engine.abort(engineId));
+		} catch (error) {
+			this.deps.log.warn({ session_id: session.id, err: String(error) }, "engine abort failed");
+		}
+	}
+
+	/** Keeps at most MAX_STORED_SESSIONS ended sessions on disk, removing the oldest. */
+	prune(): void {
+		for (const s of this.deps.registry.prune(this.deps.config.maxStoredSessions)) {
+			void this.dispatch(s, { type: "prune" });
+			s.channel.log.close();
+			rmSync(join(this.deps.store.root, s.id), { recursive: true, force: true });
+			this.deps.workspace.forget(s.id);
+			this.deps.log.info({ session_id: s.id }, "old session removed (MAX_STORED_SESSIONS)");
+			// Its conversation too: the engine's database would otherwise grow with every session the pod ever ran.
+			const engineId = s.record.engine_session_id;
+			if (engineId) void this.deleteInEngine(s.id, engineId);
+		}
+	}
+
+	private async deleteInEngine(sessionId: string, engineId: string): Promise<void> {
+		const { engine, config, clock, log } = this.deps;
+		try {
+			await engine.whenWarm();
+			await withTimeout(clock, config.engineCallTimeoutMs, engine.deleteSession(engineId));
+		} catch (error) {
+			log.warn({ session_id: sessionId, err: String(error) }, "engine copy of a removed session not deleted");
+		}
+	}
+}

@@ -1,0 +1,67 @@
+import type { Logger } from "../lib/log";
+import type { Change } from "../workspace/diff";
+import { mergeChanges, type WorkspaceTracker, withoutOthersEdits } from "../workspace/tracker";
+import type { FileChange } from "./diff";
+import type { SessionRegistry } from "./registry";
+import type { Session } from "./session";
+import type { SessionStore } from "./store";
+
+export interface WorkspaceRunsDeps {
+	readonly tracker: WorkspaceTracker;
+	readonly registry: SessionRegistry;
+	readonly store: SessionStore;
+	readonly log: Logger;
+}
+
+/** What each run changed in the workspace (the tracker's scans), folded into the session's record. */
+export class WorkspaceRuns {
+	constructor(private readonly deps: WorkspaceRunsDeps) {}
+
+	/** Before the engine has the prompt: everything the run changes is after this. */
+	begin(sessionId: string): Promise<void> {
+		return this.deps.tracker.begin(sessionId);
+	}
+
+	/** The tracked changes as diffs. */
+	describe(sessionId: string, changes: Readonly<Record<string, Change>>): Promise<FileChange[]> {
+		return this.deps.tracker.describe(sessionId, changes);
+	}
+
+	forget(sessionId: string): void {
+		this.deps.tracker.forget(sessionId);
+	}
+
+	/** What the run changed in the workspace, folded into the session's record; the paths. */
+	async scan(session: Session): Promise<string[]> {
+		try {
+			const all = await this.deps.tracker.end(session.id);
+			const changes = withoutOthersEdits(all, this.othersEdits(session));
+			const r = session.record;
+			r.workspace_changes = mergeChanges(r.workspace_changes ?? {}, changes);
+			const paths = [...changes.added, ...changes.modified, ...changes.deleted];
+			if (session.ended && paths.length > 0) {
+				r.files_modified = [...new Set([...r.files_modified, ...paths])];
+				this.deps.store.save(r);
+			}
+			return paths;
+		} catch (error) {
+			this.deps.log.warn({ session_id: session.id, err: String(error) }, "workspace scan failed");
+			return [];
+		}
+	}
+
+	/**
+	 * Files that other sessions' own write/edit calls changed, which this session's did not: a change the
+	 * workspace tracker sees during this run is this session's unless another session's tool says it made it.
+	 */
+	private othersEdits(session: Session): Set<string> {
+		const mine = new Set(session.translator.filesModified);
+		const since = session.record.started_at ?? "";
+		const others = new Set<string>();
+		for (const s of this.deps.registry.all()) {
+			if (s === session || (s.ended && (s.record.ended_at ?? "") < since)) continue;
+			for (const f of s.translator.filesModified) if (!mine.has(f)) others.add(f);
+		}
+		return others;
+	}
+}
