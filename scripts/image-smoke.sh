@@ -191,6 +191,11 @@ pcomm=$(tr '\0' ' ' <"/proc/$pid1/cmdline")
 say "PID 1 of the container: $pcomm(uid $puid, gid $pgid)"
 [ "$puid" = "$uid" ] || fail "runs as uid $puid, not $uid"
 case "$pcomm" in /usr/local/bin/bun*) ;; *) fail "PID 1 is not Bun: $pcomm" ;; esac
+# A non-dumpable process's /proc files belong to root, so another process of uid 10001 (the agent's tools)
+# cannot read its memory or environment (issue 10: src/security/harden.ts runs prctl through bun:ffi).
+environ_owner=$(stat -c %u "/proc/$pid1/environ")
+say "PID 1 non-dumpable: /proc/$pid1/environ owned by uid $environ_owner"
+[ "$environ_owner" = 0 ] || fail "PID 1 is dumpable: /proc/$pid1/environ is owned by uid $environ_owner, readable by the agent's uid"
 
 healthz=$(curl -s -w ' %{http_code}' "$base/healthz")
 say "GET /healthz -> $healthz"

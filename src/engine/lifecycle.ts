@@ -354,3 +354,10 @@ function restartAfter(s: EngineState, delayMs: number, effects: LifecycleEffect[
 		],
 	};
 }
+
+/** The watchdog's schedule (ENGINE_HEALTH_INTERVAL, ENGINE_HEALTH_TIMEOUT, ENGINE_HEALTH_FAILURES). */
+export interface WatchdogSettings {
+	readonly intervalMs: number;
+	readonly timeoutMs: number;
+	readonly failures: number;
+}

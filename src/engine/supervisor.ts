@@ -14,17 +14,11 @@ import {
 	type LifecycleInput,
 	type LifecycleSettings,
 	type RecycleCause,
+	type WatchdogSettings,
 } from "./lifecycle";
 import { bunSpawn, type EngineProcess, launchEngine, type Spawn } from "./process";
 import { ResyncGate } from "./resync-gate";
 import { WarmUp } from "./warm-up";
-
-/** The watchdog's schedule (ENGINE_HEALTH_INTERVAL, ENGINE_HEALTH_TIMEOUT, ENGINE_HEALTH_FAILURES). */
-export interface WatchdogSettings {
-	readonly intervalMs: number;
-	readonly timeoutMs: number;
-	readonly failures: number;
-}
 
 export interface EngineSupervisorOptions {
 	readonly bin: string;
