@@ -33,6 +33,8 @@ export interface Engine {
 	 * anyway. Bounded by the engine's start timeout.
 	 */
 	whenWarm(): Promise<void>;
+	/** Resolves once the engine is ready (at once if it is): e.g. its event feed has reconnected. */
+	whenReady(): Promise<void>;
 	/** Asks the engine whether it is healthy; false when it does not answer within `timeoutMs`. */
 	healthy(timeoutMs?: number): Promise<boolean>;
 	createSession(title: string): Promise<string>;

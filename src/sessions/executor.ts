@@ -37,6 +37,8 @@ export class RunExecutor {
 	private readonly settings: RunSettings;
 	/** Completed runs whose workspace scan is under way. */
 	private readonly finishing = new Set<Session>();
+	/** Each session's newest launch: a resumed run relaunches under the same run number. */
+	private readonly launches = new WeakMap<Session, object>();
 
 	constructor(private readonly deps: ExecutorDeps) {
 		this.settings = {
@@ -114,11 +116,18 @@ export class RunExecutor {
 	 */
 	private async launch(session: Session, run: number, prompt: string): Promise<void> {
 		const { engine, log, store, config, clock } = this.deps;
-		const current = () => session.run.run === run && session.run.phase === "launching" && !session.run.closed;
+		const attempt = {};
+		this.launches.set(session, attempt);
+		const current = () =>
+			this.launches.get(session) === attempt &&
+			session.run.run === run &&
+			session.run.phase === "launching" &&
+			!session.run.closed;
 		if (!current()) return;
 		// A relaunch after the engine went away under the launch (the translator set the run aside).
 		if (!session.translator.inRun) session.translator.beginRun();
 		try {
+			if (!(await this.usable(current))) return;
 			if (!session.record.engine_session_id) {
 				const engineId = await withTimeout(
 					clock,
@@ -136,6 +145,7 @@ export class RunExecutor {
 			if (!current()) return;
 			// Bounded by the engine's start timeout; not counted in the engine call's own.
 			await engine.whenWarm();
+			if (!(await this.usable(current))) return;
 			const engineId = session.record.engine_session_id;
 			if (!engineId) throw new Error("session has no engine session");
 			await withTimeout(
@@ -151,7 +161,8 @@ export class RunExecutor {
 			);
 			await this.dispatch(session, { type: "launched", run });
 		} catch (error) {
-			if (session.ended || session.run.closed) return;
+			// Ended meanwhile, or superseded by a relaunch (whose outcome is the one that counts).
+			if (session.ended || session.run.closed || this.launches.get(session) !== attempt) return;
 			const wentAway = await this.engineWentAway(session);
 			if (wentAway) log.warn({ session_id: session.id, err: String(error) }, "engine went away while starting the run");
 			else if (session.run.phase === "launching")
@@ -163,6 +174,18 @@ export class RunExecutor {
 				reason: "the engine went away while the run was starting",
 			});
 		}
+	}
+
+	/**
+	 * Before an engine call of a launch: an engine whose event feed is reconnecting (a blip, not a
+	 * lost process) is waited for, bounded by ENGINE_CALL_TIMEOUT, rather than failing the launch
+	 * with a spurious "the engine went away". A lost engine interrupts the run meanwhile (the
+	 * machine), and the launch then stops. True when the launch should go on.
+	 */
+	private async usable(current: () => boolean): Promise<boolean> {
+		const { engine, clock, config } = this.deps;
+		if (!engine.ready) await withTimeout(clock, config.engineCallTimeoutMs, engine.whenReady());
+		return current();
 	}
 
 	/**

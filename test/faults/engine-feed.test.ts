@@ -12,6 +12,7 @@ import { type Hold, type ScriptedLlm, startScriptedLlm, type Turn } from "../sup
 import { findSecrets } from "../support/secrets";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
+import { waitFor } from "./helpers";
 
 // The sidecar reads the engine's /event through a proxy the test controls. The same scripted run (text and a
 // `write`, a `bash` that waits on a FIFO the test opens, a final text) is run once uncut, then with the feed cut
@@ -268,6 +269,28 @@ describe("the engine's event feed cut or stalled during a run", () => {
 			proxy.up();
 		});
 		expectSameRun(events, uncut, "cut during the final text");
+	});
+
+	test("cut as a run starts: the launch waits for the feed instead of reporting the engine gone", async () => {
+		const engine = it.sidecar.engine;
+		const create = engine.createSession.bind(engine);
+		// The real engine call, then the feed drops before the launch's next call (the prompt).
+		engine.createSession = async (title: string) => {
+			const id = await create(title);
+			proxy.down();
+			await waitFor(() => !engine.ready, "the sidecar sees its feed lost");
+			proxy.up();
+			return id;
+		};
+		try {
+			const events = await runScript({}, async (run) => {
+				await run.engineDid(bashRunning(run), "bash running");
+				run.openGate();
+			});
+			expectSameRun(events, uncut, "cut as the run starts");
+		} finally {
+			engine.createSession = create;
+		}
 	});
 
 	test("stalled without closing (no FIN): the inactivity limit reconnects and nothing is lost", async () => {
