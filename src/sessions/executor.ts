@@ -220,11 +220,23 @@ export class RunExecutor {
 
 	async abortInEngine(session: Session): Promise<void> {
 		const engineId = session.record.engine_session_id;
-		if (!engineId || !this.deps.engine.ready) return;
+		if (!engineId) return;
+		// The feed reconnecting (or a new engine starting): abort once it is back, without holding the caller.
+		if (!this.deps.engine.ready) return void this.abortWhenReady(session, engineId);
 		try {
 			await withTimeout(this.deps.clock, this.deps.config.engineCallTimeoutMs, this.deps.engine.abort(engineId));
 		} catch (error) {
 			this.deps.log.warn({ session_id: session.id, err: String(error) }, "engine abort failed");
+		}
+	}
+
+	private async abortWhenReady(session: Session, engineId: string): Promise<void> {
+		const { engine, clock, config, log } = this.deps;
+		try {
+			await withTimeout(clock, config.engineCallTimeoutMs, engine.whenReady());
+			await withTimeout(clock, config.engineCallTimeoutMs, engine.abort(engineId));
+		} catch (error) {
+			log.warn({ session_id: session.id, err: String(error) }, "engine abort failed");
 		}
 	}
 

@@ -102,7 +102,7 @@ interface Run {
 	/** The n-th LLM request of this run (1-based) has arrived. */
 	request(n: number): Promise<void>;
 	/** The engine (seen directly, not through the proxy) did something matching. */
-	engineDid(pred: (e: EngineEvent) => boolean, what: string): Promise<void>;
+	engineDid(pred: (e: EngineEvent) => boolean, what: string, timeoutMs?: number): Promise<void>;
 }
 
 const bashRunning = (run: Run) => (e: EngineEvent) =>
@@ -146,7 +146,7 @@ async function runScript(holds: Holds, drive: (run: Run) => Promise<void>): Prom
 				120_000,
 			);
 		},
-		engineDid: (pred, what) => engine.until(pred, what),
+		engineDid: (pred, what, timeoutMs) => engine.until(pred, what, timeoutMs),
 	};
 	try {
 		await drive(run);
@@ -291,6 +291,21 @@ describe("the engine's event feed cut or stalled during a run", () => {
 		} finally {
 			engine.createSession = create;
 		}
+	});
+
+	test("a cancel while the feed is down stops the agent in the engine once the feed is back", async () => {
+		const engine = it.sidecar.engine;
+		const events = await runScript({}, async (run) => {
+			// The bash tool waits on the gate, which nobody opens: only an abort ends it.
+			await run.engineDid(bashRunning(run), "bash running");
+			proxy.down();
+			await waitFor(() => !engine.ready, "the sidecar sees its feed lost");
+			const res = await it.handle(`/sessions/${run.id}`, { method: "DELETE" });
+			expect(res.status).toBe(200);
+			proxy.up();
+			await run.engineDid(idle(run), "the engine aborted the run", 60_000);
+		});
+		expect(events.at(-1)).toMatchObject({ event: "error", data: { code: "cancelled" } });
 	});
 
 	test("stalled without closing (no FIN): the inactivity limit reconnects and nothing is lost", async () => {
