@@ -11,6 +11,9 @@ export type RunOutcome =
 	  }
 	| { readonly status: "aborted" };
 
+/** A run the engine ended other than by completing it. */
+export type FailedOutcome = Exclude<RunOutcome, { readonly status: "completed" }>;
+
 /** A `session.status` retry as a non-fatal `error` event. */
 export function retryError(
 	status: Json,
@@ -35,7 +38,7 @@ export function retryError(
 }
 
 /** How a `session.error` (or an answer stored with an error) ends the run. */
-export function errorOutcome(error: unknown, redact: (text: string) => string): RunOutcome {
+export function errorOutcome(error: unknown, redact: (text: string) => string): FailedOutcome {
 	const e = isObject(error) ? error : {};
 	const name = str(e.name) ?? "UnknownError";
 	if (name === "MessageAbortedError") return { status: "aborted" };

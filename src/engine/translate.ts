@@ -2,14 +2,28 @@ import { isAbsolute, relative, sep } from "node:path";
 import type { LoggedEvent, Usage } from "../events/catalogue";
 import { isoTime } from "../lib/clock";
 import { type EngineEvent, isObject, type Json, num, str } from "./events";
-import { errorOutcome, type RunOutcome, retryError } from "./outcome";
+import { errorOutcome, type FailedOutcome, retryError } from "./outcome";
 import { translateTool } from "./tool-part";
 
-export type { RunOutcome } from "./outcome";
+export type { FailedOutcome, RunOutcome } from "./outcome";
+
+/**
+ * What the engine says about the session's work, for the run machine to decide on (whether a
+ * run is in progress, whether it saw the engine busy, whether an idle ends it).
+ */
+export type EngineSignal =
+	| { readonly type: "busy" }
+	/**
+	 * The engine is idle. After a reconciliation (see engine/reconcile.ts) the idle may be one sent
+	 * before the feed came back: `unsettled` while the run's answer is not stored yet (the engine
+	 * can report idle before it stores the answer, and again after), `error` if it was stored with one.
+	 */
+	| { readonly type: "idle"; readonly unsettled?: boolean; readonly error?: FailedOutcome }
+	| { readonly type: "error"; readonly outcome: FailedOutcome };
 
 export interface TranslateResult {
 	readonly events: LoggedEvent[];
-	readonly outcome?: RunOutcome;
+	readonly signal?: EngineSignal;
 }
 
 export interface TranslatorOptions {
@@ -60,9 +74,10 @@ export const EMPTY_USAGE: Usage = {
  * Turns one engine session's `/event` stream into contract events. Pure: it
  * keeps state between calls but does no I/O; time comes in as an argument.
  *
- * A run is bracketed by `beginRun()` (the prompt was sent) and the outcome the
- * translator returns once. Engine idles before the run has been seen busy,
- * and any after the outcome (the engine can report idle twice), are ignored.
+ * Whether a run is in progress, and whether an engine idle ends it, is the run
+ * machine's to decide (sessions/run-machine.ts): the translator reports the
+ * engine's busy, idle and errors as signals, and is told whether a run is in
+ * progress (its todo list counts only then).
  */
 export class RunTranslator {
 	private readonly roles = new Map<string, string>();
@@ -74,8 +89,6 @@ export class RunTranslator {
 	/** Assistant messages (steps) in which a broad tool ran. */
 	private readonly broadSteps = new Set<string>();
 	private usageTotal: Usage = { ...EMPTY_USAGE };
-	private running = false;
-	private sawBusy = false;
 	/** When the current (or last) run began, ms; its engine messages are the ones created since. */
 	private runStart: number | undefined;
 	/** This run was reconciled from the engine's state (see engine/reconcile.ts). */
@@ -91,17 +104,10 @@ export class RunTranslator {
 		if (options.initial?.usage) this.usageTotal = { ...options.initial.usage };
 	}
 
-	/** A prompt was just sent to the engine: the next busy→idle is this run's. */
+	/** A prompt is being sent to the engine (`nowMs`: a new run; without it, the run's prompt again). */
 	beginRun(nowMs?: number): void {
-		this.running = true;
-		this.sawBusy = false;
 		this.reconciled = false;
 		if (nowMs !== undefined) this.runStart = nowMs;
-	}
-
-	/** Takes up again a run set aside by `endRun` (a run interrupted by an engine recycle, being reconciled). */
-	reopen(): void {
-		this.running = true;
 	}
 
 	/** When the current run began (ms), if known. */
@@ -113,15 +119,6 @@ export class RunTranslator {
 	progressOf(partId: string): PartProgress | undefined {
 		const p = this.parts.get(partId);
 		return p && { emitted: p.emitted, callAnnounced: p.callAnnounced, resultAnnounced: p.resultAnnounced };
-	}
-
-	/** The run was ended from outside (cancel, timeout): ignore the rest of it. */
-	endRun(): void {
-		this.running = false;
-	}
-
-	get inRun(): boolean {
-		return this.running;
 	}
 
 	/** Share of the agent's todo items completed, 0-100; undefined until it keeps a list. */
@@ -149,7 +146,8 @@ export class RunTranslator {
 		return "";
 	}
 
-	translate(e: EngineEvent, nowMs: number): TranslateResult {
+	/** One engine event of the session; `inRun`: the run machine counts the engine's reports for a run. */
+	translate(e: EngineEvent, nowMs: number, inRun: boolean): TranslateResult {
 		const timestamp = isoTime(nowMs);
 		const events: LoggedEvent[] = [];
 		const p = e.properties;
@@ -189,22 +187,18 @@ export class RunTranslator {
 			case "session.status": {
 				const status = isObject(p.status) ? p.status : {};
 				const type = str(status.type);
-				if (type === "busy" && this.running) this.sawBusy = true;
-				else if (type === "retry" && this.running)
-					events.push(retryError(status, nowMs, timestamp, this.options.redact));
-				else if (type === "idle") return { events, outcome: this.idle() };
+				if (type === "busy") return { events, signal: { type: "busy" } };
+				if (type === "retry" && inRun) events.push(retryError(status, nowMs, timestamp, this.options.redact));
+				else if (type === "idle") return { events, signal: this.idle() };
 				break;
 			}
 			case "session.idle":
-				return { events, outcome: this.idle() };
+				return { events, signal: this.idle() };
 			case "todo.updated":
-				if (this.running) this.todos(p.todos, events, timestamp);
+				if (inRun) this.todos(p.todos, events, timestamp);
 				break;
-			case "session.error": {
-				if (!this.running) break;
-				this.running = false;
-				return { events, outcome: errorOutcome(p.error, this.options.redact) };
-			}
+			case "session.error":
+				return { events, signal: { type: "error", outcome: errorOutcome(p.error, this.options.redact) } };
 		}
 		return { events };
 	}
@@ -241,22 +235,15 @@ export class RunTranslator {
 		});
 	}
 
-	private idle(): RunOutcome | undefined {
-		if (!this.running || !this.sawBusy) return undefined;
-		if (this.reconciled) {
-			// After a reconciliation the idle may be one sent before the feed came back (the engine can report idle
-			// before it stores the answer, and report it again after): only an idle after the answer is stored
-			// ends the run, and as the answer ended, since its `session.error` may have been missed.
-			const last = this.assistantMessages.at(-1);
-			const end = last === undefined ? undefined : this.finished.get(last);
-			if (last !== undefined && !end) return undefined;
-			if (end?.error !== undefined) {
-				this.running = false;
-				return errorOutcome(end.error, this.options.redact);
-			}
-		}
-		this.running = false;
-		return { status: "completed" };
+	private idle(): EngineSignal {
+		if (!this.reconciled) return { type: "idle" };
+		// After a reconciliation only an idle after the answer is stored counts, and as the answer ended,
+		// since its `session.error` may have been missed.
+		const last = this.assistantMessages.at(-1);
+		const end = last === undefined ? undefined : this.finished.get(last);
+		if (last !== undefined && !end) return { type: "idle", unsettled: true };
+		if (end?.error !== undefined) return { type: "idle", error: errorOutcome(end.error, this.options.redact) };
+		return { type: "idle" };
 	}
 
 	private noteMessage(info: Json): void {

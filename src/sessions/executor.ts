@@ -4,10 +4,11 @@ import type { Config } from "../config/parse";
 import { engineModelFor } from "../engine/config";
 import type { Engine } from "../engine/engine";
 import { toolSwitches } from "../engine/tools";
+import { ValidationFailed } from "../http/errors";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
-import type { AgentRequests } from "./agent-requests";
+import { QuestionNotFound } from "./errors";
 import type { LifecycleObservers } from "./observers";
 import type { SessionRegistry } from "./registry";
 import type { RunEffect, RunInput, RunSettings } from "./run-effects";
@@ -23,7 +24,6 @@ export interface ExecutorDeps {
 	readonly clock: Clock;
 	readonly log: Logger;
 	readonly registry: SessionRegistry;
-	readonly requests: AgentRequests;
 	readonly observers: LifecycleObservers;
 	readonly workspace: WorkspaceRuns;
 }
@@ -35,8 +35,6 @@ export interface ExecutorDeps {
  */
 export class RunExecutor {
 	private readonly settings: RunSettings;
-	/** Completed runs whose workspace scan is under way. */
-	private readonly finishing = new Set<Session>();
 	/** Each session's newest launch: a resumed run relaunches under the same run number. */
 	private readonly launches = new WeakMap<Session, object>();
 
@@ -45,20 +43,54 @@ export class RunExecutor {
 			sessionTimeoutMs: deps.config.sessionTimeoutMs,
 			maxRetries: deps.config.providerMaxRetries,
 			resumeInterrupted: deps.config.resumeInterrupted,
+			questionTimeoutMs: deps.config.questionTimeoutMs,
+			permissionPolicy: deps.config.permissionPolicy,
+			workspaceDir: deps.config.workspaceDir,
 		};
 	}
 
-	/** One input; resolves when the engine aborts it asked for are done (a cancel waits for them). */
+	/** One input; resolves when the engine aborts it asked for are done (a cancel waits for them). Never rejects. */
 	dispatch(session: Session, input: RunInput): Promise<void> {
+		const { waits } = this.step(session, input);
+		return Promise.all(waits).then(() => undefined);
+	}
+
+	/**
+	 * A client's answer to a question of the session. Refused (404, 400) as the machine says;
+	 * resolves when the engine has the answer, and fails if it could not be given.
+	 */
+	async answer(
+		session: Session,
+		questionId: string,
+		answers: string[][],
+	): Promise<{ question_id: string; answers: string[][] }> {
+		const { effects, reply } = this.step(session, { type: "questionAnswered", id: questionId, answers });
+		const refused = effects.find((e) => e.type === "refuseAnswer");
+		if (refused?.type === "refuseAnswer" && refused.problem) throw new ValidationFailed("answers", refused.problem);
+		if (!reply) throw new QuestionNotFound();
+		await reply;
+		return { question_id: questionId, answers };
+	}
+
+	/**
+	 * Runs the machine for one input and applies its effects in order. `waits`: the engine
+	 * aborts asked for; `reply`: the engine's answer to a client's answer of a question.
+	 */
+	private step(
+		session: Session,
+		input: RunInput,
+	): { effects: readonly RunEffect[]; waits: Promise<void>[]; reply?: Promise<void> } {
 		const { state, effects } = runTransition(session.run, input, this.settings, this.deps.clock.now());
 		session.run = state;
-		const aborts: Promise<void>[] = [];
+		const waits: Promise<void>[] = [];
+		let reply: Promise<void> | undefined;
 		for (const e of effects) {
-			if (e.type === "abort") aborts.push(this.abortInEngine(session));
+			if (e.type === "abort") waits.push(this.abortInEngine(session));
+			else if (e.type === "replyQuestion" && e.by === "client") reply = this.deps.engine.replyQuestion(e.id, e.answers);
 			else this.apply(session, e);
 		}
 		if (effects.some((e) => e.type === "end")) this.prune();
-		return Promise.all(aborts).then(() => undefined);
+		return reply ? { effects, waits, reply } : { effects, waits };
 	}
 
 	private apply(session: Session, e: Exclude<RunEffect, { type: "abort" }>): void {
@@ -77,9 +109,6 @@ export class RunExecutor {
 			case "store":
 				session.emit(e.event);
 				return;
-			case "suspend":
-				session.translator.endRun();
-				return;
 			case "armTimer":
 				session.timer?.();
 				session.timer = clock.setTimeout(() => {
@@ -94,7 +123,6 @@ export class RunExecutor {
 			case "end": {
 				// A completed run was scanned before it ended (see finishCompleted); any other is scanned now, after.
 				if (e.end.status !== "completed") void this.deps.workspace.scan(session);
-				this.deps.requests.forget(session);
 				session.end(e.end, clock.now());
 				this.deps.observers.announce(session);
 				const r = session.record;
@@ -107,6 +135,38 @@ export class RunExecutor {
 			}
 			case "dropKey":
 				session.credentials = undefined;
+				return;
+			case "finish":
+				void this.finishCompleted(session, e.run);
+				return;
+			case "replyPermission":
+				this.deps.engine.replyPermission(e.id, e.reply, e.message).catch((error) => {
+					log.warn({ session_id: session.id, err: String(error) }, "could not answer a permission request");
+				});
+				return;
+			case "replyQuestion":
+				// Given by its timeout (a client's answer is given in `step`, for the client to wait on).
+				this.deps.engine.replyQuestion(e.id, e.answers).catch((error) => {
+					log.warn({ session_id: session.id, err: String(error) }, "could not answer a question");
+				});
+				return;
+			case "armQuestionTimer":
+				session.questionTimers.get(e.id)?.();
+				session.questionTimers.set(
+					e.id,
+					clock.setTimeout(() => {
+						session.questionTimers.delete(e.id);
+						void this.dispatch(session, { type: "questionTimedOut", id: e.id });
+					}, e.ms),
+				);
+				return;
+			case "cancelQuestionTimer":
+				session.questionTimers.get(e.id)?.();
+				session.questionTimers.delete(e.id);
+				return;
+			case "refuseAnswer":
+				// The client is told (see `answer`).
+				return;
 		}
 	}
 
@@ -124,8 +184,8 @@ export class RunExecutor {
 			session.run.phase === "launching" &&
 			!session.run.closed;
 		if (!current()) return;
-		// A relaunch after the engine went away under the launch (the translator set the run aside).
-		if (!session.translator.inRun) session.translator.beginRun();
+		// The run's engine messages (a relaunch after the engine went away under the launch) start afresh.
+		session.translator.beginRun();
 		try {
 			if (!(await this.usable(current))) return;
 			if (!session.record.engine_session_id) {
@@ -189,21 +249,17 @@ export class RunExecutor {
 	}
 
 	/**
-	 * The engine completed the run: SESSION_TIMEOUT stops while the workspace is scanned, so that
+	 * The engine completed run `run` (SESSION_TIMEOUT stopped): the workspace is scanned, so that
 	 * its `complete` event lists every file the run changed; then the run ends (unless it was ended
-	 * meanwhile, e.g. cancelled).
+	 * meanwhile, e.g. cancelled: the machine then ignores this).
 	 */
-	async finishCompleted(session: Session): Promise<void> {
-		if (this.finishing.has(session)) return;
-		this.finishing.add(session);
-		await this.dispatch(session, { type: "engineFinished" });
+	private async finishCompleted(session: Session, run: number): Promise<void> {
 		const changed = await this.deps.workspace.scan(session);
-		this.finishing.delete(session);
-		if (session.ended) return; // cancelled or timed out meanwhile; the changes are recorded
+		if (session.ended) return; // cancelled meanwhile; the changes are recorded
 		const t = session.translator;
 		const filesModified = [...new Set([...t.filesModified, ...changed])];
 		const end = { status: "completed", finalMessage: t.finalMessage, filesModified, usage: t.usage } as const;
-		await this.dispatch(session, { type: "engineEnded", end });
+		await this.dispatch(session, { type: "engineEnded", run, end });
 	}
 
 	/**

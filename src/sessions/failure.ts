@@ -1,4 +1,4 @@
-import type { RunOutcome } from "../engine/translate";
+import type { FailedOutcome, RunOutcome } from "../engine/outcome";
 import type { ErrorCode, Usage } from "../events/catalogue";
 import type { RunEnd } from "./lifecycle";
 
@@ -28,6 +28,11 @@ export function retryCode(translated: ErrorCode, signals: ProviderSignals): Erro
 /** How a run the engine ended ends. */
 export function endFromEngine(outcome: RunOutcome, result: RunResult): RunEnd {
 	if (outcome.status === "completed") return { status: "completed", ...result };
+	return endFromError(outcome);
+}
+
+/** How a run the engine ended with an error (or aborted) ends. */
+export function endFromError(outcome: FailedOutcome): RunEnd {
 	if (outcome.status === "aborted") {
 		return { status: "failed", code: "engine_error", error: "the engine aborted the run" };
 	}

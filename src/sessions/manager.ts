@@ -14,7 +14,6 @@ import type { Logger } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
 import { PROVIDERS } from "../providers/catalogue";
 import { WorkspaceTracker } from "../workspace/tracker";
-import { AgentRequests } from "./agent-requests";
 import { AgentCatalogue, type ChosenAgent } from "./agents";
 import { type ConversationMessage, toConversation } from "./conversation";
 import { type FileChange, sessionChanges } from "./diff";
@@ -52,7 +51,6 @@ export interface SessionManagerDeps {
  */
 export class SessionManager {
 	private readonly registry = new SessionRegistry();
-	private readonly requests: AgentRequests;
 	private readonly observers: LifecycleObservers;
 	private readonly executor: RunExecutor;
 	private readonly router: EngineRouter;
@@ -67,7 +65,6 @@ export class SessionManager {
 
 	constructor(private readonly deps: SessionManagerDeps) {
 		const { registry } = this;
-		this.requests = new AgentRequests(deps);
 		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs);
 		const tracker = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir, (error) =>
 			deps.log.warn({ err: String(error) }, "workspace snapshot failed"),
@@ -77,17 +74,17 @@ export class SessionManager {
 		this.executor = new RunExecutor({
 			...deps,
 			registry,
-			requests: this.requests,
 			observers: this.observers,
 			workspace: this.workspace,
 		});
-		this.router = new EngineRouter({ ...deps, registry, executor: this.executor, requests: this.requests });
+		this.router = new EngineRouter({ ...deps, registry, executor: this.executor });
 		this.keys = new SessionKeys({ ...deps, registry, executor: this.executor });
 		this.reconciler = new Reconciler({
 			engine: deps.engine,
 			log: deps.log,
 			sessions: () => registry.all(),
 			apply: (events) => this.onEngineEvents(events),
+			dispatch: (session, input) => void this.executor.dispatch(session, input),
 		});
 	}
 
@@ -295,7 +292,7 @@ export class SessionManager {
 
 	/** Answers an open question of the session (POST /sessions/{id}/questions/{question_id}). */
 	answerQuestion(sessionId: string, questionId: string, answers: string[][]) {
-		return this.requests.answer(this.get(sessionId), questionId, answers);
+		return this.executor.answer(this.get(sessionId), questionId, answers);
 	}
 
 	/** The engine process died: runs it held wait for the new one and are resumed, if their key is still held. */
@@ -354,8 +351,8 @@ export class SessionManager {
 		this.closing = true;
 		this.stopSync?.();
 		for (const u of this.unsubscribe) u();
-		this.requests.close();
 		for (const s of this.registry.all()) {
+			// Also drops the runs' open questions and their timers.
 			void this.executor.dispatch(s, { type: "shutdown" });
 			s.channel.log.flush();
 		}

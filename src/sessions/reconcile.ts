@@ -2,6 +2,7 @@ import type { Engine } from "../engine/engine";
 import { type EngineEvent, isObject } from "../engine/events";
 import { reconcileEvents } from "../engine/reconcile";
 import type { Logger } from "../lib/log";
+import type { RunInput } from "./run-effects";
 import type { Session } from "./session";
 
 export interface ReconcilerDeps {
@@ -11,6 +12,8 @@ export interface ReconcilerDeps {
 	readonly sessions: () => Iterable<Session>;
 	/** Hands synthesized engine events to the sessions, as if the feed had carried them. */
 	readonly apply: (events: readonly EngineEvent[]) => void;
+	/** Gives the session's run machine an input. */
+	readonly dispatch: (session: Session, input: RunInput) => void;
 }
 
 /**
@@ -34,7 +37,7 @@ export class Reconciler {
 		const runStartedAt = t.runStartedAt;
 		// A run the engine has not taken yet is (re)launched with its own prompt instead.
 		if (session.ended || !engineId || session.launching !== undefined || runStartedAt === undefined) return;
-		if (!t.inRun && !session.awaitingResume) return;
+		if (!session.run.listening && !session.awaitingResume) return;
 		const { log } = this.deps;
 		let state: Awaited<ReturnType<Engine["sessionState"]>>;
 		try {
@@ -52,10 +55,10 @@ export class Reconciler {
 		});
 		const before = session.channel.lastId;
 		// A run set aside by an engine recycle may have finished before the engine went away.
-		const reopened = session.awaitingResume && !t.inRun;
-		if (reopened) t.reopen();
+		const reopened = session.awaitingResume && !session.run.listening;
+		if (reopened) this.deps.dispatch(session, { type: "reopen" });
 		this.deps.apply(events);
-		if (reopened && !session.ended) t.endRun();
+		if (reopened && !session.ended) this.deps.dispatch(session, { type: "setAside" });
 		log.info(
 			{
 				session_id: session.id,

@@ -1,25 +1,26 @@
 import { type EngineEvent, engineSessionOf, parentSessionOf } from "../engine/events";
+import type { EngineSignal } from "../engine/translate";
 import type { GatewaySignal } from "../gateway/credentials";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
-import type { AgentRequests } from "./agent-requests";
+import { agentRequest, isAgentRequest } from "./agent-requests";
 import type { RunExecutor } from "./executor";
-import { endFromEngine } from "./failure";
 import type { SessionRegistry } from "./registry";
+import type { RunInput } from "./run-effects";
 import type { Session } from "./session";
 
 export interface RouterDeps {
 	readonly registry: SessionRegistry;
 	readonly executor: RunExecutor;
-	readonly requests: AgentRequests;
 	readonly clock: Clock;
 	readonly log: Logger;
 }
 
 /**
  * Routes what the engine and the gateway report to the session it belongs to: engine events
- * through the session's translator (output to the stream, run outcomes and retries to its run
- * machine), permission requests and questions to AgentRequests, gateway signals to the machine.
+ * through the session's translator (output to the stream; the engine's busy, idle, errors and
+ * retries to its run machine, which decides), permission requests and questions (of the session
+ * or its sub-agents) to the machine, gateway signals to the machine.
  */
 export class EngineRouter {
 	constructor(private readonly deps: RouterDeps) {}
@@ -53,11 +54,15 @@ export class EngineRouter {
 		const engineId = engineSessionOf(e);
 		const session = engineId === undefined ? undefined : registry.forEngine(engineId);
 		if (!session) return;
-		if (this.deps.requests.handle(session, e)) return;
+		if (isAgentRequest(e)) {
+			const request = agentRequest(e);
+			if (request) void executor.dispatch(session, request);
+			return;
+		}
 		// Events of sub-agent sessions only matter for credentials, permissions and questions.
 		if (engineId !== session.record.engine_session_id || session.ended) return;
 		touched.add(session);
-		const { events, outcome } = session.translator.translate(e, this.deps.clock.now());
+		const { events, signal } = session.translator.translate(e, this.deps.clock.now(), session.run.listening);
 		for (const ev of events) {
 			if (ev.event === "error" && !ev.data.fatal && ev.data.code !== "parameter_ignored") {
 				// A provider retry: the machine decides its code (with the gateway's signals) and counts it.
@@ -71,14 +76,7 @@ export class EngineRouter {
 			} else if (ev.event === "output") session.holdOutput(ev);
 			else session.emit(ev);
 		}
-		if (!outcome || session.ended) return;
-		if (outcome.status === "completed") {
-			void executor.finishCompleted(session);
-			return;
-		}
-		const t = session.translator;
-		const result = { finalMessage: t.finalMessage, filesModified: t.filesModified, usage: t.usage };
-		void executor.dispatch(session, { type: "engineEnded", end: endFromEngine(outcome, result) });
+		if (signal) void executor.dispatch(session, signalInput(signal));
 	}
 
 	/** What the gateway reports about an engine session's provider calls; subscribed once. */
@@ -98,5 +96,21 @@ export class EngineRouter {
 			case "stalled":
 				void this.deps.executor.dispatch(session, { type: "stalled", message: signal.message });
 		}
+	}
+}
+
+/** The engine's report on its work as an input of the run machine. */
+export function signalInput(signal: EngineSignal): RunInput {
+	switch (signal.type) {
+		case "busy":
+			return { type: "engineBusy" };
+		case "error":
+			return { type: "engineError", outcome: signal.outcome };
+		case "idle":
+			return {
+				type: "engineIdle",
+				...(signal.unsettled ? { unsettled: true } : {}),
+				...(signal.error ? { error: signal.error } : {}),
+			};
 	}
 }

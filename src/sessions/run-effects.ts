@@ -1,6 +1,10 @@
+import type { PermissionPolicy } from "../config/parse";
+import type { FailedOutcome } from "../engine/outcome";
 import type { ErrorCode, LoggedEvent } from "../events/catalogue";
 import type { ProviderSignals } from "./failure";
 import type { RunEnd } from "./lifecycle";
+import type { PermissionAsk } from "./permission-policy";
+import type { Question } from "./questions";
 
 /**
  * Where a session's run stands:
@@ -29,12 +33,33 @@ export interface RunState {
 	readonly timer: boolean;
 	/** The sidecar is stopping: nothing more happens to the run in this process. */
 	readonly closed: boolean;
+	/** The engine's reports count for this run (busy, idle, errors, retries, todos): from its start until it ends or is set aside. */
+	readonly listening: boolean;
+	/** The engine was seen busy in this run: its next idle ends the run. */
+	readonly busy: boolean;
+	/** The engine completed the run; what it changed is being read before it ends (`engineEnded`). */
+	readonly finishing: boolean;
+	/** Questions of the agent waiting for an answer (a client's, or their default at QUESTION_TIMEOUT). */
+	readonly questions: readonly PendingQuestion[];
+	/** Permission and question ids handled in this run: a reconciliation may announce one again. */
+	readonly handled: readonly string[];
+}
+
+/** A question the agent asked (engine `question.asked`) that nobody answered yet. */
+export interface PendingQuestion {
+	readonly id: string;
+	readonly questions: Question[];
+	/** Given at QUESTION_TIMEOUT: per question, the recommended option, else the first. */
+	readonly defaults: string[][];
 }
 
 export interface RunSettings {
 	readonly sessionTimeoutMs: number;
 	readonly maxRetries: number;
 	readonly resumeInterrupted: boolean;
+	readonly questionTimeoutMs: number;
+	readonly permissionPolicy: PermissionPolicy;
+	readonly workspaceDir: string;
 }
 
 /** Everything that can happen to a run. */
@@ -47,10 +72,28 @@ export type RunInput =
 	| { readonly type: "launched"; readonly run: number }
 	/** The engine did not take it: it went away (the run waits for the next engine), or refused it. */
 	| { readonly type: "launchFailed"; readonly run: number; readonly wentAway: boolean; readonly reason: string }
-	/** The engine finished the run; what it changed is being read before it ends (`engineEnded`). */
-	| { readonly type: "engineFinished" }
-	/** The engine ended the run (its translated outcome). */
-	| { readonly type: "engineEnded"; readonly end: RunEnd }
+	/** The engine reports the session busy (translated). */
+	| { readonly type: "engineBusy" }
+	/**
+	 * The engine reports the session idle (translated). `unsettled`: after a reconciliation, the
+	 * run's answer is not stored yet (a later idle ends it); `error`: the answer was stored with it.
+	 */
+	| { readonly type: "engineIdle"; readonly unsettled?: boolean; readonly error?: FailedOutcome }
+	/** The engine reports an error of the session (translated). */
+	| { readonly type: "engineError"; readonly outcome: FailedOutcome }
+	/** What completed run `run` changed has been read (after `finish`): it ends so. */
+	| { readonly type: "engineEnded"; readonly run: number; readonly end: RunEnd }
+	/** A reconciliation reads what the engine did for a run set aside (`reopen`) and is done (`setAside`). */
+	| { readonly type: "reopen" }
+	| { readonly type: "setAside" }
+	/** The agent asks for a permission (engine `permission.asked`): PERMISSION_POLICY answers it at once. */
+	| { readonly type: "permissionAsked"; readonly ask: PermissionAsk }
+	/** The agent asks questions (engine `question.asked`). */
+	| { readonly type: "questionAsked"; readonly id: string; readonly questions: Question[] }
+	/** A client answers a question (POST /sessions/{id}/questions/{question_id}). */
+	| { readonly type: "questionAnswered"; readonly id: string; readonly answers: string[][] }
+	/** QUESTION_TIMEOUT of a question expired. */
+	| { readonly type: "questionTimedOut"; readonly id: string }
 	/** The engine retries a provider error (translated), of its own accord. */
 	| {
 			readonly type: "retry";
@@ -86,8 +129,6 @@ export type RunEffect =
 	| { readonly type: "launch"; readonly run: number; readonly prompt: string }
 	/** Store and send one event. */
 	| { readonly type: "store"; readonly event: LoggedEvent }
-	/** The run was set aside (engine gone): the translator ignores the rest of it. */
-	| { readonly type: "suspend" }
 	| { readonly type: "armTimer"; readonly run: number; readonly ms: number }
 	| { readonly type: "cancelTimer" }
 	/** Abort the run in the engine. */
@@ -95,7 +136,27 @@ export type RunEffect =
 	/** The run ends: final `status` and terminal event, record persisted, observers told. */
 	| { readonly type: "end"; readonly end: RunEnd }
 	/** Forget the session's API key. */
-	| { readonly type: "dropKey" };
+	| { readonly type: "dropKey" }
+	/** The engine completed run `run`: read what it changed in the workspace, then give `engineEnded`. */
+	| { readonly type: "finish"; readonly run: number }
+	/** Answer a permission request in the engine (a rejection says why, so the agent continues another way). */
+	| {
+			readonly type: "replyPermission";
+			readonly id: string;
+			readonly reply: "once" | "reject";
+			readonly message?: string;
+	  }
+	/** Answer a question in the engine (`by` the client that answered, or its timeout). */
+	| {
+			readonly type: "replyQuestion";
+			readonly id: string;
+			readonly answers: string[][];
+			readonly by: "client" | "timeout";
+	  }
+	/** A client's answer is refused: no such open question (404), or `problem` with the answers (400). */
+	| { readonly type: "refuseAnswer"; readonly id: string; readonly problem?: string }
+	| { readonly type: "armQuestionTimer"; readonly id: string; readonly ms: number }
+	| { readonly type: "cancelQuestionTimer"; readonly id: string };
 
 export interface RunTransition {
 	readonly state: RunState;
@@ -111,4 +172,9 @@ export const INITIAL_RUN: RunState = {
 	signals: {},
 	timer: false,
 	closed: false,
+	listening: false,
+	busy: false,
+	finishing: false,
+	questions: [],
+	handled: [],
 };

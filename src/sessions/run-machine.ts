@@ -1,7 +1,8 @@
 import { isoTime } from "../lib/clock";
-import { endFromRetries, endFromStall, retryCode } from "./failure";
+import { endFromError, endFromRetries, endFromStall, retryCode } from "./failure";
 import type { RunEnd } from "./lifecycle";
 import type { RunEffect, RunInput, RunSettings, RunState, RunTransition } from "./run-effects";
+import { answerQuestion, askPermission, askQuestion, dropQuestions } from "./run-requests";
 
 /** The prompt of a run resumed after the engine (or the sidecar) went away under it. */
 export const RESUME_PROMPT =
@@ -18,6 +19,9 @@ const RESTART = "the sidecar restarted while the run was in progress";
  * gives it back after a restart) while runs go on and after a completed run (a follow-up may
  * continue the session); it is dropped when a run ends any other way (failed, cancelled, timeout)
  * and when the session is pruned.
+ *
+ * The engine's reports (busy, idle, errors, retries) count from a run's start until it ends or is
+ * set aside (`listening`); an idle ends the run once the engine was seen busy in it.
  */
 export function runTransition(state: RunState, input: RunInput, settings: RunSettings, nowMs: number): RunTransition {
 	// The engine took a prompt after its run ended (a cancel, even one before a shutdown): abort it.
@@ -53,23 +57,43 @@ export function runTransition(state: RunState, input: RunInput, settings: RunSet
 				{ status: "failed", code: "engine_unavailable", error: "the engine did not accept the run" },
 				timestamp,
 			);
-		case "engineFinished":
-			// SESSION_TIMEOUT no longer applies: the engine is done, the sidecar reads what it changed.
-			if (!live || !state.timer) return same(state);
-			return { state: { ...state, timer: false }, effects: [{ type: "cancelTimer" }] };
+		case "engineBusy":
+			return state.listening ? { state: { ...state, busy: true }, effects: [] } : same(state);
+		case "engineIdle":
+			// Idles before the run was seen busy belong to the engine's previous work; once the run ended, repeats.
+			if (!state.listening || !state.busy || input.unsettled) return same(state);
+			return input.error ? end(state, endFromError(input.error), timestamp) : finish(state);
+		case "engineError":
+			return state.listening ? end(state, endFromError(input.outcome), timestamp) : same(state);
 		case "engineEnded":
-			return live ? end(state, input.end, timestamp) : same(state);
+			return live && input.run === state.run ? end(state, input.end, timestamp) : same(state);
+		case "reopen":
+			// A run the engine already completed (being read from the workspace) is not taken up again.
+			if (state.phase !== "awaiting" || state.finishing) return same(state);
+			return { state: { ...state, listening: true }, effects: [] };
+		case "setAside":
+			return state.phase === "awaiting" ? { state: { ...state, listening: false }, effects: [] } : same(state);
 		case "retry":
-			return live ? retry(state, input, settings, timestamp) : { state, effects: [] };
+			return state.listening ? retry(state, input, settings, timestamp) : same(state);
+		// Only the engine that has the run asks: a request while it waits for its engine belongs to the one that went away.
+		case "permissionAsked":
+			return engaged(state) ? askPermission(state, input.ask, settings, nowMs) : same(state);
+		case "questionAsked":
+			return engaged(state) ? askQuestion(state, input.id, input.questions, settings, nowMs) : same(state);
+		case "questionAnswered":
+			return answerQuestion(state, input.id, input.answers, settings, nowMs);
+		case "questionTimedOut":
+			return answerQuestion(state, input.id, undefined, settings, nowMs);
 		case "upstream":
 			return { state: { ...state, signals: { lastStatus: input.status } }, effects: [] };
 		case "stalled":
 			return live ? end(state, endFromStall(input.message), timestamp, true) : same(state);
 		case "engineLost":
-			if (state.phase !== "launching" && state.phase !== "running") return same(state);
+			// A run the engine completed is only being read from the workspace: it no longer needs the engine.
+			if ((state.phase !== "launching" && state.phase !== "running") || state.finishing) return same(state);
 			return interrupt(state, input.reason, settings, timestamp);
 		case "engineReady":
-			return state.phase === "awaiting" && state.key ? resume(state) : same(state);
+			return state.phase === "awaiting" && state.key && !state.finishing ? resume(state) : same(state);
 		case "restarted":
 			if (!input.fetching) {
 				return end(
@@ -84,7 +108,9 @@ export function runTransition(state: RunState, input: RunInput, settings: RunSet
 			};
 		case "keyFetched":
 			if (state.phase !== "awaiting") return same(state);
-			return input.engineReady ? resume({ ...state, key: true }) : { state: { ...state, key: true }, effects: [] };
+			return input.engineReady && !state.finishing
+				? resume({ ...state, key: true })
+				: { state: { ...state, key: true }, effects: [] };
 		case "keyLost":
 			if (!live) return same(state);
 			return end(state, interrupted(input.error), timestamp, state.phase === "launching" || state.phase === "running");
@@ -104,13 +130,18 @@ export function runTransition(state: RunState, input: RunInput, settings: RunSet
 		}
 		case "prune":
 			return same(state);
-		case "shutdown":
+		case "shutdown": {
+			const dropped = dropQuestions(state);
 			return {
-				state: { ...state, closed: true, timer: false },
-				effects: state.timer ? [{ type: "cancelTimer" }] : [],
+				state: { ...dropped.state, closed: true, timer: false },
+				effects: [...(state.timer ? [{ type: "cancelTimer" } as const] : []), ...dropped.effects],
 			};
+		}
 	}
 }
+
+/** The engine has the run's prompt, or is being given it. */
+const engaged = (state: RunState): boolean => state.phase === "launching" || state.phase === "running";
 
 function same(state: RunState): RunTransition {
 	return { state, effects: [] };
@@ -132,8 +163,26 @@ function notice(error: string, timestamp: string): RunEffect {
 function begin(state: RunState, prompt: string, before: readonly RunEffect[]): RunTransition {
 	const run = state.run + 1;
 	return {
-		state: { ...state, phase: "launching", run, prompt, retries: 0 },
+		state: {
+			...state,
+			phase: "launching",
+			run,
+			prompt,
+			retries: 0,
+			listening: true,
+			busy: false,
+			finishing: false,
+			handled: [],
+		},
 		effects: [...before, { type: "begin" }, { type: "launch", run, prompt }],
+	};
+}
+
+/** The engine completed the run: SESSION_TIMEOUT no longer applies while the sidecar reads what it changed. */
+function finish(state: RunState): RunTransition {
+	return {
+		state: { ...state, listening: false, busy: false, finishing: true, timer: false },
+		effects: [...(state.timer ? [{ type: "cancelTimer" } as const] : []), { type: "finish", run: state.run }],
 	};
 }
 
@@ -147,11 +196,12 @@ function interrupt(state: RunState, reason: string, settings: RunSettings, times
 		const why = settings.resumeInterrupted ? "" : " (RESUME_INTERRUPTED=false)";
 		return end(state, interrupted(`the run was lost: ${reason}${why}`), timestamp);
 	}
-	// A run the engine never took keeps its prompt; one it was running is told to continue.
-	const waiting: RunState = { ...state, phase: "awaiting" };
+	// A run the engine never took keeps its prompt; one it was running is told to continue. The
+	// engine that went away took the run's questions with it.
+	const dropped = dropQuestions(state);
 	return {
-		state: waiting,
-		effects: [{ type: "suspend" }, notice(`${reason}; the run resumes when the engine is back`, timestamp)],
+		state: { ...dropped.state, phase: "awaiting", listening: false },
+		effects: [...dropped.effects, notice(`${reason}; the run resumes when the engine is back`, timestamp)],
 	};
 }
 
@@ -159,7 +209,7 @@ function interrupt(state: RunState, reason: string, settings: RunSettings, times
 function resume(state: RunState): RunTransition {
 	if (state.prompt !== undefined) {
 		return {
-			state: { ...state, phase: "launching" },
+			state: { ...state, phase: "launching", listening: true, busy: false },
 			effects: [{ type: "launch", run: state.run, prompt: state.prompt }],
 		};
 	}
@@ -217,12 +267,17 @@ function end(state: RunState, how: RunEnd, timestamp: string, abort = false): Ru
 		});
 	}
 	if (state.timer) effects.push({ type: "cancelTimer" });
-	effects.push({ type: "end", end: how });
+	const dropped = dropQuestions(state);
+	effects.push(...dropped.effects, { type: "end", end: how });
 	if (!completed && state.key) effects.push({ type: "dropKey" });
 	if (abort) effects.push({ type: "abort" });
 	const { prompt: _gone, ...rest } = state;
 	const ended: RunState = {
 		...rest,
+		questions: dropped.state.questions,
+		listening: false,
+		busy: false,
+		finishing: false,
 		phase: "idle",
 		timer: false,
 		key: completed && state.key,

@@ -23,6 +23,8 @@ export class Session {
 	run: RunState = INITIAL_RUN;
 	/** The executor's handle on the run's SESSION_TIMEOUT timer. */
 	timer: Cancel | undefined;
+	/** The executor's handles on the QUESTION_TIMEOUT timers of the run's open questions (by question id). */
+	readonly questionTimers = new Map<string, Cancel>();
 
 	private readonly notices = new Set<string>();
 	/** Live output held back so the next pieces of the same stream join it (see `holdOutput`). */
@@ -130,7 +132,6 @@ export class Session {
 	 */
 	end(end: RunEnd, nowMs: number): boolean {
 		if (this.ended) return false;
-		this.translator.endRun();
 		const timestamp = isoTime(nowMs);
 		const r = this.record;
 		r.status = end.status;

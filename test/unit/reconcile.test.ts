@@ -4,9 +4,10 @@ import { join } from "node:path";
 import type { EngineSessionState } from "../../src/engine/client";
 import { type EngineEvent, engineSessionOf, isObject, type Json, parseEngineEvent, str } from "../../src/engine/events";
 import { reconcileEvents } from "../../src/engine/reconcile";
-import { type RunOutcome, RunTranslator } from "../../src/engine/translate";
+import type { RunOutcome } from "../../src/engine/translate";
 import type { LoggedEvent } from "../../src/events/catalogue";
 import { Prng } from "../support/prng";
+import { FollowedRun } from "./followed-run";
 
 /**
  * Reconciliation against real captures: a run whose feed is cut at event k,
@@ -86,15 +87,15 @@ interface Outcome {
 /** Translates as the sessions do: until the run's outcome; output is the log's too. */
 function translate(
 	fixture: ReturnType<typeof load>,
-	steps: (t: RunTranslator, feed: (e: EngineEvent) => boolean) => void,
+	steps: (t: FollowedRun, feed: (e: EngineEvent) => boolean) => void,
 ): Outcome {
-	const t = new RunTranslator({ workspaceDir: fixture.workspace, redact: (s) => s });
+	const t = new FollowedRun({ workspaceDir: fixture.workspace, redact: (s) => s });
 	t.beginRun(fixture.runStartedAt);
 	const log: LoggedEvent[] = [];
 	let outcome: RunOutcome | undefined;
 	steps(t, (e) => {
 		if (outcome) return false;
-		const r = t.translate(e, NOW);
+		const r = t.follow(e, NOW);
 		log.push(...r.events);
 		outcome = r.outcome;
 		return true;

@@ -2,8 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type EngineEvent, engineSessionOf, parseEngineEvent } from "../../src/engine/events";
-import { type RunOutcome, RunTranslator } from "../../src/engine/translate";
+import type { RunOutcome } from "../../src/engine/translate";
 import type { LoggedEvent } from "../../src/events/catalogue";
+import { FollowedRun } from "./followed-run";
 
 /** Our own captures of the real engine (scripts/capture-engine-events.ts). */
 const DIR = join(import.meta.dir, "../fixtures/engine-events");
@@ -16,7 +17,7 @@ function replay(name: string) {
 		.map((l) => parseEngineEvent(l) as EngineEvent);
 	const workspace = `/tmp/opencode-sidecar-capture/${name.replace(/\.jsonl$/, "")}/workspace`;
 	const session = events.map(engineSessionOf).find((id) => id !== undefined);
-	const t = new RunTranslator({ workspaceDir: workspace, redact: (s) => s });
+	const t = new FollowedRun({ workspaceDir: workspace, redact: (s) => s });
 	const out: LoggedEvent[] = [];
 	const outcomes: RunOutcome[] = [];
 	let begun = false;
@@ -27,7 +28,7 @@ function replay(name: string) {
 			t.beginRun();
 			begun = true;
 		}
-		const r = t.translate(e, NOW);
+		const r = t.follow(e, NOW);
 		out.push(...r.events);
 		if (r.outcome) outcomes.push(r.outcome);
 	}

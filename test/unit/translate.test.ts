@@ -2,9 +2,10 @@ import { describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type EngineEvent, engineSessionOf, parseEngineEvent } from "../../src/engine/events";
-import { type RunOutcome, RunTranslator, type TranslatorOptions } from "../../src/engine/translate";
+import type { RunOutcome, TranslatorOptions } from "../../src/engine/translate";
 import type { LoggedEvent } from "../../src/events/catalogue";
 import { isoTime } from "../../src/lib/clock";
+import { FollowedRun } from "./followed-run";
 
 /**
  * Recorded `/event` streams of opencode 1.18.33 (copied from the shared engine
@@ -39,13 +40,14 @@ const NOW = Date.UTC(2026, 10, 21, 9, 33, 25);
 const identity = (text: string) => text;
 
 interface Run {
-	readonly translator: RunTranslator;
+	readonly translator: FollowedRun;
 	readonly events: LoggedEvent[];
 	readonly outcomes: RunOutcome[];
 }
 
-function translator(options: Partial<TranslatorOptions> = {}): RunTranslator {
-	return new RunTranslator({
+/** A translator followed by a run machine, which decides when the run ends (as the sessions do). */
+function translator(options: Partial<TranslatorOptions> = {}): FollowedRun {
+	return new FollowedRun({
 		workspaceDir: "/workspace",
 		redact: identity,
 		...options,
@@ -53,11 +55,11 @@ function translator(options: Partial<TranslatorOptions> = {}): RunTranslator {
 }
 
 /** Feeds `engineEvents` in order and collects everything the translator says. */
-function feed(t: RunTranslator, engineEvents: readonly EngineEvent[], now = NOW): Run {
+function feed(t: FollowedRun, engineEvents: readonly EngineEvent[], now = NOW): Run {
 	const events: LoggedEvent[] = [];
 	const outcomes: RunOutcome[] = [];
 	for (const e of engineEvents) {
-		const result = t.translate(e, now);
+		const result = t.follow(e, now);
 		events.push(...result.events);
 		if (result.outcome) outcomes.push(result.outcome);
 	}
@@ -316,7 +318,7 @@ describe("RunTranslator run boundaries", () => {
 		const t = translator();
 		t.beginRun();
 		if (!lastIdle) throw new Error("fixture has no session.idle");
-		expect(t.translate(lastIdle, NOW).outcome).toBeUndefined();
+		expect(t.follow(lastIdle, NOW).outcome).toBeUndefined();
 		expect(t.inRun).toBe(true);
 		expect(feed(t, session).outcomes).toEqual([{ status: "completed" }]);
 	});
@@ -402,7 +404,7 @@ describe("RunTranslator on recorded failures", () => {
 		for (const e of session) {
 			// Receive each retry 6.5 s before it is due.
 			const now = retries.includes(e) ? next(e) - 6500 : NOW;
-			const result = t.translate(e, now);
+			const result = t.follow(e, now);
 			errors.push(...result.events);
 			expect(result.outcome).toBeUndefined();
 		}
@@ -425,7 +427,7 @@ describe("RunTranslator on recorded failures", () => {
 		const retry = session.find((e) => (e.properties.status as { type?: string } | undefined)?.type === "retry");
 		const t = translator();
 		t.beginRun();
-		const { events } = t.translate(retry as EngineEvent, Date.UTC(2030, 0, 1));
+		const { events } = t.follow(retry as EngineEvent, Date.UTC(2030, 0, 1));
 		expect(events).toHaveLength(1);
 		const e = events[0];
 		expect(e?.event === "error" && e.data.retry_after).toBe(0);
@@ -445,7 +447,7 @@ describe("RunTranslator on recorded failures", () => {
 			redact: (text) => text.replaceAll(SECRET, "[REDACTED]"),
 		});
 		t.beginRun();
-		const [event] = t.translate(overloaded, NOW).events;
+		const [event] = t.follow(overloaded, NOW).events;
 		expect(event?.event).toBe("error");
 		if (event?.event !== "error") return;
 		expect(event.data.error).toBe("Overloaded for key [REDACTED] (attempt 1)");
