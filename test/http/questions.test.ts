@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { SseParser } from "../../src/sse/parse";
+import { sessionBody } from "../support/api";
+import { type InProcess, startInProcess } from "../support/in-process";
+import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
+import { makeTempDirs, type TempDirs } from "../support/workspace";
+
+// A question of the agent is owned by its run (run-machine.ts, run-requests.ts): answers that do
+// not fit are refused and leave it open; the run's end drops it, its timer with it.
+
+let llm: ScriptedLlm;
+let dirs: TempDirs;
+let it: InProcess;
+
+beforeAll(async () => {
+	llm = await startScriptedLlm();
+	dirs = makeTempDirs();
+	// Nobody's default answer may come during the test.
+	it = await startInProcess({ WORKSPACE_DIR: dirs.workspace, STATE_DIR: dirs.state, QUESTION_TIMEOUT: "3600" });
+});
+
+afterAll(async () => {
+	await it?.sidecar.stop();
+	await llm?.close();
+	dirs.cleanup();
+});
+
+const answer = (id: string, questionId: string, answers: string[][]) =>
+	it.handle(`/sessions/${id}/questions/${questionId}`, {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify({ answers }),
+	});
+
+/** Reads the session's stream until an event of type `until`; the events so far. */
+async function readUntil(id: string, until: string): Promise<{ event: string; data: Record<string, unknown> }[]> {
+	const res = await it.handle(`/sessions/${id}/stream`);
+	const parser = new SseParser();
+	const decoder = new TextDecoder();
+	const out: { event: string; data: Record<string, unknown> }[] = [];
+	const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+	for (;;) {
+		const { value, done } = await reader.read();
+		if (done) return out;
+		for (const e of parser.push(decoder.decode(value, { stream: true }))) {
+			if (e.event === "heartbeat") continue;
+			out.push({ event: e.event, data: JSON.parse(e.data) });
+			if (e.event === until) {
+				await reader.cancel();
+				return out;
+			}
+		}
+	}
+}
+
+test("answers that do not fit are a 400 and leave the question open; a cancelled run's question is gone (404)", async () => {
+	const body = sessionBody({
+		model_config: { api_endpoint: llm.url, enabled_tools: ["read", "question"] },
+	});
+	const key = body.model_config.api_key;
+	llm.script(key, [
+		{
+			kind: "tool",
+			calls: [
+				{
+					name: "question",
+					args: {
+						questions: [
+							{
+								question: "Which colour?",
+								header: "Colour",
+								options: [
+									{ label: "red", description: "warm" },
+									{ label: "blue", description: "cool" },
+								],
+							},
+						],
+					},
+				},
+			],
+		},
+		{ kind: "text", text: "never reached" },
+	]);
+	expect(
+		(
+			await it.handle("/sessions", {
+				method: "POST",
+				headers: { "content-type": "application/json" },
+				body: JSON.stringify(body),
+			})
+		).status,
+	).toBe(201);
+	const id = body.session_id;
+	const asked = (await readUntil(id, "question")).at(-1);
+	const questionId = String(asked?.data.question_id);
+
+	// Two labels for a one-choice question, and no label at all: refused, the question stays open.
+	for (const wrong of [[["red", "blue"]], [[]]]) {
+		const res = await answer(id, questionId, wrong);
+		expect(res.status).toBe(400);
+		expect(await res.json()).toMatchObject({ code: "invalid_request", details: { field: "answers" } });
+	}
+	expect(it.sidecar.sessions.get(id).run.questions.map((q) => q.id)).toEqual([questionId]);
+	expect((await answer(id, "que_unknown", [["red"]])).status).toBe(404);
+
+	expect((await it.handle(`/sessions/${id}`, { method: "DELETE" })).status).toBe(200);
+	const late = await answer(id, questionId, [["red"]]);
+	expect(late.status).toBe(404);
+	expect(await late.json()).toMatchObject({ code: "question_not_found" });
+	const session = it.sidecar.sessions.get(id);
+	expect(session.run.questions).toEqual([]);
+	expect(session.questionTimers.size).toBe(0);
+	// Nothing answered it: no answer was stored, and the model never got one.
+	const stored = await readUntil(id, "never");
+	expect(stored.filter((e) => e.event === "output" && String(e.data.text).startsWith("Question answered"))).toEqual([]);
+	expect(stored.at(-1)).toMatchObject({ event: "error", data: { code: "cancelled" } });
+	expect(llm.requests.filter((r) => r.key === key)).toHaveLength(1);
+});
