@@ -303,7 +303,8 @@ export class SessionManager {
 	private onEngineReady(): void {
 		for (const s of [...this.registry.all()]) {
 			// Without its key yet: it is being fetched (after a sidecar restart), which resumes it.
-			if (s.awaitingResume && s.run.key) this.deps.log.info({ session_id: s.id }, "resuming interrupted run");
+			if (s.awaitingResume && s.run.key && !s.run.finishing)
+				this.deps.log.info({ session_id: s.id }, "resuming interrupted run");
 			void this.executor.dispatch(s, { type: "engineReady" });
 		}
 	}

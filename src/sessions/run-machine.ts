@@ -278,6 +278,7 @@ function end(state: RunState, how: RunEnd, timestamp: string, abort = false): Ru
 		listening: false,
 		busy: false,
 		finishing: false,
+		handled: [],
 		phase: "idle",
 		timer: false,
 		key: completed && state.key,
