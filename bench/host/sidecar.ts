@@ -4,6 +4,8 @@
  * and can publish events straight into a session's log, as the translator
  * does, at a set rate. Started by bench/lib/child.ts; env as for main.ts.
  */
+
+import { heapStats, memoryUsage as jscMemory } from "bun:jsc";
 import { resolve } from "node:path";
 import { parseConfig } from "../../src/config/parse";
 import { listen } from "../../src/http/listen";
@@ -58,6 +60,22 @@ async function answer(req: Request): Promise<Reply> {
 		case "gc":
 			Bun.gc(true);
 			return { op: "gc" };
+		case "heap": {
+			Bun.gc(true);
+			const h = heapStats();
+			if (req.snapshot) await Bun.write(req.snapshot, JSON.stringify(Bun.generateHeapSnapshot()));
+			return {
+				op: "heap",
+				heapSize: h.heapSize,
+				heapCapacity: h.heapCapacity,
+				extraMemorySize: h.extraMemorySize,
+				objectCount: h.objectCount,
+				objectTypeCounts: h.objectTypeCounts,
+				protectedObjectCount: h.protectedObjectCount,
+				memoryUsage: process.memoryUsage(),
+				mimallocCommit: jscMemory().currentCommit,
+			};
+		}
 		case "stop":
 			sidecar.drain();
 			await sidecar.stop();

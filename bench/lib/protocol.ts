@@ -38,6 +38,12 @@ export type Request =
 	| { readonly op: "streams" }
 	/** A full garbage collection, so a memory reading counts what is kept, not what waits to be collected. */
 	| { readonly op: "gc" }
+	/**
+	 * A full collection, then JavaScriptCore's heap statistics (object counts
+	 * by type) and the process's memory figures; `snapshot`: also write a heap
+	 * snapshot to that path (sidecar host only; for the growth probe).
+	 */
+	| { readonly op: "heap"; readonly snapshot?: string }
 	/** Load generator only: GETs `url` at a constant rate (see lib/load.ts). */
 	| { readonly op: "load"; readonly url: string; readonly perSecond: number; readonly seconds: number }
 	| { readonly op: "stop" };
@@ -55,6 +61,7 @@ export type Reply =
 	  }
 	| { readonly op: "streams"; readonly open: number }
 	| { readonly op: "gc" }
+	| ({ readonly op: "heap" } & HeapReading)
 	| ({ readonly op: "load" } & LoadResult)
 	| { readonly op: "stop" }
 	| { readonly op: "error"; readonly message: string };
@@ -63,3 +70,16 @@ export type Envelope<T> = T & { readonly seq: number };
 
 /** The payload of an injected event; the bench finds the send time after the `@`. */
 export const injectedText = (prefix: string, n: number, at: number): string => `${prefix}${n}@${at.toFixed(3)}`;
+
+/** What the `heap` op reports. */
+export interface HeapReading {
+	readonly heapSize: number;
+	readonly heapCapacity: number;
+	readonly extraMemorySize: number;
+	readonly objectCount: number;
+	readonly objectTypeCounts: Record<string, number>;
+	readonly protectedObjectCount: number;
+	/** Bytes mimalloc (Bun's allocator for everything outside the JS heap) has committed. */
+	readonly mimallocCommit: number;
+	readonly memoryUsage: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+}

@@ -1,10 +1,7 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { runGit } from "./git-run";
 import { GIT_TIMEOUT_MS } from "./snapshot";
-
-const run = promisify(execFile);
 
 /**
  * A private git repository under STATE_DIR whose work tree is the workspace:
@@ -30,14 +27,11 @@ export class PrivateGit {
 	private git(args: string[]): Promise<string> {
 		const call = async () => {
 			this.init();
-			const r = await run("git", [`--git-dir=${this.gitDir}`, `--work-tree=${this.workTree}`, ...args], {
+			return runGit([`--git-dir=${this.gitDir}`, `--work-tree=${this.workTree}`, ...args], {
 				cwd: this.workTree,
-				encoding: "utf8",
-				maxBuffer: 1 << 30,
-				timeout: GIT_TIMEOUT_MS,
+				timeoutMs: GIT_TIMEOUT_MS,
 				env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "sidecar", GIT_COMMITTER_NAME: "sidecar" },
 			});
-			return r.stdout;
 		};
 		const next = this.queue.then(call, call);
 		this.queue = next.catch(() => undefined);

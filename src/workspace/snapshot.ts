@@ -1,11 +1,8 @@
-import { execFile } from "node:child_process";
 import { type Dirent, existsSync } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { promisify } from "node:util";
+import { runGit } from "./git-run";
 import type { PrivateGit } from "./private-git";
-
-const run = promisify(execFile);
 
 /**
  * The state of a workspace's files when a run starts, to tell afterwards what
@@ -93,12 +90,7 @@ async function text(path: string): Promise<string | undefined> {
 
 async function git(repo: string, args: string[]): Promise<string | undefined> {
 	try {
-		const r = await run("git", ["-C", repo, ...args], {
-			encoding: "utf8",
-			maxBuffer: 1 << 30,
-			timeout: GIT_TIMEOUT_MS,
-		});
-		return r.stdout;
+		return await runGit(["-C", repo, ...args], { timeoutMs: GIT_TIMEOUT_MS });
 	} catch {
 		return undefined;
 	}

@@ -1,0 +1,52 @@
+/** How a git call is run (see `runGit`). */
+export interface GitRunOptions {
+	/** Working directory; default the process's. */
+	readonly cwd?: string;
+	/** Environment; default the process's. */
+	readonly env?: Record<string, string | undefined>;
+	/** Killed (SIGKILL) after this many ms; the call then fails. */
+	readonly timeoutMs: number;
+	/** Killed if it writes more than this many bytes to stdout; default 1 GiB. */
+	readonly maxBuffer?: number;
+}
+
+/** A git call that did not exit 0 (or was killed: timeout, too much output). */
+export class GitFailed extends Error {
+	constructor(
+		readonly command: string,
+		readonly exitCode: number | null,
+		readonly signal: NodeJS.Signals | number | null,
+		stderr: string,
+	) {
+		super(`git ${command} ${signal ? `killed by ${signal}` : `exited ${exitCode}`}: ${stderr.trim().slice(0, 500)}`);
+		this.name = "GitFailed";
+	}
+}
+
+/**
+ * Runs `git args…` and resolves with its stdout (UTF-8). With `Bun.spawn`, not
+ * `node:child_process.execFile`: a sidecar makes several git calls per run,
+ * and in Bun 1.4 each `execFile` call leaves the process's resident memory
+ * higher for good (measured by bench/probes/spawn-loop.ts: +10 MB over the
+ * first 200 calls of `git --version`, against under 1 MB with `Bun.spawn`);
+ * that was most of the sidecar's RSS growth over 200 runs (issue 13).
+ */
+export async function runGit(args: readonly string[], options: GitRunOptions): Promise<string> {
+	const proc = Bun.spawn(["git", ...args], {
+		...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+		...(options.env === undefined ? {} : { env: options.env }),
+		stdin: "ignore",
+		stdout: "pipe",
+		stderr: "pipe",
+		timeout: options.timeoutMs,
+		maxBuffer: options.maxBuffer ?? 1 << 30,
+		killSignal: "SIGKILL",
+	});
+	const [stdout, stderr, exitCode] = await Promise.all([
+		new Response(proc.stdout).text(),
+		new Response(proc.stderr).text(),
+		proc.exited,
+	]);
+	if (exitCode !== 0 || proc.signalCode) throw new GitFailed(args[0] ?? "", exitCode, proc.signalCode ?? null, stderr);
+	return stdout;
+}
