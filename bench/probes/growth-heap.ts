@@ -84,7 +84,6 @@ try {
 	await llm.close();
 }
 const first = readings.get(marks[0] as number);
-const firstMark = marks[0];
 const last = readings.get(sessions);
 if (first && last) {
 	const types = new Set([...Object.keys(first.objectTypeCounts), ...Object.keys(last.objectTypeCounts)]);

@@ -6,7 +6,7 @@ export interface GitRunOptions {
 	readonly env?: Record<string, string | undefined>;
 	/** Killed (SIGKILL) after this many ms; the call then fails. */
 	readonly timeoutMs: number;
-	/** Killed if it writes more than this many bytes to stdout; default 1 GiB. */
+	/** Killed (SIGKILL) once its output passes this many bytes (checked as it is read); default 1 GiB. */
 	readonly maxBuffer?: number;
 }
 
@@ -42,11 +42,15 @@ export async function runGit(args: readonly string[], options: GitRunOptions): P
 		maxBuffer: options.maxBuffer ?? 1 << 30,
 		killSignal: "SIGKILL",
 	});
-	const [stdout, stderr, exitCode] = await Promise.all([
-		new Response(proc.stdout).text(),
-		new Response(proc.stderr).text(),
-		proc.exited,
-	]);
-	if (exitCode !== 0 || proc.signalCode) throw new GitFailed(args[0] ?? "", exitCode, proc.signalCode ?? null, stderr);
+	const stdout = new Response(proc.stdout).text();
+	const stderr = new Response(proc.stderr).text();
+	const exitCode = await proc.exited;
+	if (exitCode !== 0 || proc.signalCode) {
+		// Killed (timeout, maxBuffer): a process git started may still hold the pipes open; do not wait for them.
+		const why = proc.signalCode ? "" : await stderr.catch(() => "");
+		stdout.catch(() => undefined);
+		stderr.catch(() => undefined);
+		throw new GitFailed(args[0] ?? "", exitCode, proc.signalCode ?? null, why);
+	}
 	return stdout;
 }
