@@ -3,11 +3,15 @@ import { readFileSync } from "node:fs";
 /** Linux's USER_HZ: /proc times are in 1/100 s on every platform we run on. */
 const TICKS_PER_SECOND = 100;
 
-/** A process's memory as the kernel counts it (/proc/<pid>/status), in bytes. */
-export function memoryOf(pid: number): { rss: number; peak: number } {
+/**
+ * A process's memory as the kernel counts it (/proc/<pid>/status), in bytes;
+ * `anon`: the part of `rss` that is its own (heap, allocator, JIT), without
+ * the pages of its executable and libraries.
+ */
+export function memoryOf(pid: number): { rss: number; peak: number; anon: number } {
 	const status = readFileSync(`/proc/${pid}/status`, "utf8");
 	const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-	return { rss: kb("VmRSS") * 1024, peak: kb("VmHWM") * 1024 };
+	return { rss: kb("VmRSS") * 1024, peak: kb("VmHWM") * 1024, anon: kb("RssAnon") * 1024 };
 }
 
 /** CPU time (user + system) a process has used so far, in seconds. */

@@ -53,9 +53,12 @@ async function createRetrying(i: number) {
 
 const llm = await startScriptedLlm();
 const dirs = makeTempDirs("bench-growth-heap-");
-// ENGINE_RSS_SOFT_LIMIT / ENGINE_RSS_HARD_LIMIT pass through: an engine recycle mid-series is a confounder.
+// ENGINE_RSS_SOFT_LIMIT / ENGINE_RSS_HARD_LIMIT pass through (an engine recycle mid-series is a confounder), and
+// JavaScriptCore's options (BUN_JSC_*, e.g. BUN_JSC_useFTLJIT=0 to see what the optimizing JIT adds).
 const limits = Object.fromEntries(
-	["ENGINE_RSS_SOFT_LIMIT", "ENGINE_RSS_HARD_LIMIT"].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
+	Object.entries(process.env).filter(
+		(e): e is [string, string] => e[1] !== undefined && (e[0].startsWith("ENGINE_RSS_") || e[0].startsWith("BUN_JSC_")),
+	),
 );
 const host = await startSidecarHost(dirs, { MAX_STORED_SESSIONS: maxStored, ...limits });
 const readings = new Map<number, HeapReading & { vmRss: number; maps: Map<string, number> }>();

@@ -13,6 +13,7 @@ const MARKS = [20, SESSIONS] as const;
 
 interface Reading {
 	sidecarRssMb: number;
+	sidecarAnonMb: number;
 	sidecarFds: number;
 	engineRssMb: number;
 	engineDbMb: number;
@@ -45,8 +46,10 @@ async function growth(llm: ScriptedLlm, maxStored: number): Promise<Map<number, 
 			await waitEnded(host.base, s.id);
 			if (!(MARKS as readonly number[]).includes(i)) continue;
 			await host.child.request({ op: "gc" });
+			const mem = memoryOf(host.child.pid);
 			readings.set(i, {
-				sidecarRssMb: memoryOf(host.child.pid).rss / MB,
+				sidecarRssMb: mem.rss / MB,
+				sidecarAnonMb: mem.anon / MB,
 				sidecarFds: readdirSync(`/proc/${host.child.pid}/fd`).length,
 				engineRssMb: memoryOf(engine.pid).rss / MB,
 				engineDbMb: sizeOf(join(dirs.state, "engine", "data")) / MB,
@@ -82,6 +85,7 @@ export async function growthRows(llm: ScriptedLlm): Promise<RowResult> {
 		const flat = (key: keyof Reading) => b[key] <= a[key] * 1.05;
 		rows.push(
 			row("sidecarRssMb", "sidecar RSS", "MB", "flat within 5%", flat("sidecarRssMb")),
+			row("sidecarAnonMb", "sidecar anonymous RSS (RssAnon: without the executable's file pages)", "MB", "reported"),
 			row("sidecarFds", "sidecar open descriptors", "fds", "flat within 5%", flat("sidecarFds")),
 			row("engineRssMb", "engine RSS", "MB", "reported"),
 			row("engineDbMb", "engine database (STATE_DIR/engine/data)", "MB", "reported"),
@@ -89,7 +93,7 @@ export async function growthRows(llm: ScriptedLlm): Promise<RowResult> {
 	}
 	return {
 		notes: [
-			`Growth (issue 13): ${SESSIONS} sessions run back to back (create, one scripted text turn, ended) on one sidecar host, read after session ${MARKS[0]} and ${MARKS[1]}: the sidecar's VmRSS (after a full garbage collection) and /proc/<pid>/fd count, the engine's VmRSS, and the bytes of every file under STATE_DIR/engine/data (the engine's database and storage). Once with the default MAX_STORED_SESSIONS (500: nothing is removed) and once with 50 (150 removed, and their engine sessions deleted).`,
+			`Growth (issue 13): ${SESSIONS} sessions run back to back (create, one scripted text turn, ended) on one sidecar host, read after session ${MARKS[0]} and ${MARKS[1]}: the sidecar's VmRSS (after a full garbage collection) and its RssAnon (the same without the pages of the bun executable and libraries, which grow as code runs for the first time), /proc/<pid>/fd count, the engine's VmRSS, and the bytes of every file under STATE_DIR/engine/data (the engine's database and storage). Once with the default MAX_STORED_SESSIONS (500: nothing is removed) and once with 50 (150 removed, and their engine sessions deleted).`,
 		],
 		rows,
 	};
