@@ -25,11 +25,11 @@ export class GitFailed extends Error {
 
 /**
  * Runs `git args…` and resolves with its stdout (UTF-8). With `Bun.spawn`, not
- * `node:child_process.execFile`: a sidecar makes several git calls per run,
- * and in Bun 1.4 each `execFile` call leaves the process's resident memory
- * higher for good (measured by bench/probes/spawn-loop.ts: +10 MB over the
- * first 200 calls of `git --version`, against under 1 MB with `Bun.spawn`);
- * that was most of the sidecar's RSS growth over 200 runs (issue 13).
+ * `node:child_process.execFile`: a run makes about five git calls (the
+ * workspace snapshot before and after it), and in Bun 1.4 `execFile` raises
+ * the process's RSS by ~10 MB over its first few hundred calls and keeps it
+ * there, where `Bun.spawn` stays within ~1 MB (bench/probes/spawn-loop.ts):
+ * most of the sidecar's RSS growth over 200 runs (issue 13).
  */
 export async function runGit(args: readonly string[], options: GitRunOptions): Promise<string> {
 	const proc = Bun.spawn(["git", ...args], {
