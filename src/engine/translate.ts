@@ -98,6 +98,12 @@ export class RunTranslator {
 	/** Todo items already announced as done (by content). */
 	private readonly todosDone = new Set<string>();
 	private progressValue: number | undefined;
+	/**
+	 * Engine messages of ended runs: their events are ignored, and what was kept of them (each
+	 * part's text and counters) is let go, so that an ended session, stored for as long as
+	 * MAX_STORED_SESSIONS allows, holds only their ids (issue 13).
+	 */
+	private readonly closed = new Set<string>();
 
 	constructor(private readonly options: TranslatorOptions) {
 		for (const f of options.initial?.files ?? []) this.files.add(f);
@@ -108,6 +114,23 @@ export class RunTranslator {
 	beginRun(nowMs?: number): void {
 		this.reconciled = false;
 		if (nowMs !== undefined) this.runStart = nowMs;
+	}
+
+	/**
+	 * The run ended (its terminal event is stored). Nothing of it is emitted any more (a follow-up
+	 * is a new run, with new engine messages), so its messages' state goes: their events are ignored
+	 * from now on, including an update the engine makes to an old part (e.g. when it compacts tool
+	 * output), which would otherwise be announced again.
+	 */
+	runEnded(): void {
+		for (const id of this.roles.keys()) this.closed.add(id);
+		for (const part of this.parts.values()) this.closed.add(part.messageID);
+		this.roles.clear();
+		this.parts.clear();
+		this.assistantMessages.length = 0;
+		this.finished.clear();
+		this.countedSteps.clear();
+		this.broadSteps.clear();
 	}
 
 	/** When the current run began (ms), if known. */
@@ -249,7 +272,7 @@ export class RunTranslator {
 	private noteMessage(info: Json): void {
 		const id = str(info.id);
 		const role = str(info.role);
-		if (!id || !role) return;
+		if (!id || !role || this.closed.has(id)) return;
 		if (!this.roles.has(id) && role === "assistant") this.assistantMessages.push(id);
 		const time = isObject(info.time) ? info.time : {};
 		if (role === "assistant" && (time.completed !== undefined || isObject(info.error))) {
@@ -262,7 +285,7 @@ export class RunTranslator {
 		const id = str(part.id);
 		const messageID = str(part.messageID);
 		const kind = str(part.type);
-		if (!id || !messageID || !kind) return;
+		if (!id || !messageID || !kind || this.closed.has(messageID)) return;
 		let state = this.parts.get(id);
 		if (!state) {
 			state = {

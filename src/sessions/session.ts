@@ -147,6 +147,8 @@ export class Session {
 		for (const e of terminalEvents(end, timestamp)) this.emit(e);
 		r.last_event_id = this.channel.lastId;
 		this.store.save(r);
+		// What the translator kept of the run's engine messages is not needed after its terminal event.
+		this.translator.runEnded();
 		// The index goes beside the log and the descriptor is let go: a stored log costs nothing until read.
 		this.channel.log.seal();
 		return true;

@@ -1,0 +1,135 @@
+import { heapStats } from "bun:jsc";
+import { describe, expect, it } from "bun:test";
+import { randomBytes } from "node:crypto";
+import type { EngineEvent } from "../../src/engine/events";
+import { RunTranslator } from "../../src/engine/translate";
+import type { LoggedEvent } from "../../src/events/catalogue";
+
+/**
+ * An ended session stays stored (up to MAX_STORED_SESSIONS) with its translator: what the
+ * translator kept of a run's engine messages goes at the run's end (issue 13), and nothing of
+ * an ended run is emitted again by a follow-up.
+ */
+
+const SES = "ses_release";
+const NOW = Date.UTC(2026, 11, 1, 18, 0, 0);
+
+const message = (id: string, role: "user" | "assistant"): EngineEvent => ({
+	type: "message.updated",
+	properties: { sessionID: SES, info: { id, role, sessionID: SES, time: { created: NOW } } },
+});
+const text = (id: string, messageID: string, body: string): EngineEvent => ({
+	type: "message.part.updated",
+	properties: { sessionID: SES, part: { id, messageID, sessionID: SES, type: "text", text: body } },
+});
+const delta = (partID: string, messageID: string, body: string): EngineEvent => ({
+	type: "message.part.delta",
+	properties: { sessionID: SES, partID, messageID, field: "text", delta: body },
+});
+const tool = (id: string, messageID: string, extra: Record<string, unknown> = {}): EngineEvent => ({
+	type: "message.part.updated",
+	properties: {
+		sessionID: SES,
+		part: {
+			id,
+			messageID,
+			sessionID: SES,
+			type: "tool",
+			tool: "bash",
+			callID: `call_${id}`,
+			state: { status: "completed", input: { command: "ls" }, output: "a.txt\n", metadata: {}, ...extra },
+		},
+	},
+});
+
+function feed(t: RunTranslator, events: readonly EngineEvent[]): LoggedEvent[] {
+	return events.flatMap((e) => t.translate(e, NOW, true).events);
+}
+
+/** Bytes in the JS heap (strings' buffers included) after a full collection. */
+function heapBytes(): number {
+	Bun.gc(true);
+	return heapStats().heapSize;
+}
+
+const translator = () => new RunTranslator({ workspaceDir: "/workspace", redact: (s) => s });
+
+describe("RunTranslator after a run's end", () => {
+	it("lets go of the text of the run's parts", () => {
+		const t = translator();
+		const size = 8 << 20;
+		// Built and fed in a function of its own, so that nothing but the translator holds the text.
+		(() => {
+			t.beginRun(NOW);
+			const body = randomBytes(size / 2).toString("hex");
+			feed(t, [message("msg_u1", "user"), message("msg_a1", "assistant"), text("prt_1", "msg_a1", body)]);
+		})();
+		expect(t.finalMessage.length).toBe(size);
+		const before = heapBytes();
+		t.runEnded();
+		const after = heapBytes();
+		expect(before - after).toBeGreaterThan(size * 0.75);
+		expect(t.progressOf("prt_1")).toBeUndefined();
+	});
+
+	it("keeps the session's changed files and usage", () => {
+		const t = translator();
+		t.beginRun(NOW);
+		feed(t, [
+			message("msg_a1", "assistant"),
+			{
+				type: "message.part.updated",
+				properties: {
+					sessionID: SES,
+					part: {
+						id: "prt_w",
+						messageID: "msg_a1",
+						sessionID: SES,
+						type: "tool",
+						tool: "write",
+						callID: "call_w",
+						state: { status: "completed", input: { filePath: "/workspace/a.txt" }, output: "", metadata: {} },
+					},
+				},
+			},
+			{
+				type: "message.part.updated",
+				properties: {
+					sessionID: SES,
+					part: { id: "prt_s", messageID: "msg_a1", type: "step-finish", tokens: { input: 10, output: 2 }, cost: 0 },
+				},
+			},
+		]);
+		t.runEnded();
+		expect(t.filesModified).toEqual(["a.txt"]);
+		expect(t.usage.input_tokens).toBe(10);
+		expect(t.usage.output_tokens).toBe(2);
+	});
+
+	it("emits nothing more of the ended run in a follow-up, and the follow-up's own parts in full", () => {
+		const t = translator();
+		t.beginRun(NOW);
+		const first = feed(t, [
+			message("msg_u1", "user"),
+			message("msg_a1", "assistant"),
+			text("prt_1", "msg_a1", "first answer"),
+			tool("prt_t1", "msg_a1"),
+		]);
+		expect(first.map((e) => e.event)).toEqual(["output", "tool_call", "tool_result"]);
+		t.runEnded();
+		t.beginRun(NOW + 1000);
+		const second = feed(t, [
+			// The engine updates old parts (it compacts old tool output) and may still send a late delta.
+			tool("prt_t1", "msg_a1", { time: { start: NOW, end: NOW, compacted: NOW + 1000 } }),
+			text("prt_1", "msg_a1", "first answer"),
+			delta("prt_1", "msg_a1", " more"),
+			message("msg_a1", "assistant"),
+			message("msg_u2", "user"),
+			message("msg_a2", "assistant"),
+			text("prt_2", "msg_a2", "second"),
+			delta("prt_2", "msg_a2", " answer"),
+		]);
+		expect(second.map((e) => (e.event === "output" ? e.data.text : e.event))).toEqual(["second", " answer"]);
+		expect(t.finalMessage).toBe("second answer");
+	});
+});
