@@ -6,6 +6,8 @@ export interface GitRunOptions {
 	readonly env?: Record<string, string | undefined>;
 	/** Killed (SIGKILL) after this many ms; the call then fails. */
 	readonly timeoutMs: number;
+	/** Written to git's standard input (default: none). */
+	readonly stdin?: string;
 	/** Killed (SIGKILL) once its output passes this many bytes (checked as it is read); default 1 GiB. */
 	readonly maxBuffer?: number;
 }
@@ -35,7 +37,7 @@ export async function runGit(args: readonly string[], options: GitRunOptions): P
 	const proc = Bun.spawn(["git", ...args], {
 		...(options.cwd === undefined ? {} : { cwd: options.cwd }),
 		...(options.env === undefined ? {} : { env: options.env }),
-		stdin: "ignore",
+		stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
 		stdout: "pipe",
 		stderr: "pipe",
 		timeout: options.timeoutMs,

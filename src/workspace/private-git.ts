@@ -24,12 +24,13 @@ export class PrivateGit {
 		private readonly excluded: Iterable<string>,
 	) {}
 
-	private git(args: string[]): Promise<string> {
+	private git(args: string[], stdin?: string): Promise<string> {
 		const call = async () => {
 			this.init();
 			return runGit([`--git-dir=${this.gitDir}`, `--work-tree=${this.workTree}`, ...args], {
 				cwd: this.workTree,
 				timeoutMs: GIT_TIMEOUT_MS,
+				...(stdin === undefined ? {} : { stdin }),
 				env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "sidecar", GIT_COMMITTER_NAME: "sidecar" },
 			});
 		};
@@ -79,6 +80,34 @@ export class PrivateGit {
 			changes.set(path, s === "A" ? "A" : s === "D" ? "D" : "M");
 		}
 		return changes;
+	}
+
+	/**
+	 * Stores the files at `paths` (workspace-relative, as they are: no filters) as blobs, and gives
+	 * their ids in the same order (undefined for one that could not be read). The blobs are in no
+	 * tree; `gc.auto=0` keeps them (the repository is never collected).
+	 */
+	async store(paths: readonly string[]): Promise<(string | undefined)[]> {
+		const hash = (list: readonly string[]) =>
+			this.git(["hash-object", "-w", "--no-filters", "--stdin-paths"], list.map((p) => `${p}\n`).join(""));
+		// `--stdin-paths` reads one path a line, and unquotes a line that begins with a quote.
+		const storable = (p: string) => !/[\n\r]/.test(p) && !p.startsWith('"');
+		if (!paths.some(storable)) return paths.map(() => undefined);
+		try {
+			const ids = (await hash(paths.filter(storable))).split("\n");
+			let i = 0;
+			return paths.map((p) => (storable(p) ? ids[i++] || undefined : undefined));
+		} catch {
+			// One file gone since it was listed fails the whole call: each on its own then.
+			return Promise.all(
+				paths.map(async (p) => (storable(p) ? (await hash([p]).catch(() => "")).trim() || undefined : undefined)),
+			);
+		}
+	}
+
+	/** The content of a blob `store` gave, or undefined if it is not there. */
+	async blob(id: string): Promise<string | undefined> {
+		return this.git(["cat-file", "blob", id]).catch(() => undefined);
 	}
 
 	/** The content of `path` in a snapshot, or undefined if it is not there. */

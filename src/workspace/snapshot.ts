@@ -1,5 +1,5 @@
 import { type Dirent, existsSync } from "node:fs";
-import { lstat, readdir, readFile } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { runGit } from "./git-run";
 import type { PrivateGit } from "./private-git";
@@ -20,8 +20,10 @@ import type { PrivateGit } from "./private-git";
  *   (see PrivateGit; SKIPPED_DIRS are not entered), as the engine does for a
  *   git-root workspace: the content before the run is in its objects.
  * - The content of dirty files in repositories is kept when the run starts, up
- *   to MAX_CONTENT_BYTES each and CONTENT_BUDGET in all; clean files' content
- *   is the start commit's.
+ *   to MAX_CONTENT_BYTES each and CONTENT_BUDGET in all, as blobs in the
+ *   private repository (the state holds their ids, no file's text: a stored
+ *   session keeps its start state for its diff); clean files' content is the
+ *   start commit's.
  */
 
 /** Directories never entered outside a git repository (dependencies, caches, VCS data). */
@@ -43,7 +45,7 @@ export const GIT_TIMEOUT_MS = 120_000;
 
 /** Larger files get no before-content (their diff is empty). */
 export const MAX_CONTENT_BYTES = 64 * 1024;
-/** Before-content kept per run, in all (characters). */
+/** Before-content kept per run, in all (bytes). */
 export const CONTENT_BUDGET = 16 * 1024 * 1024;
 
 interface RepoState {
@@ -58,7 +60,7 @@ export interface WorkspaceState {
 	readonly repos: Map<string, RepoState>;
 	/** Snapshot (tree id) of the files outside any repository; undefined when the workspace is a repository. */
 	readonly plainTree: string | undefined;
-	/** Text of dirty files in repositories before the run, where kept. */
+	/** Dirty files in repositories before the run, where kept: path → blob id in the private repository. */
 	readonly content: Map<string, string>;
 }
 
@@ -77,16 +79,19 @@ async function identity(path: string): Promise<string | undefined> {
 	}
 }
 
-async function text(path: string): Promise<string | undefined> {
+/** The size of a regular file whose content may be kept (not over MAX_CONTENT_BYTES). */
+async function keepableSize(path: string): Promise<number | undefined> {
 	try {
 		const s = await lstat(path);
-		if (!s.isFile() || s.size > MAX_CONTENT_BYTES) return undefined;
-		const buf = await readFile(path);
-		return buf.includes(0) ? undefined : buf.toString("utf8");
+		return s.isFile() && s.size <= MAX_CONTENT_BYTES ? s.size : undefined;
 	} catch {
 		return undefined;
 	}
 }
+
+/** Text, as a diff's before-content: undefined when too large or binary. */
+const asText = (blob: string | undefined) =>
+	blob !== undefined && blob.length <= MAX_CONTENT_BYTES && !blob.includes("\0") ? blob : undefined;
 
 async function git(repo: string, args: string[]): Promise<string | undefined> {
 	try {
@@ -142,12 +147,13 @@ export async function captureState(root: string, plainGit: PrivateGit): Promise<
 	const plainTree = repos.includes("") ? undefined : await plainGit.snapshot();
 	const state: WorkspaceState = { repos: new Map(), plainTree, content: new Map() };
 	let budget = CONTENT_BUDGET;
+	const kept: string[] = [];
 	const keep = async (path: string): Promise<void> => {
 		if (budget <= 0) return;
-		const t = await text(join(root, path));
-		if (t === undefined) return;
-		state.content.set(path, t);
-		budget -= t.length;
+		const size = await keepableSize(join(root, path));
+		if (size === undefined) return;
+		kept.push(path);
+		budget -= size;
 	};
 	await Promise.all(
 		repos.map(async (repo) => {
@@ -163,6 +169,13 @@ export async function captureState(root: string, plainGit: PrivateGit): Promise<
 			state.repos.set(repo, { head, dirty: ids });
 		}),
 	);
+	if (kept.length > 0) {
+		const blobs = await plainGit.store(kept);
+		kept.forEach((path, i) => {
+			const id = blobs[i];
+			if (id !== undefined) state.content.set(path, id);
+		});
+	}
 	return state;
 }
 
@@ -235,16 +248,14 @@ export async function contentBefore(
 	plainGit: PrivateGit,
 ): Promise<string | undefined> {
 	const kept = before.content.get(path);
-	if (kept !== undefined) return kept;
+	if (kept !== undefined) return asText(await plainGit.blob(kept));
 	if (before.plainTree !== undefined && !insideRepo(path, before)) {
-		const blob = await plainGit.content(before.plainTree, path);
-		return blob !== undefined && blob.length <= MAX_CONTENT_BYTES && !blob.includes("\0") ? blob : undefined;
+		return asText(await plainGit.content(before.plainTree, path));
 	}
 	for (const [repo, state] of before.repos) {
 		const inside = repo === "" || path.startsWith(`${repo}/`);
 		if (!inside || state.dirty.has(path) || !state.head) continue;
-		const blob = await git(join(root, repo), ["show", `${state.head}:${posix.relative(repo, path)}`]);
-		return blob !== undefined && blob.length <= MAX_CONTENT_BYTES && !blob.includes("\0") ? blob : undefined;
+		return asText(await git(join(root, repo), ["show", `${state.head}:${posix.relative(repo, path)}`]));
 	}
 	return undefined;
 }

@@ -17,8 +17,9 @@ export type ChangeStatus = Change;
  * starts (before the engine has the prompt), compared with the tree when it
  * ends. Every change in that window counts, whoever made it: with several
  * sessions running in one workspace at once, each one's list also holds the
- * others' changes made while it ran. The state of a session's latest run is
- * kept (in memory) for its diff.
+ * others' changes made while it ran. The state before a session's first run
+ * is kept for its diff, for as long as the session is stored: commit and tree
+ * ids, dirty files' identities and blob ids, no file's content (see snapshot.ts).
  */
 export class WorkspaceTracker {
 	/** The state before each session's first run (this process's), for its diff. */

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,8 @@ import {
 	SKIPPED_DIRS,
 	changesSince as since,
 } from "../../src/workspace/snapshot";
-import { mergeChanges } from "../../src/workspace/tracker";
+import { mergeChanges, WorkspaceTracker } from "../../src/workspace/tracker";
+import { textHeld } from "./text-held";
 
 const roots: string[] = [];
 const gits = new Map<string, PrivateGit>();
@@ -123,5 +125,44 @@ describe("the workspace tracker", () => {
 		let all = mergeChanges({}, { added: ["a", "b"], modified: ["m"], deleted: ["d"] });
 		all = mergeChanges(all, { added: ["d"], modified: ["a"], deleted: ["b", "m"] });
 		expect(all).toEqual({ a: "added", d: "modified", m: "deleted" });
+	});
+
+	test("a session's start state holds no file content: dirty files' text is kept in the private repository", async () => {
+		// 100 dirty files of ~58 KB (under MAX_CONTENT_BYTES each): ~5.8 MB of text kept for the diff.
+		const lines = () => Array.from({ length: 900 }, () => randomBytes(32).toString("hex")).join("\n");
+		const files: Record<string, string> = {};
+		for (let i = 0; i < 100; i++) files[`src/f${i}.txt`] = "committed\n";
+		const root = tree(files);
+		repo(root);
+		const dirty = new Map<string, string>();
+		for (let i = 0; i < 100; i++) {
+			const body = `${lines()}\n`;
+			writeFileSync(join(root, `src/f${i}.txt`), body);
+			if (i === 7) dirty.set("src/f7.txt", body);
+		}
+		// What a stored session keeps of its start: no string in it as long as one file's text.
+		expect(textHeld(await captureState(root))).toBeLessThan(20_000);
+		const state = mkdtempSync(join(tmpdir(), "sidecar-ws-state-"));
+		roots.push(state);
+		const tracker = new WorkspaceTracker(root, state);
+		await tracker.begin("s1");
+		// The diff still starts from the content the file had when the run began.
+		writeFileSync(join(root, "src/f7.txt"), "rewritten\n");
+		expect(await tracker.end("s1")).toEqual({ added: [], modified: ["src/f7.txt"], deleted: [] });
+		const [change] = await tracker.describe("s1", { "src/f7.txt": "modified" });
+		const old = dirty.get("src/f7.txt") ?? "";
+		expect(change).toMatchObject({ path: "src/f7.txt", status: "modified", additions: 1, deletions: 900 });
+		expect(change?.diff).toContain(`-${old.split("\n")[0]}\n`);
+		expect(change?.diff).toContain(`-${old.split("\n")[899]}\n+rewritten\n`);
+	});
+
+	test("the private repository stores files as blobs; one that cannot be stored has none", async () => {
+		const root = tree({ "a.txt": "a\n", "b.txt": "b\xe9\r\n", '"q.txt': "q\n" });
+		const g = privateGit(root);
+		const ids = await g.store(["a.txt", "gone.txt", "b.txt", '"q.txt']);
+		expect(ids[1]).toBeUndefined();
+		expect(ids[3]).toBeUndefined();
+		expect(await g.blob(ids[0] ?? "")).toBe("a\n");
+		expect(await g.blob(ids[2] ?? "")).toBe("b\xe9\r\n");
 	});
 });
