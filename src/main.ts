@@ -4,6 +4,7 @@ import { listen } from "./http/listen";
 import { systemClock } from "./lib/clock";
 import { createLogger } from "./lib/log";
 import { hardenProcess } from "./security/harden";
+import { shutdownOnSignal } from "./shutdown";
 import { createSidecar } from "./sidecar";
 
 // First, before any secret is read: other processes of our uid (the agent's tools) may not read our memory.
@@ -37,34 +38,17 @@ log.info(
 	"sidecar listening",
 );
 
-let stopping = false;
-/**
- * SIGTERM: readiness turns 503 and new sessions are refused at once; after
- * SHUTDOWN_DELAY (time for the pod to leave Service endpoints) open streams
- * end cleanly (clients resume with Last-Event-ID on the next pod), logs are
- * flushed and the engine is stopped. Whatever remains after SHUTDOWN_TIMEOUT
- * is cut short. Runs still in progress stay recorded as running and end
- * `interrupted` when the sidecar starts again on the same state directory.
- */
-async function shutdown(signal: string): Promise<void> {
-	if (stopping) return;
-	stopping = true;
-	log.info(
-		{ signal, delay_ms: config.shutdownDelayMs, timeout_ms: config.shutdownTimeoutMs },
-		"shutting down: not ready",
-	);
-	const deadline = setTimeout(() => {
-		log.error("shutdown did not finish within SHUTDOWN_TIMEOUT; exiting");
-		process.exit(1);
-	}, config.shutdownTimeoutMs);
-	sidecar.drain();
-	await Bun.sleep(config.shutdownDelayMs);
-	await sidecar.stop();
-	await server.stop(true);
-	clearTimeout(deadline);
-	log.info("stopped");
-	log.flush?.();
-	process.exit(0);
-}
+const shutdown = shutdownOnSignal({
+	clock: systemClock,
+	log,
+	delayMs: config.shutdownDelayMs,
+	timeoutMs: config.shutdownTimeoutMs,
+	drain: () => sidecar.drain(),
+	async stop() {
+		await sidecar.stop();
+		await server.stop(true);
+	},
+	exit: (code) => process.exit(code),
+});
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));

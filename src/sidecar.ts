@@ -57,30 +57,15 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		: undefined;
 	if (hardeningWarning) log.warn({ dumpable: hardening?.dumpable }, hardeningWarning);
 	const engineDir = join(config.stateDir, "engine");
-	// The metrics read these when scraped; they exist by the time anything scrapes.
-	let sessions: SessionManager | undefined;
-	let engine: EngineSupervisor | undefined;
-	let streams: StreamHub | undefined;
-	const metrics = new Metrics(
-		{
-			sessionStatuses: () => (sessions?.list() ?? []).map((s) => s.record.status),
-			runsInProgress: () => sessions?.runningCount ?? 0,
-			subscribers: () => streams?.size ?? 0,
-			enginePid: () => engine?.pid,
-			processDumpable: () => (hardening ? Number(hardening.dumpable) : undefined),
-		},
-		{ processSeries: true },
-	);
+	// Built first: every part below counts into it; each registers what the gauges read once it exists.
+	const metrics = new Metrics({ processSeries: true });
+	if (hardening) metrics.observe({ processDumpable: () => Number(hardening.dumpable) });
 	const timings = new RunTimings(metrics.runDuration, metrics.firstOutput);
+	// Listens now (the engine's configuration needs its URL); forwards calls once `serve` names the sessions.
 	const gateway = startGateway({
 		token: gatewayToken,
-		resolve: async (engineSessionId) => sessions?.resolveCredentials(engineSessionId),
-		...(config.credentialsUrl && config.sharedSecret
-			? { renew: async (engineSessionId: string, rejected: string) => sessions?.renewKey(engineSessionId, rejected) }
-			: {}),
 		log: log.child({ component: "gateway" }),
 		idleTimeoutMs: config.providerIdleTimeoutMs,
-		expectedRefusal: (engineSessionId) => engine?.isWarmUpSession(engineSessionId) === true,
 		clock,
 		observer: {
 			call: (provider, status, ms) => metrics.llmCall(provider, status, ms),
@@ -90,7 +75,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 			},
 		},
 	});
-	engine = new EngineSupervisor({
+	const engine = new EngineSupervisor({
 		bin: config.engineBin,
 		workspaceDir: config.workspaceDir,
 		engineDir,
@@ -109,7 +94,8 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		...(options.engineFeedUrl ? { feedUrl: options.engineFeedUrl } : {}),
 	});
 	engine.onLost(() => metrics.engineRestarts.inc());
-	sessions = new SessionManager({
+	metrics.observe({ enginePid: () => engine.pid });
+	const sessions = new SessionManager({
 		config,
 		store,
 		engine,
@@ -125,29 +111,40 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 						url: config.credentialsUrl,
 						secret: config.sharedSecret,
 						timeoutMs: config.credentialsTimeoutMs,
+						clock,
 					}),
 				}
 			: {}),
 	});
+	metrics.observe({
+		sessionStatuses: () => sessions.list().map((s) => s.record.status),
+		runsInProgress: () => sessions.runningCount,
+	});
+	gateway.serve({
+		resolve: async (engineSessionId) => sessions.resolveCredentials(engineSessionId),
+		...(config.credentialsUrl && config.sharedSecret
+			? { renew: (engineSessionId: string, rejected: string) => sessions.renewKey(engineSessionId, rejected) }
+			: {}),
+		expectedRefusal: (engineSessionId) => engine.isWarmUpSession(engineSessionId),
+	});
+	// What the gateway reports about provider calls, routed by engine session (subscribed once).
+	gateway.onSignal((signal) => sessions.onGatewaySignal(signal));
 	// Subscribed before init, which ends runs cut short by a restart (`interrupted`).
 	const reporter = startKubernetesReporter(
 		{
 			config,
 			clock,
 			log: log.child({ component: "kubernetes" }),
-			sessions: () => (sessions?.list() ?? []).map((s) => ({ id: s.id, status: s.record.status, active: !s.ended })),
+			sessions: () => sessions.list().map((s) => ({ id: s.id, status: s.record.status, active: !s.ended })),
 		},
 		options.kubernetes,
 	);
 	if (reporter) sessions.onLifecycle((e) => reporter.record(e));
-	const manager = sessions;
-	// What the gateway reports about provider calls, routed by engine session (subscribed once).
-	gateway.onSignal((signal) => manager.onGatewaySignal(signal));
 	const loading = clock.now();
-	manager.init();
+	sessions.init();
 	// Start costs O(running sessions): this says what it cost (ended sessions are read from their records only).
-	log.info({ sessions: manager.list().length, load_ms: Math.round(clock.now() - loading) }, "stored sessions loaded");
-	streams = new StreamHub({
+	log.info({ sessions: sessions.list().length, load_ms: Math.round(clock.now() - loading) }, "stored sessions loaded");
+	const streams = new StreamHub({
 		heartbeatMs: config.heartbeatIntervalMs,
 		maxQueuedBytes: config.streamBufferBytes,
 		retryMs: 2000,
@@ -156,12 +153,11 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		onHeartbeat: () => metrics.heartbeats.inc(),
 		onDropped: () => metrics.subscribersDropped.inc(),
 	});
+	metrics.observe({ subscribers: () => streams.size });
 	let draining = false;
-	const hub = streams;
-	const supervisor = engine;
 	const app = createApp({
-		sessions: manager,
-		streams: hub,
+		sessions,
+		streams,
 		clock,
 		log,
 		maxBodyBytes: config.maxBodyBytes,
@@ -175,8 +171,8 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 			draining: () => draining,
 			warnings: () => (hardeningWarning ? [hardeningWarning] : []),
 			engineProblem: async () => {
-				if (!supervisor.ready) return supervisor.notReadyReason ?? "engine not ready";
-				return (await supervisor.healthy()) ? undefined : "engine did not answer its health check";
+				if (!engine.ready) return engine.notReadyReason ?? "engine not ready";
+				return (await engine.healthy()) ? undefined : "engine did not answer its health check";
 			},
 		},
 	});
@@ -186,33 +182,33 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		intervalMs: 30_000,
 		minGapMs: 10 * 60_000,
 		clock,
-		readRss: () => rssBytes(supervisor.pid),
-		busy: () => manager.runningCount > 0,
-		recycle: (reason) => supervisor.recycle(reason),
+		readRss: () => rssBytes(engine.pid),
+		busy: () => sessions.runningCount > 0,
+		recycle: (reason) => engine.recycle(reason),
 	});
 	seedEngine(engineDir, config.engineSeedDir, log.child({ component: "engine" }));
-	supervisor.start();
+	engine.start();
 	rssWatch.start();
 	return {
 		app,
-		sessions: manager,
-		engine: supervisor,
+		sessions,
+		engine,
 		gateway,
-		streams: hub,
+		streams,
 		metrics,
 		drain() {
 			draining = true;
 			rssWatch.close();
-			manager.drain();
-			supervisor.drain();
+			sessions.drain();
+			engine.drain();
 		},
 		async stop() {
 			draining = true;
 			rssWatch.close();
-			supervisor.drain();
-			manager.close();
-			hub.closeAll();
-			await supervisor.stop();
+			engine.drain();
+			sessions.close();
+			streams.closeAll();
+			await engine.stop();
 			await reporter?.stop();
 			await gateway.stop();
 		},

@@ -1,3 +1,5 @@
+import type { Clock } from "../lib/clock";
+import { deadline } from "../lib/timeout";
 import type { ProviderName } from "../providers/catalogue";
 
 /**
@@ -33,6 +35,8 @@ export interface CredentialsSourceOptions {
 	/** Sent as the bearer token: the same secret the backend uses towards the sidecar. */
 	readonly secret: string;
 	readonly timeoutMs: number;
+	/** Times `timeoutMs`. */
+	readonly clock: Clock;
 	readonly fetch?: typeof fetch;
 }
 
@@ -72,9 +76,8 @@ export class CredentialsSource {
 	}
 
 	private async ask(request: CredentialsRequest): Promise<string> {
-		const { url, secret, timeoutMs } = this.options;
-		const abort = new AbortController();
-		const timer = setTimeout(() => abort.abort(), timeoutMs);
+		const { url, secret, timeoutMs, clock } = this.options;
+		const limit = deadline(clock, timeoutMs);
 		try {
 			const res = await this.doFetch(url, {
 				method: "POST",
@@ -82,14 +85,14 @@ export class CredentialsSource {
 				body: JSON.stringify({ session_id: request.sessionId, provider: request.provider, reason: request.reason }),
 				// A redirect would carry the secret elsewhere: it counts as a failure.
 				redirect: "manual",
-				signal: abort.signal,
+				signal: limit.signal,
 			});
 			const answer = readCredentialsAnswer(res.status, await res.text());
 			if ("error" in answer) throw new CredentialsFetchFailed(answer.error);
 			return answer.apiKey;
 		} catch (error) {
 			if (error instanceof CredentialsFetchFailed) throw error;
-			if (abort.signal.aborted) {
+			if (limit.signal.aborted) {
 				throw new CredentialsFetchFailed(
 					`the credentials endpoint did not answer within ${timeoutMs / 1000}s (CREDENTIALS_TIMEOUT)`,
 				);
@@ -97,7 +100,7 @@ export class CredentialsSource {
 			const reason = error instanceof Error ? error.message : String(error);
 			throw new CredentialsFetchFailed(`the credentials endpoint could not be reached (${reason})`);
 		} finally {
-			clearTimeout(timer);
+			limit.cancel();
 		}
 	}
 }

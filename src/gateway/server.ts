@@ -24,17 +24,29 @@ import { type TokenCounts, UsageSniffer } from "./usage";
  */
 export interface Gateway {
 	readonly url: string;
+	/**
+	 * Starts forwarding calls, finding their sessions with `sessions`. The gateway
+	 * listens from the start (the engine's configuration needs its URL before the
+	 * sessions layer exists) and answers 503 until then. Once only.
+	 */
+	serve(sessions: GatewaySessions): void;
 	/** Subscribes to what the gateway reports about each engine session's calls. */
 	onSignal(listener: (signal: GatewaySignal) => void): () => void;
 	stop(): Promise<void>;
 }
 
-export interface GatewayOptions {
-	/** Token the engine presents (as its provider API key). */
-	readonly token: string;
+/** What the gateway asks about a call's engine session, given by the layer that owns sessions. */
+export interface GatewaySessions {
 	readonly resolve: CredentialResolver;
 	/** Asked once for a new key when the provider answers 401 (with CREDENTIALS_URL); absent otherwise. */
 	readonly renew?: KeyRenewal;
+	/** A refused call of this engine session is expected (the engine's warm-up): logged at debug, not warn. */
+	readonly expectedRefusal?: (engineSessionId: string) => boolean;
+}
+
+export interface GatewayOptions {
+	/** Token the engine presents (as its provider API key). */
+	readonly token: string;
 	readonly log: Logger;
 	readonly fetch?: typeof fetch;
 	readonly port?: number;
@@ -42,9 +54,7 @@ export interface GatewayOptions {
 	readonly observer?: GatewayObserver;
 	/** A call that receives nothing from the provider for this long is ended, and so is its run. */
 	readonly idleTimeoutMs: number;
-	/** A refused call of this engine session is expected (the engine's warm-up): logged at debug, not warn. */
-	readonly expectedRefusal?: (engineSessionId: string) => boolean;
-	/** Times the idle watchdog; default the system clock. */
+	/** Times the idle watchdog and each call's latency; default the system clock. */
 	readonly clock?: Clock;
 }
 
@@ -89,6 +99,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 	const doFetch = options.fetch ?? fetch;
 	const clock = options.clock ?? systemClock;
 	const log = options.log;
+	let sessions: GatewaySessions | undefined;
 	const listeners = new Set<(signal: GatewaySignal) => void>();
 	const emit = (signal: GatewaySignal) => {
 		for (const l of listeners) {
@@ -106,8 +117,9 @@ export function startGateway(options: GatewayOptions): Gateway {
 		creds: SessionCredentials,
 		format: keyof typeof FORMAT_PATH,
 		rest: string,
+		renew: KeyRenewal | undefined,
 	) {
-		const started = performance.now();
+		const started = clock.now();
 		let input: unknown;
 		try {
 			input = await req.json();
@@ -159,7 +171,6 @@ export function startGateway(options: GatewayOptions): Gateway {
 				signal: upstreamAbort.signal,
 			});
 		};
-		const renew = options.renew;
 		emit({ kind: "call", engineSessionId, provider: creds.provider });
 		armIdle();
 		try {
@@ -168,7 +179,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 				// Keys rotate: ask the backend once for a new one and make the same call again with it.
 				const refused = upstream;
 				const text = await refused.text().catch(() => "");
-				options.observer?.call(creds.provider, 401, performance.now() - started);
+				options.observer?.call(creds.provider, 401, clock.now() - started);
 				log.info(
 					{ session_id: creds.sessionId, provider: creds.provider },
 					"provider answered 401; fetching a new key",
@@ -188,14 +199,14 @@ export function startGateway(options: GatewayOptions): Gateway {
 			}
 		} catch (error) {
 			done();
-			options.observer?.call(creds.provider, 502, performance.now() - started);
+			options.observer?.call(creds.provider, 502, clock.now() - started);
 			if (stalled) return providerError(504, "gateway: the provider sent nothing in time", "timeout_error");
 			if (req.signal.aborted) return new Response(null, { status: 499 });
 			const reason = clean(error instanceof Error ? error.message : String(error));
 			log.warn({ session_id: creds.sessionId, provider: creds.provider, reason }, "provider unreachable");
 			return providerError(502, `provider unreachable: ${reason}`, "api_error");
 		}
-		options.observer?.call(creds.provider, upstream.status, performance.now() - started);
+		options.observer?.call(creds.provider, upstream.status, clock.now() - started);
 		emit({ kind: "upstream", engineSessionId, status: upstream.status });
 		const out = new Headers();
 		for (const [k, v] of upstream.headers) if (!DROP_RESPONSE.has(k.toLowerCase())) out.set(k, v);
@@ -276,10 +287,11 @@ export function startGateway(options: GatewayOptions): Gateway {
 			if (req.method !== "POST" || rest !== FORMAT_PATH[spec.format]) {
 				return providerError(404, `gateway: ${req.method} ${rest} is not forwarded`, "not_found_error");
 			}
+			if (!sessions) return providerError(503, "gateway: not serving yet", "api_error");
 			const engineSession = req.headers.get("x-session-id");
-			const creds = engineSession ? await options.resolve(engineSession) : undefined;
+			const creds = engineSession ? await sessions.resolve(engineSession) : undefined;
 			if (!creds || !engineSession) {
-				const expected = engineSession !== null && options.expectedRefusal?.(engineSession) === true;
+				const expected = engineSession !== null && sessions.expectedRefusal?.(engineSession) === true;
 				log[expected ? "debug" : "warn"](
 					{ engine_session_id: engineSession, provider },
 					"gateway refused a call for no live session",
@@ -289,11 +301,15 @@ export function startGateway(options: GatewayOptions): Gateway {
 			if (creds.provider !== provider) {
 				return providerError(400, "gateway: provider does not match the session", "invalid_request_error");
 			}
-			return forward(req, engineSession, creds, spec.format, `${rest}${url.search}`);
+			return forward(req, engineSession, creds, spec.format, `${rest}${url.search}`, sessions.renew);
 		},
 	});
 	return {
 		url: `http://127.0.0.1:${server.port}`,
+		serve(given) {
+			if (sessions) throw new Error("the gateway already serves");
+			sessions = given;
+		},
 		onSignal(listener) {
 			listeners.add(listener);
 			return () => listeners.delete(listener);

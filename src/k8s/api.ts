@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { type Clock, systemClock } from "../lib/clock";
+import { deadline } from "../lib/timeout";
 import type { ClusterTarget } from "./cluster";
 import type { KubeEvent } from "./event";
 
@@ -16,6 +18,8 @@ export interface KubernetesApi {
 export interface ConnectOptions {
 	/** Longest one API call may take (default 5000 ms). */
 	readonly timeoutMs?: number;
+	/** Times `timeoutMs` (default the system clock). */
+	readonly clock?: Clock;
 }
 
 /**
@@ -32,6 +36,7 @@ export async function connectKubernetes(target: ClusterTarget, options: ConnectO
 	const k8s = await import("@kubernetes/client-node");
 	const ca = readFileSync(target.caFile, "utf8");
 	const timeoutMs = options.timeoutMs ?? 5000;
+	const clock = options.clock ?? systemClock;
 	const closed = new AbortController();
 
 	const kc = new k8s.KubeConfig();
@@ -52,19 +57,26 @@ export async function connectKubernetes(target: ClusterTarget, options: ConnectO
 	);
 	const httpApi = k8s.wrapHttpLibrary({
 		async send(request) {
+			const limit = deadline(clock, timeoutMs);
 			const signal = AbortSignal.any([
 				closed.signal,
-				AbortSignal.timeout(timeoutMs),
+				limit.signal,
 				...(request.getSignal() ? [request.getSignal() as AbortSignal] : []),
 			]);
-			const res = await fetch(request.getUrl(), {
-				method: request.getHttpMethod(),
-				headers: request.getHeaders(),
-				body: request.getBody() as string | undefined,
-				signal,
-				tls: { ca, rejectUnauthorized: true },
-			});
-			const text = await res.text();
+			let res: Response;
+			let text: string;
+			try {
+				res = await fetch(request.getUrl(), {
+					method: request.getHttpMethod(),
+					headers: request.getHeaders(),
+					body: request.getBody() as string | undefined,
+					signal,
+					tls: { ca, rejectUnauthorized: true },
+				});
+				text = await res.text();
+			} finally {
+				limit.cancel();
+			}
 			const headers: Record<string, string> = {};
 			res.headers.forEach((value, name) => {
 				headers[name] = value;

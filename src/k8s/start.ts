@@ -53,6 +53,7 @@ export function startKubernetesReporter(
 	return new KubernetesReporter({
 		connect: () =>
 			connectKubernetes(target, {
+				clock: deps.clock,
 				...(overrides.requestTimeoutMs === undefined ? {} : { timeoutMs: overrides.requestTimeoutMs }),
 			}),
 		pod: target.pod,

@@ -48,3 +48,10 @@ export function withTimeout<T>(
 		);
 	});
 }
+
+/** Resolves when `ms` have passed on `clock`. */
+export function pause(clock: Clock, ms: number): Promise<void> {
+	return new Promise((resolve) => {
+		clock.setTimeout(resolve, ms);
+	});
+}

@@ -4,14 +4,18 @@ import { families } from "./families";
 import { processRegistry } from "./process";
 import { type Counter, type Histogram, Registry } from "./prom";
 
-/** What the metrics read from the rest of the sidecar when scraped. */
+/**
+ * What the metrics read from the rest of the sidecar when scraped, registered
+ * with `Metrics.observe` by each part once it exists. A gauge whose source is
+ * not registered yet reads 0 (`process_dumpable`: is not reported).
+ */
 export interface MetricSources {
 	sessionStatuses(): Iterable<SessionStatusName>;
 	runsInProgress(): number;
 	subscribers(): number;
 	enginePid(): number | undefined;
 	/** 1 when the sidecar could not make itself non-dumpable, 0 when it did; undefined: not reported. */
-	processDumpable?(): number | undefined;
+	processDumpable(): number | undefined;
 }
 
 export interface MetricsOptions {
@@ -41,9 +45,17 @@ export class Metrics {
 	readonly llmTokens: Counter<"provider" | "kind">;
 	readonly runDuration: Histogram<"provider" | "status">;
 	readonly firstOutput: Histogram<"provider">;
+	private sources: Partial<MetricSources> = {};
 
-	constructor(sources: MetricSources, options: MetricsOptions = {}) {
+	constructor(options: MetricsOptions = {}) {
 		const r = families(this.registry);
+		const sources = {
+			sessionStatuses: () => this.sources.sessionStatuses?.() ?? [],
+			runsInProgress: () => this.sources.runsInProgress?.() ?? 0,
+			subscribers: () => this.sources.subscribers?.() ?? 0,
+			enginePid: () => this.sources.enginePid?.(),
+			processDumpable: () => this.sources.processDumpable?.(),
+		} satisfies MetricSources;
 
 		const p = "opencode_sidecar_";
 		r.gauge({
@@ -75,7 +87,7 @@ export class Metrics {
 			name: `${p}process_dumpable`,
 			help: "1 when the sidecar process could not be made non-dumpable (its memory is readable by the agent's tools), else 0",
 			collect: (g) => {
-				const v = sources.processDumpable?.();
+				const v = sources.processDumpable();
 				if (v !== undefined) g.set(v);
 			},
 		});
@@ -140,6 +152,16 @@ export class Metrics {
 		});
 		// Last: a merged registry holds the families registered by then.
 		this.scraped = options.processSeries ? Registry.merge([this.registry, processRegistry()]) : this.registry;
+	}
+
+	/**
+	 * Registers where gauges read their values from, as the parts that hold them
+	 * are built: the metrics exist first (everything else counts into them) and
+	 * read the others only when scraped. A later registration of a source replaces
+	 * the earlier one.
+	 */
+	observe(sources: Partial<MetricSources>): void {
+		this.sources = { ...this.sources, ...sources };
 	}
 
 	/** The scrape answer in the Prometheus text format 0.0.4. */

@@ -1,5 +1,7 @@
 import type { Engine, EngineAgent } from "../engine/engine";
 import { EngineUnavailable, ValidationFailed } from "../http/errors";
+import type { Clock } from "../lib/clock";
+import { TimedOut, withTimeout } from "../lib/timeout";
 
 /** An agent a request named, as the run uses it. */
 export interface ChosenAgent {
@@ -23,19 +25,16 @@ export function deniesEdits(agent: EngineAgent): boolean {
  */
 export class AgentCatalogue {
 	constructor(
-		private readonly engine: Engine,
+		private readonly engine: Pick<Engine, "ready" | "notReadyReason" | "agents">,
 		private readonly timeoutMs: number,
+		private readonly clock: Clock,
 	) {}
 
 	async choose(name: string, field = "agent"): Promise<ChosenAgent> {
 		if (!this.engine.ready) throw new EngineUnavailable(this.engine.notReadyReason ?? "not ready");
-		let timer: ReturnType<typeof setTimeout> | undefined;
-		const all = await Promise.race([
-			this.engine.agents(),
-			new Promise<never>((_, reject) => {
-				timer = setTimeout(() => reject(new EngineUnavailable("the engine did not list its agents")), this.timeoutMs);
-			}),
-		]).finally(() => clearTimeout(timer));
+		const all = await withTimeout(this.clock, this.timeoutMs, this.engine.agents()).catch((error: unknown) => {
+			throw error instanceof TimedOut ? new EngineUnavailable("the engine did not list its agents") : error;
+		});
 		const usable = all.filter(selectable);
 		const agent = usable.find((a) => a.name === name);
 		if (!agent) throw new ValidationFailed(field, `must be one of: ${usable.map((a) => a.name).join(", ")}`);

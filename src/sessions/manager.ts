@@ -65,7 +65,7 @@ export class SessionManager {
 
 	constructor(private readonly deps: SessionManagerDeps) {
 		const { registry } = this;
-		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs);
+		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs, deps.clock);
 		const tracker = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir, (error) =>
 			deps.log.warn({ err: String(error) }, "workspace snapshot failed"),
 		);

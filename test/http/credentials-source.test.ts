@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CredentialsFetchFailed, CredentialsSource, readCredentialsAnswer } from "../../src/credentials/source";
+import { type Clock, systemClock } from "../../src/lib/clock";
 import { type CredentialsBackend, startCredentialsBackend } from "../support/credentials-backend";
+import { ManualClock } from "../support/manual-clock";
 
 /** The credentials client against a local endpoint speaking the wire format (API_CONTRACT.md). */
 const SECRET = `secret-${crypto.randomUUID()}`;
@@ -12,7 +14,8 @@ afterAll(async () => {
 	await backend.close();
 });
 
-const source = (url = backend.url, timeoutMs = 2000) => new CredentialsSource({ url, secret: SECRET, timeoutMs });
+const source = (url = backend.url, timeoutMs = 2000, clock: Clock = systemClock) =>
+	new CredentialsSource({ url, secret: SECRET, timeoutMs, clock });
 const ask = (s: CredentialsSource, sessionId: string) =>
 	s.fetchKey({ sessionId, provider: "anthropic", reason: "restart" });
 
@@ -65,12 +68,29 @@ describe("CredentialsSource", () => {
 		expect(await failure(ask(source(), id))).toContain(words);
 	});
 
-	test("an endpoint that does not answer in time is a failure naming CREDENTIALS_TIMEOUT", async () => {
+	test("an endpoint that does not answer by CREDENTIALS_TIMEOUT on the injected clock is a failure naming it", async () => {
 		const id = crypto.randomUUID();
 		backend.answer(id, { kind: "hang" });
-		expect(await failure(ask(source(backend.url, 200), id))).toContain(
-			"did not answer within 0.2s (CREDENTIALS_TIMEOUT)",
-		);
+		const clock = new ManualClock();
+		let settled = false;
+		const fetched = ask(source(backend.url, 60_000, clock), id).finally(() => {
+			settled = true;
+		});
+		await backend.asked(id);
+		clock.advance(59_999);
+		await Promise.resolve();
+		expect(settled).toBe(false);
+		clock.advance(1);
+		expect(await failure(fetched)).toContain("did not answer within 60s (CREDENTIALS_TIMEOUT)");
+		expect(clock.pendingTimers).toBe(0);
+	});
+
+	test("an answer in time leaves no timer on the clock", async () => {
+		const id = crypto.randomUUID();
+		backend.answer(id, { kind: "key", key: "sk-in-time" });
+		const clock = new ManualClock();
+		expect(await ask(source(backend.url, 60_000, clock), id)).toBe("sk-in-time");
+		expect(clock.pendingTimers).toBe(0);
 	});
 
 	test("an endpoint that is down is a failure saying it could not be reached", async () => {

@@ -34,11 +34,12 @@ beforeAll(async () => {
 	llm = await startScriptedLlm();
 	gateway = startGateway({
 		token: TOKEN,
-		resolve: async (id) => sessions.get(id),
 		log: createLogger("debug", { write: (l: string) => void logLines.push(l) }),
 		idleTimeoutMs: IDLE_MS,
 		clock,
 	});
+	notServing = await chat(gateway, "ses_early");
+	gateway.serve({ resolve: async (id) => sessions.get(id) });
 	gateway.onSignal(listen);
 });
 
@@ -54,6 +55,15 @@ afterAll(async () => {
 	await gateway?.stop();
 	await llm?.close();
 });
+
+let notServing: Response;
+/** One streamed chat call of `session` through `gw`. */
+const chat = (gw: Gateway, session: string) =>
+	fetch(`${gw.url}/openai-compatible/chat/completions`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${TOKEN}`, "x-session-id": session, "content-type": "application/json" },
+		body: JSON.stringify({ messages: [], stream: true }),
+	});
 
 const call = (
 	path: string,
@@ -247,7 +257,6 @@ test("a provider that never answers is cut after the idle timeout with a 504", a
 	const silentClock = new ManualClock();
 	const silent = startGateway({
 		token: TOKEN,
-		resolve: async (id) => sessions.get(id),
 		log: createLogger("error", { write: () => {} }),
 		idleTimeoutMs: IDLE_MS,
 		clock: silentClock,
@@ -257,15 +266,12 @@ test("a provider that never answers is cut after the idle timeout with a 504", a
 				called?.();
 			})) as unknown as typeof fetch,
 	});
+	silent.serve({ resolve: async (id) => sessions.get(id) });
 	silent.onSignal(listen);
 	try {
 		const c = creds({ sessionId: "mute-session" });
 		sessions.set("ses_mute", c);
-		const res = fetch(`${silent.url}/openai-compatible/chat/completions`, {
-			method: "POST",
-			headers: { authorization: `Bearer ${TOKEN}`, "x-session-id": "ses_mute", "content-type": "application/json" },
-			body: JSON.stringify({ messages: [], stream: true }),
-		});
+		const res = chat(silent, "ses_mute");
 		await fetchCalled;
 		silentClock.advance(IDLE_MS);
 		expect((await res).status).toBe(504);
@@ -274,4 +280,16 @@ test("a provider that never answers is cut after the idle timeout with a 504", a
 	} finally {
 		await silent.stop();
 	}
+});
+
+test("answers 503 until it is told where sessions are, and is told once", async () => {
+	expect(notServing.status).toBe(503);
+	expect(await notServing.json()).toMatchObject({ error: { message: "gateway: not serving yet" } });
+	expect(() => gateway.serve({ resolve: async () => undefined })).toThrow("already serves");
+	const c = creds({});
+	llm.script(c.apiKey, [{ kind: "text", text: "served" }]);
+	sessions.set("ses_early", c);
+	const res = await chat(gateway, "ses_early");
+	expect(res.status).toBe(200);
+	expect(await res.text()).toContain("served");
 });

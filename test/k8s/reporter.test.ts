@@ -257,10 +257,29 @@ describe("the Kubernetes reporter", () => {
 		}
 	});
 
-	test("cuts an API call that does not answer at the request timeout", async () => {
+	test("cuts an API call that does not answer at the request timeout on the injected clock", async () => {
 		fake.behaviour = "hang";
-		const api = await connectKubernetes(target(fake.port), { timeoutMs: 200 });
-		await expect(api.patchPodAnnotations({ a: "b" })).rejects.toThrow(/abort|timeout|timed out/i);
+		const clock = new ManualClock();
+		const api = await connectKubernetes(target(fake.port), { timeoutMs: 60_000, clock });
+		let settled = false;
+		const patched = api.patchPodAnnotations({ a: "b" }).finally(() => {
+			settled = true;
+		});
+		await fake.waitFor((c) => c.method === "PATCH");
+		clock.advance(59_999);
+		await Promise.resolve();
+		expect(settled).toBe(false);
+		clock.advance(1);
+		await expect(patched).rejects.toThrow("timed out after 60000 ms");
+		expect(clock.pendingTimers).toBe(0);
+		api.close();
+	});
+
+	test("an API call answered in time leaves no timer on the clock", async () => {
+		const clock = new ManualClock();
+		const api = await connectKubernetes(target(fake.port), { timeoutMs: 60_000, clock });
+		await api.patchPodAnnotations({ a: "b" });
+		expect(clock.pendingTimers).toBe(0);
 		api.close();
 	});
 

@@ -26,6 +26,8 @@ export interface CredentialsBackend {
 	readonly asks: CredentialsAsk[];
 	/** How requests for `sessionId` are answered from now on (default: 404). */
 	answer(sessionId: string, answer: CredentialsAnswer): void;
+	/** Resolves when a request for `sessionId` has arrived (at once if one has). */
+	asked(sessionId: string): Promise<void>;
 	close(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export function startCredentialsBackend(): CredentialsBackend {
 	const answers = new Map<string, CredentialsAnswer>();
 	const asks: CredentialsAsk[] = [];
 	const hanging: (() => void)[] = [];
+	const waiting: { sessionId: string; arrived: () => void }[] = [];
 	const server = Bun.serve({
 		hostname: "127.0.0.1",
 		port: 0,
@@ -43,6 +46,10 @@ export function startCredentialsBackend(): CredentialsBackend {
 			}
 			const body = (await req.json()) as { session_id: string; provider: string; reason: string };
 			asks.push({ ...body, authorization: req.headers.get("authorization") });
+			for (const w of waiting.filter((x) => x.sessionId === body.session_id)) {
+				waiting.splice(waiting.indexOf(w), 1);
+				w.arrived();
+			}
 			const answer = answers.get(body.session_id) ?? { kind: "status", status: 404 };
 			switch (answer.kind) {
 				case "key":
@@ -62,6 +69,10 @@ export function startCredentialsBackend(): CredentialsBackend {
 		url: `http://127.0.0.1:${server.port}/credentials`,
 		asks,
 		answer: (sessionId, answer) => void answers.set(sessionId, answer),
+		asked: (sessionId) =>
+			asks.some((a) => a.session_id === sessionId)
+				? Promise.resolve()
+				: new Promise<void>((arrived) => waiting.push({ sessionId, arrived })),
 		async close() {
 			for (const h of hanging) h();
 			await server.stop(true);

@@ -77,7 +77,8 @@ describe("Metrics (the sidecar's families)", () => {
 	/** The calls that produced the fixtures; the series up to llm_tokens_total are what prom-client wrote before issue 12. */
 	async function scenario() {
 		const statuses: SessionStatusName[] = ["completed", "running", "completed", "failed"];
-		const m = new Metrics(sources(statuses));
+		const m = new Metrics();
+		m.observe(sources(statuses));
 		const fresh = await m.scrape();
 		m.eventsStored.inc({ event: "complete" });
 		m.eventsStored.inc({ event: "message" });
@@ -119,6 +120,28 @@ describe("Metrics (the sidecar's families)", () => {
 		statuses.push("pending");
 		return { fresh, after: await m.scrape() };
 	}
+
+	it("reads each gauge from the source registered for it, and 0 before any is", async () => {
+		const m = new Metrics();
+		const gauges = async () => {
+			const f = parseExposition(await m.scrape());
+			const one = (name: string) => f.get(`opencode_sidecar_${name}`)?.samples.map((x) => x.value) ?? [];
+			return {
+				sessions: one("sessions").reduce((a, b) => a + b, 0),
+				runs: one("runs_in_progress"),
+				subscribers: one("sse_subscribers"),
+				dumpable: one("process_dumpable"),
+			};
+		};
+		expect(await gauges()).toEqual({ sessions: 0, runs: [0], subscribers: [0], dumpable: [0] });
+		m.observe({ processDumpable: () => 1 });
+		m.observe({ sessionStatuses: () => ["running", "completed"], runsInProgress: () => 1 });
+		expect(await gauges()).toEqual({ sessions: 2, runs: [1], subscribers: [0], dumpable: [1] });
+		let open = 3;
+		m.observe({ subscribers: () => open });
+		open = 4;
+		expect(await gauges()).toEqual({ sessions: 2, runs: [1], subscribers: [4], dumpable: [1] });
+	});
 
 	it("writes byte for byte what the fixtures hold: names, help, types, labels and values", async () => {
 		const { fresh, after } = await scenario();
@@ -174,7 +197,7 @@ describe("Metrics (the sidecar's families)", () => {
 });
 
 describe("the standard process series", () => {
-	const scrape = () => new Metrics(sources([]), { processSeries: true }).scrape();
+	const scrape = () => new Metrics({ processSeries: true }).scrape();
 
 	it("are scraped after the sidecar's own, with values read from this process", async () => {
 		const text = await scrape();
