@@ -141,3 +141,31 @@ describe("the conformance recorder", () => {
 		expect(() => checkEvent("surprise", {})).toThrow(/not in the document/);
 	});
 });
+
+describe("the OpenAPI document costs nothing until it is asked for", () => {
+	test("a fresh app has not loaded @elysiajs/openapi; the first /swagger/json loads it and answers the 3.2 document", () => {
+		// A process of its own: the test runner has long loaded the generator for the other tests.
+		const script = `
+			const { createApp } = await import(${JSON.stringify(join(REPO, "src/app.ts"))});
+			const { systemClock } = await import(${JSON.stringify(join(REPO, "src/lib/clock.ts"))});
+			const { createLogger } = await import(${JSON.stringify(join(REPO, "src/lib/log.ts"))});
+			const loaded = () => Object.keys(require.cache).some((k) => k.includes("@elysiajs/openapi"));
+			const stub = {};
+			const app = createApp({ sessions: stub, streams: stub, readiness: stub, clock: systemClock,
+				log: createLogger("error"), maxBodyBytes: 1000, sharedSecret: undefined, version: "t", metrics: stub });
+			const atStart = loaded();
+			const res = await app.handle(new Request("http://localhost/swagger/json"));
+			const doc = await res.json();
+			console.log(JSON.stringify({ atStart, after: loaded(), status: res.status, openapi: doc.openapi, sessions: "/sessions" in doc.paths }));
+		`;
+		const r = run([process.execPath, "-e", script]);
+		expect(r.stderr).toBe("");
+		expect(JSON.parse(r.stdout.trim())).toEqual({
+			atStart: false,
+			after: true,
+			status: 200,
+			openapi: "3.2.0",
+			sessions: true,
+		});
+	});
+});
