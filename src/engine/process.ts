@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Cancel, Clock } from "../lib/clock";
+import { eachLine } from "../lib/lines";
 import type { Logger } from "../lib/log";
 import { prepareEngineEnvironment } from "./environment";
 import { killStaleEngine } from "./stale-engine";
@@ -71,7 +72,7 @@ export class EngineProcess {
 		);
 		this.listening = new Promise((resolve, reject) => {
 			let found = false;
-			void pipeLines(child.stdout, (line) => {
+			void eachLine(child.stdout, (line) => {
 				const m = LISTENING.exec(line);
 				if (m?.[1] && !found) {
 					found = true;
@@ -85,7 +86,7 @@ export class EngineProcess {
 		});
 		// Nobody may be waiting any more (a process killed before it listened).
 		this.listening.catch(() => {});
-		void pipeLines(child.stderr, (line) => {
+		void eachLine(child.stderr, (line) => {
 			this.tail.push(line);
 			if (this.tail.length > 20) this.tail.shift();
 			options.onLine("stderr", line);
@@ -153,23 +154,4 @@ export async function launchEngine(
 	});
 	writeFileSync(pidFile, String(proc.pid), { mode: 0o600 });
 	return { proc, authorization: `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}` };
-}
-
-async function pipeLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-	const decoder = new TextDecoder();
-	let buffer = "";
-	try {
-		for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-			buffer += decoder.decode(chunk, { stream: true });
-			let nl = buffer.indexOf("\n");
-			while (nl !== -1) {
-				onLine(buffer.slice(0, nl));
-				buffer = buffer.slice(nl + 1);
-				nl = buffer.indexOf("\n");
-			}
-		}
-	} catch {
-		// The process went away.
-	}
-	if (buffer) onLine(buffer);
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { postSession, sessionBody } from "../support/api";
 import { launchBrowser, screenshot, shownIds, type TestBrowser } from "../support/browser";
 import { useE2eSidecar } from "../support/e2e";
+import { questionCall } from "../support/scripted-llm";
 
 const SECRET = `ui-ff-secret-${crypto.randomUUID()}`;
 const e2e = useE2eSidecar({
@@ -36,26 +37,10 @@ test("Firefox: token, list, a live session with a question answered by a button,
 	await page.waitForSelector("#sessions tbody", { timeout: 10_000 });
 
 	const key = e2e.newKey("sk-ui-ff", [
-		{
-			kind: "tool",
-			calls: [
-				{
-					name: "question",
-					args: {
-						questions: [
-							{
-								question: "Ship it?",
-								header: "Ship",
-								options: [
-									{ label: "yes", description: "now" },
-									{ label: "no", description: "later (Recommended)" },
-								],
-							},
-						],
-					},
-				},
-			],
-		},
+		questionCall("Ship it?", "Ship", [
+			["yes", "now"],
+			["no", "later (Recommended)"],
+		]),
 		{ kind: "text", text: "Shipping, as you said.", chunks: 4, delayMs: 100 },
 	]);
 	const body = sessionBody({

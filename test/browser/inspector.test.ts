@@ -8,7 +8,7 @@ import type { Page } from "puppeteer-core";
 import { postSession, sessionBody } from "../support/api";
 import { launchBrowser, screenshot, shownIds, type TestBrowser } from "../support/browser";
 import { useE2eSidecar } from "../support/e2e";
-import type { Turn } from "../support/scripted-llm";
+import { questionCall, type Turn } from "../support/scripted-llm";
 import { readStream } from "../support/sse-client";
 import { startTcpProxy } from "../support/tcp-proxy";
 
@@ -180,26 +180,10 @@ describe("session view", () => {
 
 	test("a question answered with a button reaches the agent", async () => {
 		const s = await start([
-			{
-				kind: "tool",
-				calls: [
-					{
-						name: "question",
-						args: {
-							questions: [
-								{
-									question: "Which colour should the banner use?",
-									header: "Colour",
-									options: [
-										{ label: "red", description: "warm" },
-										{ label: "teal", description: "cool (Recommended)" },
-									],
-								},
-							],
-						},
-					},
-				],
-			},
+			questionCall("Which colour should the banner use?", "Colour", [
+				["red", "warm"],
+				["teal", "cool (Recommended)"],
+			]),
 			{ kind: "text", text: "Using the colour you chose." },
 		]);
 		const page = await open(`/ui/sessions/${s.id}`);
@@ -257,26 +241,10 @@ describe("progress and follow-ups", () => {
 
 	test("a late joiner sees a question answered long ago as closed, not as buttons to press", async () => {
 		const s = await start([
-			{
-				kind: "tool",
-				calls: [
-					{
-						name: "question",
-						args: {
-							questions: [
-								{
-									question: "Proceed?",
-									header: "Go",
-									options: [
-										{ label: "go", description: "now" },
-										{ label: "wait", description: "later (Recommended)" },
-									],
-								},
-							],
-						},
-					},
-				],
-			},
+			questionCall("Proceed?", "Go", [
+				["go", "now"],
+				["wait", "later (Recommended)"],
+			]),
 			{ kind: "text", text: "Went ahead." },
 		]);
 		const r = await readStream(`${e2e.sidecar.url}/sessions/${s.id}/stream`, { until: (e) => e.event === "question" });

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
 import { useE2eSidecar } from "../support/e2e";
-import type { Turn } from "../support/scripted-llm";
+import { questionCall, type Turn } from "../support/scripted-llm";
 import { readStream } from "../support/sse-client";
 
 const e2e = useE2eSidecar({ env: { QUESTION_TIMEOUT: "1", HEARTBEAT_INTERVAL: "5" } });
@@ -134,26 +134,10 @@ describe("follow-up messages", () => {
 });
 
 describe("questions", () => {
-	const ask: Turn = {
-		kind: "tool",
-		calls: [
-			{
-				name: "question",
-				args: {
-					questions: [
-						{
-							question: "Which colour should the banner use?",
-							header: "Colour",
-							options: [
-								{ label: "red", description: "warm" },
-								{ label: "blue", description: "cool (Recommended)" },
-							],
-						},
-					],
-				},
-			},
-		],
-	};
+	const ask = questionCall("Which colour should the banner use?", "Colour", [
+		["red", "warm"],
+		["blue", "cool (Recommended)"],
+	]);
 
 	test("a question is shown as an event and a client's answer reaches the agent", async () => {
 		const s = await start([ask, { kind: "text", text: "Using red." }]);

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
 import { useE2eSidecar } from "../support/e2e";
-import type { RecordedRequest, Turn } from "../support/scripted-llm";
+import { questionCall, type RecordedRequest, type Turn } from "../support/scripted-llm";
 import { readStream } from "../support/sse-client";
 
 const e2e = useE2eSidecar({ env: { QUESTION_TIMEOUT: "1" } });
@@ -50,26 +50,10 @@ const todos = (states: string[]): Turn => ({
 	],
 });
 
-const ask: Turn = {
-	kind: "tool",
-	calls: [
-		{
-			name: "question",
-			args: {
-				questions: [
-					{
-						question: "Which file name?",
-						header: "Name",
-						options: [
-							{ label: "a.txt", description: "first (Recommended)" },
-							{ label: "b.txt", description: "second" },
-						],
-					},
-				],
-			},
-		},
-	],
-};
+const ask = questionCall("Which file name?", "Name", [
+	["a.txt", "first (Recommended)"],
+	["b.txt", "second"],
+]);
 
 describe("enabled_tools as capabilities (the contract's example list)", () => {
 	test("the agent gets search, todo and question tools; progress moves and the question reaches the backend", async () => {

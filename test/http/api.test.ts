@@ -1,32 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/app";
 import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { sessionBody } from "../support/api";
-import { type InProcess, startInProcess } from "../support/in-process";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
+import { useInProcess } from "../support/in-process";
+import { makeTempDirs } from "../support/workspace";
 
 const SENTINEL = "SENTINEL-7f3a9c";
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let it: InProcess;
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	it = await startInProcess({
-		WORKSPACE_DIR: dirs.workspace,
-		STATE_DIR: dirs.state,
-		MAX_BODY_BYTES: "65536",
-	});
-});
-
-afterAll(async () => {
-	await it?.sidecar.stop();
-	await llm?.close();
-	dirs.cleanup();
-});
+const suite = useInProcess({ MAX_BODY_BYTES: "65536" });
 
 const json = (body: unknown, method = "POST"): RequestInit => ({
 	method,
@@ -47,30 +28,30 @@ async function expectEnvelope(res: Response, status: number, code: string) {
 describe("probes", () => {
 	test("/healthz and /health answer ok", async () => {
 		for (const path of ["/healthz", "/health"]) {
-			const res = await it.handle(path);
+			const res = await suite.handle(path);
 			expect(res.status).toBe(200);
 			expect(await res.json()).toEqual({ status: "ok" });
 		}
 	});
 
 	test("/ready is 200 with a usable workspace and a live engine", async () => {
-		const res = await it.handle("/ready");
+		const res = await suite.handle("/ready");
 		expect(res.status).toBe(200);
 		expect(await res.json()).toEqual({ status: "ready" });
 	});
 
 	test("/ready is 503 naming the check that failed", async () => {
 		const app = createApp({
-			sessions: it.sidecar.sessions,
-			streams: it.sidecar.streams,
+			sessions: suite.sidecar.sessions,
+			streams: suite.sidecar.streams,
 			clock: systemClock,
 			log: createLogger("error"),
 			maxBodyBytes: 1024,
 			sharedSecret: undefined,
 			version: "test",
 			readiness: {
-				workspaceDir: `${dirs.root}/missing`,
-				stateDir: dirs.state,
+				workspaceDir: `${suite.dirs.root}/missing`,
+				stateDir: suite.dirs.state,
 				draining: () => false,
 				engineProblem: async () => undefined,
 			},
@@ -86,11 +67,11 @@ describe("probes", () => {
 describe("POST /sessions", () => {
 	test("201 with the status object of the started session", async () => {
 		const key = `sk-${SENTINEL}-ok`;
-		llm.script(key, [{ kind: "text", text: "hello" }]);
+		suite.llm.script(key, [{ kind: "text", text: "hello" }]);
 		const body = sessionBody({
-			model_config: { api_key: key, api_endpoint: llm.url },
+			model_config: { api_key: key, api_endpoint: suite.llm.url },
 		});
-		const res = await it.handle("/sessions", json(body));
+		const res = await suite.handle("/sessions", json(body));
 		expect(res.status).toBe(201);
 		const status = (await res.json()) as Record<string, unknown>;
 		expect(status).toMatchObject({
@@ -104,7 +85,7 @@ describe("POST /sessions", () => {
 		expect(JSON.stringify(status)).not.toContain(key);
 
 		// 409 for the same id, carrying the existing session so a retrying backend can treat it as accepted.
-		const again = await it.handle("/sessions", json(body));
+		const again = await suite.handle("/sessions", json(body));
 		const conflict = await expectEnvelope(again, 409, "session_exists");
 		expect(conflict.session).toMatchObject({ session_id: body.session_id });
 		expect(JSON.stringify(conflict)).not.toContain(key);
@@ -175,7 +156,7 @@ describe("POST /sessions", () => {
 	for (const [name, mutate, field] of bad) {
 		test(`400 naming ${field} when ${name}, without echoing input`, async () => {
 			const body = mutate(sessionBody({ model_config: { api_key: `sk-${SENTINEL}` } }) as Record<string, any>);
-			const res = await it.handle("/sessions", json(body));
+			const res = await suite.handle("/sessions", json(body));
 			const env = await expectEnvelope(res, 400, "invalid_request");
 			expect(env.details).toMatchObject({ field });
 			expect(String((env.details as { reason: string }).reason).length).toBeGreaterThan(3);
@@ -185,17 +166,17 @@ describe("POST /sessions", () => {
 
 	test("400 malformed_json for a body that is not JSON, and for no body", async () => {
 		for (const body of [`{"session_id": "${SENTINEL}`, "not json", "{'a':1}"]) {
-			const env = await expectEnvelope(await it.handle("/sessions", json(body)), 400, "malformed_json");
+			const env = await expectEnvelope(await suite.handle("/sessions", json(body)), 400, "malformed_json");
 			expect(JSON.stringify(env)).not.toContain(SENTINEL);
 		}
-		await expectEnvelope(await it.handle("/sessions", { method: "POST" }), 400, "invalid_request");
-		await expectEnvelope(await it.handle("/sessions", json("[]")), 400, "invalid_request");
+		await expectEnvelope(await suite.handle("/sessions", { method: "POST" }), 400, "invalid_request");
+		await expectEnvelope(await suite.handle("/sessions", json("[]")), 400, "invalid_request");
 	});
 
 	test("a JSON body sent without a JSON content type is still read (curl -d)", async () => {
-		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
-		llm.script(body.model_config.api_key, [{ kind: "text", text: "fine" }]);
-		const res = await it.handle("/sessions", {
+		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.llm.script(body.model_config.api_key, [{ kind: "text", text: "fine" }]);
+		const res = await suite.handle("/sessions", {
 			method: "POST",
 			headers: { "content-type": "application/x-www-form-urlencoded" },
 			body: JSON.stringify(body),
@@ -205,14 +186,14 @@ describe("POST /sessions", () => {
 
 	test("413 for a body over MAX_BODY_BYTES, declared or streamed", async () => {
 		const big = JSON.stringify(sessionBody({ prompt: "x".repeat(70_000) }));
-		await expectEnvelope(await it.handle("/sessions", json(big)), 413, "body_too_large");
+		await expectEnvelope(await suite.handle("/sessions", json(big)), 413, "body_too_large");
 		const stream = new ReadableStream({
 			start(c) {
 				c.enqueue(new TextEncoder().encode(big));
 				c.close();
 			},
 		});
-		await expectEnvelope(await it.handle("/sessions", { method: "POST", body: stream }), 413, "body_too_large");
+		await expectEnvelope(await suite.handle("/sessions", { method: "POST", body: stream }), 413, "body_too_large");
 	});
 
 	test("503 with Retry-After while the engine is not ready", async () => {
@@ -243,7 +224,7 @@ describe("POST /sessions", () => {
 		sessions.init();
 		const app = createApp({
 			sessions,
-			streams: it.sidecar.streams,
+			streams: suite.sidecar.streams,
 			clock: systemClock,
 			log,
 			maxBodyBytes: 65536,
@@ -257,7 +238,7 @@ describe("POST /sessions", () => {
 			},
 		});
 		const res = await app.handle(
-			new Request("http://localhost/sessions", json(sessionBody({ model_config: { api_endpoint: llm.url } }))),
+			new Request("http://localhost/sessions", json(sessionBody({ model_config: { api_endpoint: suite.llm.url } }))),
 		);
 		await expectEnvelope(res, 503, "engine_unavailable");
 		expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
@@ -269,29 +250,29 @@ describe("POST /sessions", () => {
 describe("session routes", () => {
 	test("404 for an unknown session on status, stream and delete", async () => {
 		const id = crypto.randomUUID();
-		await expectEnvelope(await it.handle(`/sessions/${id}/status`), 404, "session_not_found");
-		await expectEnvelope(await it.handle(`/sessions/${id}/stream`), 404, "session_not_found");
-		await expectEnvelope(await it.handle(`/sessions/${id}`, { method: "DELETE" }), 404, "session_not_found");
+		await expectEnvelope(await suite.handle(`/sessions/${id}/status`), 404, "session_not_found");
+		await expectEnvelope(await suite.handle(`/sessions/${id}/stream`), 404, "session_not_found");
+		await expectEnvelope(await suite.handle(`/sessions/${id}`, { method: "DELETE" }), 404, "session_not_found");
 	});
 
 	test("400 for a session id that is not a UUID, without echoing it", async () => {
 		for (const id of [SENTINEL, "..%2F..%2Fetc", "%00"]) {
-			const env = await expectEnvelope(await it.handle(`/sessions/${id}/status`), 400, "invalid_request");
+			const env = await expectEnvelope(await suite.handle(`/sessions/${id}/status`), 400, "invalid_request");
 			expect(JSON.stringify(env)).not.toContain(SENTINEL);
 		}
 	});
 
 	test("status and cancel of a live session; cancel is idempotent", async () => {
-		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
-		llm.script(body.model_config.api_key, [{ kind: "hang" }]);
-		expect((await it.handle("/sessions", json(body))).status).toBe(201);
-		const status = await it.handle(`/sessions/${body.session_id}/status`);
+		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.llm.script(body.model_config.api_key, [{ kind: "hang" }]);
+		expect((await suite.handle("/sessions", json(body))).status).toBe(201);
+		const status = await suite.handle(`/sessions/${body.session_id}/status`);
 		expect(status.status).toBe(200);
 		expect(await status.json()).toMatchObject({
 			session_id: body.session_id,
 			status: "running",
 		});
-		const cancelled = await it.handle(`/sessions/${body.session_id}`, {
+		const cancelled = await suite.handle(`/sessions/${body.session_id}`, {
 			method: "DELETE",
 		});
 		expect(cancelled.status).toBe(200);
@@ -300,11 +281,11 @@ describe("session routes", () => {
 			session_id: body.session_id,
 			status: "cancelled",
 		});
-		const again = await it.handle(`/sessions/${body.session_id}`, {
+		const again = await suite.handle(`/sessions/${body.session_id}`, {
 			method: "DELETE",
 		});
 		expect(await again.json()).toEqual(c);
-		const after = (await (await it.handle(`/sessions/${body.session_id}/status`)).json()) as Record<string, unknown>;
+		const after = (await (await suite.handle(`/sessions/${body.session_id}/status`)).json()) as Record<string, unknown>;
 		expect(after).toMatchObject({
 			status: "cancelled",
 			error: { code: "cancelled" },
@@ -313,21 +294,21 @@ describe("session routes", () => {
 	});
 
 	test("405 with Allow for a wrong method on a known path, 404 envelope for unknown paths", async () => {
-		const put = await it.handle("/sessions", { method: "PUT" });
+		const put = await suite.handle("/sessions", { method: "PUT" });
 		await expectEnvelope(put, 405, "method_not_allowed");
 		expect(put.headers.get("allow")).toBe("GET, POST");
-		const post = await it.handle("/healthz", { method: "POST" });
+		const post = await suite.handle("/healthz", { method: "POST" });
 		await expectEnvelope(post, 405, "method_not_allowed");
-		await expectEnvelope(await it.handle("/nope"), 404, "not_found");
+		await expectEnvelope(await suite.handle("/nope"), 404, "not_found");
 	});
 });
 
 describe("documentation", () => {
 	test("Swagger UI at /swagger and the OpenAPI document with an operationId per route", async () => {
-		const ui = await it.handle("/swagger");
+		const ui = await suite.handle("/swagger");
 		expect(ui.status).toBe(200);
 		expect(await ui.text()).toContain("swagger");
-		const doc = (await (await it.handle("/swagger/json")).json()) as {
+		const doc = (await (await suite.handle("/swagger/json")).json()) as {
 			paths: Record<string, Record<string, { operationId?: string }>>;
 		};
 		const ops = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId));
@@ -346,12 +327,12 @@ describe("documentation", () => {
 });
 
 test("no log line holds an API key or the sentinel", () => {
-	expect(it.logLines.join("")).not.toContain(SENTINEL);
+	expect(suite.logLines.join("")).not.toContain(SENTINEL);
 });
 
 describe("the engine", () => {
 	test("listens on loopback only and refuses requests without its random password", async () => {
-		const c = it.sidecar.engine.connection();
+		const c = suite.sidecar.engine.connection();
 		expect(c).toBeDefined();
 		const url = new URL(c?.url as string);
 		expect(url.hostname).toBe("127.0.0.1");
@@ -362,43 +343,43 @@ describe("the engine", () => {
 			(await fetch(`${c?.url}/global/health`, { headers: { authorization: c?.authorization as string } })).status,
 		).toBe(200);
 		// And the credential gateway is on loopback too.
-		expect(new URL(it.sidecar.gateway.url).hostname).toBe("127.0.0.1");
+		expect(new URL(suite.sidecar.gateway.url).hostname).toBe("127.0.0.1");
 	});
 
 	test("holds no API key in its environment or configuration", async () => {
 		const key = `sk-env-${SENTINEL}-${crypto.randomUUID()}`;
-		llm.script(key, [{ kind: "hang" }]);
+		suite.llm.script(key, [{ kind: "hang" }]);
 		const body = sessionBody({
-			model_config: { api_key: key, api_endpoint: llm.url },
+			model_config: { api_key: key, api_endpoint: suite.llm.url },
 		});
-		expect((await it.handle("/sessions", json(body))).status).toBe(201);
-		await llm.waitForRequest((r) => r.key === key, 30_000);
-		const pid = it.sidecar.engine.pid;
+		expect((await suite.handle("/sessions", json(body))).status).toBe(201);
+		await suite.llm.waitForRequest((r) => r.key === key, 30_000);
+		const pid = suite.sidecar.engine.pid;
 		expect(pid).toBeGreaterThan(0);
 		const environ = await Bun.file(`/proc/${pid}/environ`).text();
 		expect(environ).toContain("OPENCODE_CONFIG_CONTENT");
 		expect(environ).not.toContain(key);
 		expect(environ).not.toContain(SENTINEL);
-		await it.handle(`/sessions/${body.session_id}`, { method: "DELETE" });
+		await suite.handle(`/sessions/${body.session_id}`, { method: "DELETE" });
 	});
 
 	test("a killed engine is restarted; /ready is 503 meanwhile, and the run in it resumes and completes", async () => {
-		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
+		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
 		// The first call hangs until the engine dies; the resumed run's call gets the scripted answer.
-		llm.script(body.model_config.api_key, [{ kind: "hang" }, { kind: "text", text: "resumed and finished" }]);
-		expect((await it.handle("/sessions", json(body))).status).toBe(201);
-		await llm.waitForRequest((r) => r.key === body.model_config.api_key, 30_000);
-		const before = it.sidecar.engine.starts;
-		it.sidecar.engine.kill("SIGKILL");
+		suite.llm.script(body.model_config.api_key, [{ kind: "hang" }, { kind: "text", text: "resumed and finished" }]);
+		expect((await suite.handle("/sessions", json(body))).status).toBe(201);
+		await suite.llm.waitForRequest((r) => r.key === body.model_config.api_key, 30_000);
+		const before = suite.sidecar.engine.starts;
+		suite.sidecar.engine.kill("SIGKILL");
 		// Not ready from the moment the process is gone until the new one answers.
-		await waitUntil(() => !it.sidecar.engine.ready);
-		const during = await it.handle("/ready");
+		await waitUntil(() => !suite.sidecar.engine.ready);
+		const during = await suite.handle("/ready");
 		expect(during.status).toBe(503);
 		expect(((await during.json()) as { error: string }).error).toContain("engine");
-		await it.sidecar.engine.whenReady();
-		expect(it.sidecar.engine.starts).toBe(before + 1);
-		expect((await it.handle("/ready")).status).toBe(200);
-		const session = it.sidecar.sessions.get(body.session_id);
+		await suite.sidecar.engine.whenReady();
+		expect(suite.sidecar.engine.starts).toBe(before + 1);
+		expect((await suite.handle("/ready")).status).toBe(200);
+		const session = suite.sidecar.sessions.get(body.session_id);
 		await waitUntil(() => session.ended, 60_000);
 		const events = await session.channel.log.readAll();
 		const interrupted = events.findIndex((e) => e.event === "error" && e.data.code === "interrupted");
@@ -416,20 +397,20 @@ describe("the engine", () => {
 
 describe("engine memory recycling", () => {
 	test("a recycled engine comes back at once and the run in it resumes to completion", async () => {
-		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
-		llm.script(body.model_config.api_key, [{ kind: "hang" }, { kind: "text", text: "after recycling" }]);
-		expect((await it.handle("/sessions", json(body))).status).toBe(201);
-		await llm.waitForRequest((r) => r.key === body.model_config.api_key, 30_000);
+		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.llm.script(body.model_config.api_key, [{ kind: "hang" }, { kind: "text", text: "after recycling" }]);
+		expect((await suite.handle("/sessions", json(body))).status).toBe(201);
+		await suite.llm.waitForRequest((r) => r.key === body.model_config.api_key, 30_000);
 		const restarts = async () => {
-			const text = await (await it.handle("/metrics")).text();
+			const text = await (await suite.handle("/metrics")).text();
 			const line = text.split("\n").find((l) => l.startsWith("opencode_sidecar_engine_restarts_total"));
 			return Number(line?.split(" ").at(-1) ?? 0);
 		};
 		const before = await restarts();
-		it.sidecar.engine.recycle("test: memory above the limit");
-		await waitUntil(() => !it.sidecar.engine.ready);
-		await it.sidecar.engine.whenReady();
-		const session = it.sidecar.sessions.get(body.session_id);
+		suite.sidecar.engine.recycle("test: memory above the limit");
+		await waitUntil(() => !suite.sidecar.engine.ready);
+		await suite.sidecar.engine.whenReady();
+		const session = suite.sidecar.sessions.get(body.session_id);
 		await waitUntil(() => session.ended, 60_000);
 		const events = await session.channel.log.readAll();
 		const notice = events.find((e) => e.event === "error" && e.data.code === "interrupted");

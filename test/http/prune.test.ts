@@ -1,52 +1,32 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { sessionBody } from "../support/api";
-import { type InProcess, startInProcess } from "../support/in-process";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
+import { useInProcess } from "../support/in-process";
 
 // MAX_STORED_SESSIONS bounds what the pod keeps: the sidecar's record and log
 // of a removed session, and the engine's copy of its conversation.
 
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let it: InProcess;
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	it = await startInProcess({ WORKSPACE_DIR: dirs.workspace, STATE_DIR: dirs.state, MAX_STORED_SESSIONS: "1" });
-});
-
-afterAll(async () => {
-	await it?.sidecar.stop();
-	await llm?.close();
-	dirs?.cleanup();
-});
+const suite = useInProcess({ MAX_STORED_SESSIONS: "1" });
 
 /** Runs a session to its end (its stream closes after the terminal event); returns its engine session id. */
 async function run(): Promise<{ id: string; engineId: string }> {
 	const key = `sk-prune-${crypto.randomUUID()}`;
-	llm.script(key, [{ kind: "text", text: "Done." }]);
-	const body = sessionBody({ model_config: { api_key: key, api_endpoint: llm.url, enabled_tools: [] } });
-	const res = await it.handle("/sessions", {
-		method: "POST",
-		headers: { "content-type": "application/json" },
-		body: JSON.stringify(body),
-	});
+	suite.llm.script(key, [{ kind: "text", text: "Done." }]);
+	const body = sessionBody({ model_config: { api_key: key, api_endpoint: suite.llm.url, enabled_tools: [] } });
+	const res = await suite.post(body);
 	expect(res.status).toBe(201);
-	const stream = await it.handle(`/sessions/${body.session_id}/stream`);
+	const stream = await suite.handle(`/sessions/${body.session_id}/stream`);
 	expect(await stream.text()).toContain("event: complete");
-	const engineId = it.sidecar.sessions.get(body.session_id).record.engine_session_id;
+	const engineId = suite.sidecar.sessions.get(body.session_id).record.engine_session_id;
 	if (!engineId) throw new Error("no engine session");
 	return { id: body.session_id, engineId };
 }
 
 async function engineHas(engineId: string): Promise<boolean> {
-	const engine = it.sidecar.engine.connection();
+	const engine = suite.sidecar.engine.connection();
 	if (!engine) throw new Error("engine not listening");
-	const res = await fetch(`${engine.url}/session/${engineId}?directory=${encodeURIComponent(dirs.workspace)}`, {
+	const res = await fetch(`${engine.url}/session/${engineId}?directory=${encodeURIComponent(suite.dirs.workspace)}`, {
 		headers: { authorization: engine.authorization },
 	});
 	await res.arrayBuffer();
@@ -57,7 +37,7 @@ test("a session removed by MAX_STORED_SESSIONS is deleted from the engine too; t
 	const first = await run();
 	expect(await engineHas(first.engineId)).toBe(true);
 	const deleted = new Promise<void>((resolve) => {
-		const stop = it.sidecar.engine.onEvents((batch) => {
+		const stop = suite.sidecar.engine.onEvents((batch) => {
 			for (const e of batch) {
 				const info = (e as { type: string; properties?: { info?: { id?: string } } }).properties?.info;
 				if (e.type === "session.deleted" && info?.id === first.engineId) {
@@ -68,9 +48,9 @@ test("a session removed by MAX_STORED_SESSIONS is deleted from the engine too; t
 		});
 	});
 	const second = await run();
-	expect(existsSync(join(dirs.state, "sessions", first.id))).toBe(false);
+	expect(existsSync(join(suite.dirs.state, "sessions", first.id))).toBe(false);
 	await deleted;
 	expect(await engineHas(first.engineId)).toBe(false);
 	expect(await engineHas(second.engineId)).toBe(true);
-	expect((await it.handle(`/sessions/${first.id}/status`)).status).toBe(404);
+	expect((await suite.handle(`/sessions/${first.id}/status`)).status).toBe(404);
 });

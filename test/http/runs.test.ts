@@ -1,52 +1,23 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import type { EngineEvent } from "../../src/engine/events";
 import { SseParser } from "../../src/sse/parse";
 import { sessionBody } from "../support/api";
-import { type InProcess, startInProcess } from "../support/in-process";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { findSecrets } from "../support/secrets";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
+import { useInProcess } from "../support/in-process";
 
 // POST /sessions answers before the engine is involved; what the engine does
 // afterwards reaches the client through the run's events.
 
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let it: InProcess;
-const keys: string[] = [];
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	it = await startInProcess({
-		WORKSPACE_DIR: dirs.workspace,
-		STATE_DIR: dirs.state,
-		ENGINE_CALL_TIMEOUT: "1",
-	});
-	it.sidecar.engine.whenWarm().then(() => {
+const suite = useInProcess({ ENGINE_CALL_TIMEOUT: "1" });
+let warm = false;
+beforeAll(() => {
+	void suite.sidecar.engine.whenWarm().then(() => {
 		warm = true;
 	});
 });
-let warm = false;
-
-afterAll(async () => {
-	await it?.sidecar.stop();
-	await llm?.close();
-	const found = findSecrets(keys, { texts: { logs: it.logLines.join("\n") }, dirs: [dirs.state, dirs.workspace] });
-	dirs.cleanup();
-	expect(found).toEqual([]);
-});
-
-const post = (body: unknown) =>
-	it.handle("/sessions", {
-		method: "POST",
-		headers: { "content-type": "application/json" },
-		body: JSON.stringify(body),
-	});
 
 /** Every event of the session's stream until the server ends it (after the terminal event). */
 async function events(id: string): Promise<{ id: number; event: string; data: Record<string, unknown> }[]> {
-	const res = await it.handle(`/sessions/${id}/stream`);
+	const res = await suite.handle(`/sessions/${id}/stream`);
 	expect(res.status).toBe(200);
 	const parser = new SseParser();
 	const out: { id: number; event: string; data: Record<string, unknown> }[] = [];
@@ -61,7 +32,7 @@ async function events(id: string): Promise<{ id: number; event: string; data: Re
 
 /** Stops the engine process as a hung engine would be, for the duration of `run`. */
 async function withEngineFrozen<T>(run: () => Promise<T>): Promise<T> {
-	const pid = it.sidecar.engine.pid;
+	const pid = suite.sidecar.engine.pid;
 	if (pid === undefined) throw new Error("no engine process");
 	process.kill(pid, "SIGSTOP");
 	try {
@@ -72,7 +43,7 @@ async function withEngineFrozen<T>(run: () => Promise<T>): Promise<T> {
 }
 
 const logged = (msg: string, sessionId?: string) =>
-	it.logLines
+	suite.logLines
 		.map((l) => JSON.parse(l) as Record<string, unknown> & { time: string })
 		.filter((l) => l.msg === msg && (sessionId === undefined || l.session_id === sessionId));
 
@@ -80,25 +51,25 @@ describe("POST /sessions", () => {
 	test("the engine's warm-up does not hold /ready; a session created meanwhile is prompted after it", async () => {
 		// startInProcess returned at "engine ready"; the warm-up prompt (seconds) is still running.
 		expect(warm).toBe(false);
-		const ready = await it.handle("/ready");
+		const ready = await suite.handle("/ready");
 		expect(ready.status).toBe(200);
-		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
-		keys.push(body.model_config.api_key);
-		llm.script(body.model_config.api_key, [{ kind: "text", text: "Warm enough." }]);
-		expect((await post(body)).status).toBe(201);
+		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.keys.push(body.model_config.api_key);
+		suite.llm.script(body.model_config.api_key, [{ kind: "text", text: "Warm enough." }]);
+		expect((await suite.post(body)).status).toBe(201);
 		const run = await events(body.session_id);
 		expect(run.at(-1)).toMatchObject({ event: "complete", data: { final_message: "Warm enough." } });
 		const [warmedUp] = logged("engine warmed up");
-		const request = llm.requests.find((r) => r.key === body.model_config.api_key);
+		const request = suite.llm.requests.find((r) => r.key === body.model_config.api_key);
 		expect(warmedUp && request && request.at >= Date.parse(warmedUp.time)).toBe(true);
 	});
 
 	test("answers 201 running with the first event stored while the engine is hung, then fails the run engine_unavailable", async () => {
-		await it.sidecar.engine.whenWarm();
-		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
-		keys.push(body.model_config.api_key);
+		await suite.sidecar.engine.whenWarm();
+		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.keys.push(body.model_config.api_key);
 		const stream = await withEngineFrozen(async () => {
-			const res = await post(body);
+			const res = await suite.post(body);
 			expect(res.status).toBe(201);
 			const status = (await res.json()) as Record<string, unknown>;
 			expect(status).toMatchObject({ session_id: body.session_id, status: "running", last_event_id: 1 });
@@ -112,32 +83,35 @@ describe("POST /sessions", () => {
 			[3, "error", "engine_unavailable"],
 		]);
 		expect(stream[2]?.data.fatal).toBe(true);
-		const status = (await (await it.handle(`/sessions/${body.session_id}/status`)).json()) as Record<string, unknown>;
+		const status = (await (await suite.handle(`/sessions/${body.session_id}/status`)).json()) as Record<
+			string,
+			unknown
+		>;
 		expect(status).toMatchObject({ status: "failed", error: { code: "engine_unavailable" }, last_event_id: 3 });
-		expect(llm.requests.filter((r) => r.key === body.model_config.api_key)).toEqual([]);
+		expect(suite.llm.requests.filter((r) => r.key === body.model_config.api_key)).toEqual([]);
 	});
 
 	test("a session cancelled before the engine has it is never prompted; the engine then serves the next session", async () => {
-		const cancelled = sessionBody({ model_config: { api_endpoint: llm.url } });
-		keys.push(cancelled.model_config.api_key);
+		const cancelled = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.keys.push(cancelled.model_config.api_key);
 		await withEngineFrozen(async () => {
-			expect((await post(cancelled)).status).toBe(201);
-			const res = await it.handle(`/sessions/${cancelled.session_id}`, { method: "DELETE" });
+			expect((await suite.post(cancelled)).status).toBe(201);
+			const res = await suite.handle(`/sessions/${cancelled.session_id}`, { method: "DELETE" });
 			expect(res.status).toBe(200);
 			expect(await res.json()).toMatchObject({ status: "cancelled" });
 		});
 
 		// The engine, running again, creates the cancelled session's engine session late; the next session runs in full.
-		const next = sessionBody({ model_config: { api_endpoint: llm.url } });
-		keys.push(next.model_config.api_key);
-		llm.script(next.model_config.api_key, [{ kind: "text", text: "All done." }]);
-		expect((await post(next)).status).toBe(201);
+		const next = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.keys.push(next.model_config.api_key);
+		suite.llm.script(next.model_config.api_key, [{ kind: "text", text: "All done." }]);
+		expect((await suite.post(next)).status).toBe(201);
 		const run = await events(next.session_id);
 		expect(run.at(-1)).toMatchObject({ event: "complete", data: { final_message: "All done." } });
 
 		expect(logged("engine session created", cancelled.session_id)).toHaveLength(1);
-		expect(llm.requests.filter((r) => r.key === cancelled.model_config.api_key)).toEqual([]);
-		const stream = await it.handle(`/sessions/${cancelled.session_id}/stream`, {
+		expect(suite.llm.requests.filter((r) => r.key === cancelled.model_config.api_key)).toEqual([]);
+		const stream = await suite.handle(`/sessions/${cancelled.session_id}/stream`, {
 			headers: { "last-event-id": "3" },
 		});
 		expect(stream.status).toBe(204);
@@ -146,12 +120,12 @@ describe("POST /sessions", () => {
 
 describe("live output", () => {
 	test("a burst of token deltas is stored and sent as fewer output events holding the same text, in order", async () => {
-		await it.sidecar.engine.whenWarm();
+		await suite.sidecar.engine.whenWarm();
 		const words = Array.from({ length: 400 }, (_, i) => `w${String(i).padStart(3, "0")} `);
-		const body = sessionBody({ model_config: { api_endpoint: llm.url } });
-		keys.push(body.model_config.api_key);
-		llm.script(body.model_config.api_key, [{ kind: "text", text: words.join(""), chunks: words.length }]);
-		expect((await post(body)).status).toBe(201);
+		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.keys.push(body.model_config.api_key);
+		suite.llm.script(body.model_config.api_key, [{ kind: "text", text: words.join(""), chunks: words.length }]);
+		expect((await suite.post(body)).status).toBe(201);
 		const run = await events(body.session_id);
 		const outputs = run.filter((e) => e.event === "output" && e.data.source === "assistant");
 		expect(outputs.map((e) => e.data.text).join("")).toBe(words.join(""));
@@ -160,7 +134,7 @@ describe("live output", () => {
 		expect(run.map((e) => e.id)).toEqual(run.map((_, i) => i + 1));
 		expect(run.at(-1)).toMatchObject({ event: "complete", data: { final_message: words.join("") } });
 		// What was stored is what was sent.
-		const replay = await it.handle(`/sessions/${body.session_id}/stream`, { headers: { "last-event-id": "0" } });
+		const replay = await suite.handle(`/sessions/${body.session_id}/stream`, { headers: { "last-event-id": "0" } });
 		const text = await replay.text();
 		expect(new SseParser().push(text).filter((e) => e.event !== "heartbeat").length).toBe(run.length);
 	});
@@ -171,7 +145,7 @@ describe("engine events", () => {
 		const before = logged("engine event not handled").length;
 		const broken = { type: "message.updated", properties: null } as unknown as EngineEvent;
 		const alsoBroken = { type: "session.status", properties: null } as unknown as EngineEvent;
-		expect(() => it.sidecar.sessions.onEngineEvents([broken, alsoBroken])).not.toThrow();
+		expect(() => suite.sidecar.sessions.onEngineEvents([broken, alsoBroken])).not.toThrow();
 		expect(
 			logged("engine event not handled")
 				.slice(before)
@@ -182,22 +156,22 @@ describe("engine events", () => {
 
 describe("the engine going away while a run starts", () => {
 	test("a session whose engine dies before taking its first prompt starts with that prompt when the engine is back", async () => {
-		await it.sidecar.engine.whenWarm();
-		const body = sessionBody({ prompt: "Say the resumed words.", model_config: { api_endpoint: llm.url } });
-		keys.push(body.model_config.api_key);
-		llm.script(body.model_config.api_key, [{ kind: "text", text: "Started after all." }]);
-		const pid = it.sidecar.engine.pid;
+		await suite.sidecar.engine.whenWarm();
+		const body = sessionBody({ prompt: "Say the resumed words.", model_config: { api_endpoint: suite.llm.url } });
+		suite.keys.push(body.model_config.api_key);
+		suite.llm.script(body.model_config.api_key, [{ kind: "text", text: "Started after all." }]);
+		const pid = suite.sidecar.engine.pid;
 		if (pid === undefined) throw new Error("no engine process");
 		process.kill(pid, "SIGSTOP");
-		expect((await post(body)).status).toBe(201);
+		expect((await suite.post(body)).status).toBe(201);
 		// The engine dies with the session's first calls in flight.
 		process.kill(pid, "SIGKILL");
 		const run = await events(body.session_id);
 		expect(run.map((e) => e.event === "error" && e.data.code)).toContain("interrupted");
 		expect(run.find((e) => e.event === "error")?.data.fatal).toBe(false);
 		expect(run.at(-1)).toMatchObject({ event: "complete", data: { final_message: "Started after all." } });
-		const request = await llm.waitForRequest((r) => r.key === body.model_config.api_key);
+		const request = await suite.llm.waitForRequest((r) => r.key === body.model_config.api_key);
 		expect(JSON.stringify(request.body)).toContain("Say the resumed words.");
-		expect(it.sidecar.engine.pid).not.toBe(pid);
+		expect(suite.sidecar.engine.pid).not.toBe(pid);
 	});
 });

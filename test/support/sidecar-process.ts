@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import { eachLine } from "../../src/lib/lines";
 
 const REPO = resolve(import.meta.dir, "../..");
 const BUN = join(REPO, "node_modules/.bin/bun");
@@ -98,8 +99,8 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 			}
 		}
 	};
-	void readLines(proc.stdout, onLine);
-	void readLines(proc.stderr, onLine);
+	void eachLine(proc.stdout, onLine);
+	void eachLine(proc.stderr, onLine);
 	const exited = proc.exited;
 
 	const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> => {
@@ -179,19 +180,4 @@ async function warmUp(
 	});
 	if (res.status !== 201) throw new Error(`warm-up session refused: ${res.status} ${await res.text()}`);
 	await waitForLog((l) => l.msg === "session ended" && l.session_id === id);
-}
-
-async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-	const decoder = new TextDecoder();
-	let buffer = "";
-	for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-		buffer += decoder.decode(chunk, { stream: true });
-		let nl = buffer.indexOf("\n");
-		while (nl !== -1) {
-			onLine(buffer.slice(0, nl));
-			buffer = buffer.slice(nl + 1);
-			nl = buffer.indexOf("\n");
-		}
-	}
-	if (buffer) onLine(buffer);
 }

@@ -1,2 +1,3 @@
 export { startScriptedLlm } from "./server";
+export { questionCall } from "./turns";
 export type { ApiFormat, Hold, RecordedRequest, ScriptedLlm, Turn } from "./types";
