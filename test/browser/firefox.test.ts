@@ -3,9 +3,9 @@
  * the token form, the list, a live session to its end with each event shown once, a question answered
  * with a button. The full set of checks runs in Chromium (inspector.test.ts).
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { postSession, sessionBody } from "../support/api";
-import { launchBrowser, screenshot, shownIds, type TestBrowser } from "../support/browser";
+import { screenshot, shownIds, useBrowser } from "../support/browser";
 import { useE2eSidecar } from "../support/e2e";
 import { questionCall } from "../support/scripted-llm";
 
@@ -16,16 +16,7 @@ const e2e = useE2eSidecar({
 	secrets: [SECRET],
 });
 const auth = { authorization: `Bearer ${SECRET}` };
-let firefox: TestBrowser;
-
-beforeAll(async () => {
-	firefox = await launchBrowser("firefox");
-});
-
-afterAll(async () => {
-	await firefox?.close();
-	expect(firefox.offsite).toEqual([]);
-});
+const firefox = useBrowser("firefox");
 
 test("Firefox: token, list, a live session with a question answered by a button, each event once", async () => {
 	const page = await firefox.newPage();

@@ -3,10 +3,10 @@
  * sidecar, engine and scripted model. Every page fails any request that leaves loopback, and the page's
  * DOM is scanned for the sessions' API keys. Screenshots go to test-artifacts/.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Page } from "puppeteer-core";
 import { postSession, sessionBody } from "../support/api";
-import { launchBrowser, screenshot, shownIds, type TestBrowser } from "../support/browser";
+import { screenshot, shownIds, useBrowser } from "../support/browser";
 import { useE2eSidecar } from "../support/e2e";
 import { questionCall, type Turn } from "../support/scripted-llm";
 import { readStream } from "../support/sse-client";
@@ -14,16 +14,7 @@ import { startTcpProxy } from "../support/tcp-proxy";
 
 const SECRET = `ui-secret-${crypto.randomUUID()}`;
 const e2e = useE2eSidecar({ env: { QUESTION_TIMEOUT: "60", HEARTBEAT_INTERVAL: "5" }, secrets: [SECRET] });
-let chromium: TestBrowser;
-
-beforeAll(async () => {
-	chromium = await launchBrowser("chromium");
-});
-
-afterAll(async () => {
-	await chromium?.close();
-	expect(chromium.offsite).toEqual([]);
-});
+const chromium = useBrowser("chromium");
 
 async function open(path: string, base = e2e.sidecar.url): Promise<Page> {
 	const page = await chromium.newPage();

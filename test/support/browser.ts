@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, expect } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,6 +25,27 @@ const isLocal = (url: string) => {
 	const host = new URL(url).hostname;
 	return host === "127.0.0.1" || host === "localhost" || host === "[::1]";
 };
+
+/**
+ * Registers the file's browser: launched before its tests, closed after them,
+ * when no page may have sent a request off loopback. Its pages are new each time.
+ */
+export function useBrowser(kind: "chromium" | "firefox"): Pick<TestBrowser, "newPage"> {
+	let launched: TestBrowser | undefined;
+	beforeAll(async () => {
+		launched = await launchBrowser(kind);
+	});
+	afterAll(async () => {
+		await launched?.close();
+		expect(launched?.offsite).toEqual([]);
+	});
+	return {
+		newPage: () => {
+			if (!launched) throw new Error("useBrowser: used before beforeAll");
+			return launched.newPage();
+		},
+	};
+}
 
 /**
  * Headless Chromium (CDP) or Firefox (WebDriver BiDi) from the distribution,
