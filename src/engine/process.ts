@@ -142,7 +142,7 @@ export async function launchEngine(
 	const password = randomBytes(24).toString("base64url");
 	const env = prepareEngineEnvironment(o.engineDir, o.config, password);
 	const pidFile = join(o.engineDir, "engine.pid");
-	await killStaleEngine(pidFile, o.log);
+	await killStaleEngine(pidFile, o.log, o.clock);
 	if (!wanted()) return undefined;
 	const proc = new EngineProcess({
 		spawn: o.spawn,

@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
+import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
+import { pause } from "../lib/timeout";
 
 /**
  * An engine left running by a previous sidecar process that was killed
@@ -7,7 +9,7 @@ import type { Logger } from "../lib/log";
  * directory with the new one: stop it first. `pidFile` is where each engine's
  * pid is written when it starts.
  */
-export async function killStaleEngine(pidFile: string, log: Logger): Promise<void> {
+export async function killStaleEngine(pidFile: string, log: Logger, clock: Clock): Promise<void> {
 	let pid: number;
 	try {
 		pid = Number(readFileSync(pidFile, "utf8").trim());
@@ -28,12 +30,13 @@ export async function killStaleEngine(pidFile: string, log: Logger): Promise<voi
 	} catch {
 		return;
 	}
+	// Until it is gone (reaped), for at most 2 s on the clock.
 	for (let i = 0; i < 100; i++) {
 		try {
 			readFileSync(`/proc/${pid}/cmdline`);
 		} catch {
 			return;
 		}
-		await Bun.sleep(20);
+		await pause(clock, 20);
 	}
 }
