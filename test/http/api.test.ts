@@ -293,6 +293,39 @@ describe("session routes", () => {
 		expect(after.ended_at).toBe(c.ended_at as string);
 	});
 
+	test("the gauges read the live sidecar: running sessions, runs in progress, open streams, the engine's memory", async () => {
+		const gauges = async () => {
+			const text = await (await suite.handle("/metrics")).text();
+			const value = (series: string) =>
+				Number(
+					text
+						.split("\n")
+						.find((l) => l.startsWith(`${series} `))
+						?.split(" ")[1] ?? Number.NaN,
+				);
+			return {
+				running: value('opencode_sidecar_sessions{status="running"}'),
+				runs: value("opencode_sidecar_runs_in_progress"),
+				streams: value("opencode_sidecar_sse_subscribers"),
+				engineRss: value("opencode_sidecar_engine_rss_bytes"),
+			};
+		};
+		const before = await gauges();
+		expect(before.engineRss).toBeGreaterThan(0);
+		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
+		suite.llm.script(body.model_config.api_key, [{ kind: "hang" }]);
+		expect((await suite.handle("/sessions", json(body))).status).toBe(201);
+		const stream = await suite.handle(`/sessions/${body.session_id}/stream`);
+		expect(await gauges()).toMatchObject({
+			running: before.running + 1,
+			runs: before.runs + 1,
+			streams: before.streams + 1,
+		});
+		await suite.handle(`/sessions/${body.session_id}`, { method: "DELETE" });
+		await stream.text(); // the stream ends after the terminal event
+		expect(await gauges()).toMatchObject({ running: before.running, runs: before.runs, streams: before.streams });
+	});
+
 	test("405 with Allow for a wrong method on a known path, 404 envelope for unknown paths", async () => {
 		const put = await suite.handle("/sessions", { method: "PUT" });
 		await expectEnvelope(put, 405, "method_not_allowed");
