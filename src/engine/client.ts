@@ -1,5 +1,6 @@
 import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
 import type { Clock } from "../lib/clock";
+import { deadline } from "../lib/timeout";
 import type { EngineAgent, PromptInput } from "./engine";
 
 /** One engine call that took longer than allowed. */
@@ -44,18 +45,13 @@ export class EngineClient {
 
 	/** Runs `call` with an abort signal that fires after `ms` (default: the call timeout). */
 	private async bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>, ms = this.timeoutMs): Promise<T> {
-		const abort = new AbortController();
-		let timedOut = false;
-		const cancel = this.clock.setTimeout(() => {
-			timedOut = true;
-			abort.abort();
-		}, ms);
+		const limit = deadline(this.clock, ms);
 		try {
-			return await call(abort.signal);
+			return await call(limit.signal);
 		} catch (error) {
-			throw timedOut ? new EngineCallTimeout(what, ms) : error;
+			throw limit.signal.aborted ? new EngineCallTimeout(what, ms) : error;
 		} finally {
-			cancel();
+			limit.cancel();
 		}
 	}
 
