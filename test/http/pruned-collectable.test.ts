@@ -1,8 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { sessionBody } from "../support/api";
-import { type InProcess, startInProcess } from "../support/in-process";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
+import { useInProcess } from "../support/in-process";
 
 // Issue 13 (growth over many runs): once a session is removed by
 // MAX_STORED_SESSIONS, nothing in the sidecar may keep its objects alive: not
@@ -12,21 +10,7 @@ import { makeTempDirs, type TempDirs } from "../support/workspace";
 // is never cleaned up fails here rather than as RSS creeping in a soak.
 
 const RUNS = 6;
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let it: InProcess;
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	it = await startInProcess({ WORKSPACE_DIR: dirs.workspace, STATE_DIR: dirs.state, MAX_STORED_SESSIONS: "1" });
-});
-
-afterAll(async () => {
-	await it?.sidecar.stop();
-	await llm?.close();
-	dirs?.cleanup();
-});
+const it = useInProcess({ MAX_STORED_SESSIONS: "1" });
 
 /** Weak references to what one session is made of. */
 interface Refs {
@@ -38,8 +22,9 @@ interface Refs {
 /** Runs a session to its end (its stream closes after the terminal event); weak references to its objects. */
 async function run(n: number): Promise<Refs> {
 	const key = `sk-collect-${crypto.randomUUID()}`;
-	llm.script(key, [{ kind: "text", text: `Run ${n} is done.` }]);
-	const body = sessionBody({ model_config: { api_key: key, api_endpoint: llm.url, enabled_tools: [] } });
+	it.keys.push(key);
+	it.llm.script(key, [{ kind: "text", text: `Run ${n} is done.` }]);
+	const body = sessionBody({ model_config: { api_key: key, api_endpoint: it.llm.url, enabled_tools: [] } });
 	const res = await it.handle("/sessions", {
 		method: "POST",
 		headers: { "content-type": "application/json" },

@@ -1,29 +1,13 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { SseParser } from "../../src/sse/parse";
 import { sessionBody } from "../support/api";
-import { type InProcess, startInProcess } from "../support/in-process";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
+import { useInProcess } from "../support/in-process";
 
 // A question of the agent is owned by its run (run-machine.ts, run-requests.ts): answers that do
 // not fit are refused and leave it open; the run's end drops it, its timer with it.
 
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let it: InProcess;
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
-	// Nobody's default answer may come during the test.
-	it = await startInProcess({ WORKSPACE_DIR: dirs.workspace, STATE_DIR: dirs.state, QUESTION_TIMEOUT: "3600" });
-});
-
-afterAll(async () => {
-	await it?.sidecar.stop();
-	await llm?.close();
-	dirs.cleanup();
-});
+// Nobody's default answer may come during the test.
+const it = useInProcess({ QUESTION_TIMEOUT: "3600" });
 
 const answer = (id: string, questionId: string, answers: string[][]) =>
 	it.handle(`/sessions/${id}/questions/${questionId}`, {
@@ -55,10 +39,11 @@ async function readUntil(id: string, until: string): Promise<{ event: string; da
 
 test("answers that do not fit are a 400 and leave the question open; a cancelled run's question is gone (404)", async () => {
 	const body = sessionBody({
-		model_config: { api_endpoint: llm.url, enabled_tools: ["read", "question"] },
+		model_config: { api_endpoint: it.llm.url, enabled_tools: ["read", "question"] },
 	});
 	const key = body.model_config.api_key;
-	llm.script(key, [
+	it.keys.push(key);
+	it.llm.script(key, [
 		{
 			kind: "tool",
 			calls: [
@@ -114,5 +99,5 @@ test("answers that do not fit are a 400 and leave the question open; a cancelled
 	const stored = await readUntil(id, "never");
 	expect(stored.filter((e) => e.event === "output" && String(e.data.text).startsWith("Question answered"))).toEqual([]);
 	expect(stored.at(-1)).toMatchObject({ event: "error", data: { code: "cancelled" } });
-	expect(llm.requests.filter((r) => r.key === key)).toHaveLength(1);
+	expect(it.llm.requests.filter((r) => r.key === key)).toHaveLength(1);
 });

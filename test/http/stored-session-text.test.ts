@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sessionBody } from "../support/api";
-import { type InProcess, startInProcess } from "../support/in-process";
-import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { makeTempDirs, type TempDirs } from "../support/workspace";
-import { textHeld } from "../unit/text-held";
+import { useInProcess } from "../support/in-process";
+import { textHeld } from "../support/text-held";
 
 // Issue 13: an ended session stays stored (up to MAX_STORED_SESSIONS) and holds
 // no text of its runs: not its answers' text (the translator lets it go at the
@@ -13,13 +11,7 @@ import { textHeld } from "../unit/text-held";
 // its diff as blobs in the private repository under STATE_DIR). Its diff and a
 // follow-up's are unchanged.
 
-let llm: ScriptedLlm;
-let dirs: TempDirs;
-let it: InProcess;
-
-beforeAll(async () => {
-	llm = await startScriptedLlm();
-	dirs = makeTempDirs();
+const it = useInProcess({}, {}, (dirs) => {
 	// A repository in a subdirectory (the engine keeps diffs of a workspace that is one itself; here the tracker does).
 	rmSync(join(dirs.workspace, ".git"), { recursive: true, force: true });
 	const repo = join(dirs.workspace, "svc");
@@ -32,13 +24,6 @@ beforeAll(async () => {
 	git("commit", "-q", "-m", "wip");
 	// Dirty when the session starts: its diff starts from this, not from the commit.
 	writeFileSync(join(repo, "wip.go"), "package wip\n\nvar draft = 1\n");
-	it = await startInProcess({ WORKSPACE_DIR: dirs.workspace, STATE_DIR: dirs.state });
-});
-
-afterAll(async () => {
-	await it?.sidecar.stop();
-	await llm?.close();
-	dirs?.cleanup();
 });
 
 const bash = (command: string) => ({
@@ -61,13 +46,14 @@ async function diffOf(id: string): Promise<{ path: string; status: string; diff:
 test("an ended session holds no text of its answers or of the files it began with; its diffs are unchanged", async () => {
 	const answer = "All of it is done. ".repeat(5000); // ~95 KB
 	const key = `sk-stored-${crypto.randomUUID()}`;
-	llm.script(key, [
+	it.keys.push(key);
+	it.llm.script(key, [
 		bash("sed -i 's/draft = 1/draft = 2/' svc/wip.go"),
 		{ kind: "text", text: answer, chunks: 20 },
 		bash("echo '// two' >> svc/wip.go"),
 		{ kind: "text", text: "Second." },
 	]);
-	const body = sessionBody({ model_config: { api_key: key, api_endpoint: llm.url } });
+	const body = sessionBody({ model_config: { api_key: key, api_endpoint: it.llm.url } });
 	const res = await it.handle("/sessions", {
 		method: "POST",
 		headers: { "content-type": "application/json" },

@@ -53,9 +53,14 @@ export interface InProcessSuite extends InProcess {
  * Registers the file's set-up: a scripted LLM, fresh directories and a sidecar
  * built in this process on them (`env` over WORKSPACE_DIR and STATE_DIR),
  * stopped and removed after the tests, which then check that no key of
- * `keys` was written anywhere.
+ * `keys` was written anywhere. `prepare` readies the directories (e.g. a
+ * repository in the workspace) before the sidecar starts on them.
  */
-export function useInProcess(env: Record<string, string> = {}, options: SidecarOptions = {}): InProcessSuite {
+export function useInProcess(
+	env: Record<string, string> = {},
+	options: SidecarOptions = {},
+	prepare?: (dirs: TempDirs) => void,
+): InProcessSuite {
 	let llm: ScriptedLlm | undefined;
 	let dirs: TempDirs | undefined;
 	let started: InProcess | undefined;
@@ -67,6 +72,7 @@ export function useInProcess(env: Record<string, string> = {}, options: SidecarO
 	beforeAll(async () => {
 		llm = await startScriptedLlm();
 		dirs = makeTempDirs();
+		prepare?.(dirs);
 		started = await startInProcess({ WORKSPACE_DIR: dirs.workspace, STATE_DIR: dirs.state, ...env }, options);
 	});
 	afterAll(async () => {

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { EngineEvent } from "../../src/engine/events";
 import { RunTranslator } from "../../src/engine/translate";
 import type { LoggedEvent } from "../../src/events/catalogue";
-import { textHeld } from "./text-held";
+import { textHeld } from "../support/text-held";
 
 /**
  * An ended session stays stored (up to MAX_STORED_SESSIONS) with its translator: what the

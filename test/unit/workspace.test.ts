@@ -12,7 +12,7 @@ import {
 	changesSince as since,
 } from "../../src/workspace/snapshot";
 import { mergeChanges, WorkspaceTracker } from "../../src/workspace/tracker";
-import { textHeld } from "./text-held";
+import { textHeld } from "../support/text-held";
 
 const roots: string[] = [];
 const gits = new Map<string, PrivateGit>();
