@@ -4,7 +4,10 @@ export interface GitRunOptions {
 	readonly cwd?: string;
 	/** Environment; default the process's. */
 	readonly env?: Record<string, string | undefined>;
-	/** Killed (SIGKILL) after this many ms; the call then fails. */
+	/**
+	 * Killed (SIGKILL) after this many ms; the call then fails. Bun.spawn's own timer (the real clock, not the
+	 * injected one): a safety limit on a child process that no test drives in virtual time.
+	 */
 	readonly timeoutMs: number;
 	/** Written to git's standard input (default: none). */
 	readonly stdin?: string;
