@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
-import { SseParser } from "../../src/sse/parse";
+import { readSse } from "../faults/helpers";
 import { sessionBody } from "../support/api";
 import { useInProcess } from "../support/in-process";
+import { questionCall } from "../support/scripted-llm";
 
 // A question of the agent is owned by its run (run-machine.ts, run-requests.ts): answers that do
 // not fit are refused and leave it open; the run's end drops it, its timer with it.
@@ -16,25 +17,10 @@ const answer = (id: string, questionId: string, answers: string[][]) =>
 		body: JSON.stringify({ answers }),
 	});
 
-/** Reads the session's stream until an event of type `until`; the events so far. */
-async function readUntil(id: string, until: string): Promise<{ event: string; data: Record<string, unknown> }[]> {
-	const res = await it.handle(`/sessions/${id}/stream`);
-	const parser = new SseParser();
-	const decoder = new TextDecoder();
-	const out: { event: string; data: Record<string, unknown> }[] = [];
-	const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-	for (;;) {
-		const { value, done } = await reader.read();
-		if (done) return out;
-		for (const e of parser.push(decoder.decode(value, { stream: true }))) {
-			if (e.event === "heartbeat") continue;
-			out.push({ event: e.event, data: JSON.parse(e.data) });
-			if (e.event === until) {
-				await reader.cancel();
-				return out;
-			}
-		}
-	}
+/** Reads the session's stream up to the first event of type `until` (or its end); the events so far. */
+async function readUntil(id: string, until: string) {
+	const { events } = await readSse(await it.handle(`/sessions/${id}/stream`), (e) => e.event === until);
+	return events.filter((e) => e.event !== "heartbeat");
 }
 
 test("answers that do not fit are a 400 and leave the question open; a cancelled run's question is gone (404)", async () => {
@@ -44,37 +30,13 @@ test("answers that do not fit are a 400 and leave the question open; a cancelled
 	const key = body.model_config.api_key;
 	it.keys.push(key);
 	it.llm.script(key, [
-		{
-			kind: "tool",
-			calls: [
-				{
-					name: "question",
-					args: {
-						questions: [
-							{
-								question: "Which colour?",
-								header: "Colour",
-								options: [
-									{ label: "red", description: "warm" },
-									{ label: "blue", description: "cool" },
-								],
-							},
-						],
-					},
-				},
-			],
-		},
+		questionCall("Which colour?", "Colour", [
+			["red", "warm"],
+			["blue", "cool"],
+		]),
 		{ kind: "text", text: "never reached" },
 	]);
-	expect(
-		(
-			await it.handle("/sessions", {
-				method: "POST",
-				headers: { "content-type": "application/json" },
-				body: JSON.stringify(body),
-			})
-		).status,
-	).toBe(201);
+	expect((await it.post(body)).status).toBe(201);
 	const id = body.session_id;
 	const asked = (await readUntil(id, "question")).at(-1);
 	const questionId = String(asked?.data.question_id);
