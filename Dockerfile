@@ -85,9 +85,14 @@ RUN test -f node_modules/swagger-ui-dist/swagger-ui-bundle.js && test -f node_mo
  && test -f src/ui/static/index.html
 
 # BUN_RUNTIME_TRANSPILER_CACHE_PATH=0: Bun writes no transpiler cache (the root filesystem may be read-only).
+# BUN_JSC_useFTLJIT=0: the sidecar runs without JavaScriptCore's top JIT tier (FTL). Its hot paths wait on I/O:
+# relay, replay and fan-out measured the same without it (bench/RESULTS.md, "The FTL tier"), and a warm sidecar
+# holds ~2 MB less (the FTL compiler's code is never paged in, nor its working memory kept). The engine does not
+# inherit it (its environment is built from scratch: src/engine/environment.ts).
 # HOME is the state directory (the engine gets its own home below it); TMPDIR is /tmp (an emptyDir in the pod).
 ENV NODE_ENV=production \
     BUN_RUNTIME_TRANSPILER_CACHE_PATH=0 \
+    BUN_JSC_useFTLJIT=0 \
     HOME=/var/lib/opencode-sidecar \
     TMPDIR=/tmp \
     WORKSPACE_DIR=/workspace \

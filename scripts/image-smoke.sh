@@ -196,6 +196,10 @@ case "$pcomm" in /usr/local/bin/bun*) ;; *) fail "PID 1 is not Bun: $pcomm" ;; e
 environ_owner=$(stat -c %u "/proc/$pid1/environ")
 say "PID 1 non-dumpable: /proc/$pid1/environ owned by uid $environ_owner"
 [ "$environ_owner" = 0 ] || fail "PID 1 is dumpable: /proc/$pid1/environ is owned by uid $environ_owner, readable by the agent's uid"
+# The image runs the sidecar without JavaScriptCore's FTL tier (see the Dockerfile's ENV); root reads it.
+pid1_env=$(tr '\0' '\n' < "/proc/$pid1/environ")
+grep -qx 'BUN_JSC_useFTLJIT=0' <<<"$pid1_env" || fail "PID 1 runs without BUN_JSC_useFTLJIT=0 (the image's ENV)"
+say "PID 1 runs with BUN_JSC_useFTLJIT=0"
 
 healthz=$(curl -s -w ' %{http_code}' "$base/healthz")
 say "GET /healthz -> $healthz"

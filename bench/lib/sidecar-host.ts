@@ -9,6 +9,16 @@ export interface SidecarHost {
 	stop(): Promise<void>;
 }
 
+/** `a=1,b=2` → `{ BUN_JSC_a: "1", BUN_JSC_b: "2" }` (JavaScriptCore reads its options from BUN_JSC_*). */
+function jscOptions(spec: string | undefined): Record<string, string> {
+	const out: Record<string, string> = {};
+	for (const kv of (spec ?? "").split(",").filter(Boolean)) {
+		const [k, v] = kv.split("=");
+		if (k && v !== undefined) out[`BUN_JSC_${k}`] = v;
+	}
+	return out;
+}
+
 /** Environment as a pod would run it: production defaults, loopback only. */
 export function sidecarEnv(dirs: TempDirs, extra: Record<string, string> = {}): Record<string, string> {
 	return {
@@ -21,6 +31,10 @@ export function sidecarEnv(dirs: TempDirs, extra: Record<string, string> = {}): 
 		MAX_SUBSCRIBERS_PER_SESSION: "1000",
 		// No Service to leave here: stop at once instead of waiting for endpoints to update.
 		SHUTDOWN_DELAY: "0",
+		// As the image's ENV sets it (see the Dockerfile).
+		BUN_JSC_useFTLJIT: "0",
+		// JavaScriptCore options for an A/B of the sidecar alone (e.g. BENCH_SIDECAR_JSC="useFTLJIT=1").
+		...jscOptions(process.env.BENCH_SIDECAR_JSC),
 		...extra,
 	};
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { startScriptedLlm } from "../../test/support/scripted-llm";
 import { makeTempDirs } from "../../test/support/workspace";
 import { createSession, waitEnded } from "../lib/api";
-import { MB, memoryOf } from "../lib/proc";
+import { cpuSecondsOf, MB, memoryOf } from "../lib/proc";
 import type { HeapReading } from "../lib/protocol";
 import { startSidecarHost } from "../lib/sidecar-host";
 
@@ -36,6 +36,7 @@ function rssByMapping(pid: number): Map<string, number> {
 const sessions = Number(process.argv[2] ?? 200);
 const maxStored = process.argv[3] ?? "500";
 const snapshots = process.argv[4];
+const settleMs = Number(process.env.SETTLE_MS ?? 0);
 const marks = process.env.MARKS ? process.env.MARKS.split(",").map(Number) : [20, Math.round(sessions / 2), sessions];
 
 /** Creates run `i`; while the engine restarts (503), waits for /ready and tries again. */
@@ -54,10 +55,12 @@ async function createRetrying(i: number) {
 const llm = await startScriptedLlm();
 const dirs = makeTempDirs("bench-growth-heap-");
 // ENGINE_RSS_SOFT_LIMIT / ENGINE_RSS_HARD_LIMIT pass through (an engine recycle mid-series is a confounder), and
-// JavaScriptCore's options (BUN_JSC_*, e.g. BUN_JSC_useFTLJIT=0 to see what the optimizing JIT adds).
+// JavaScriptCore's options (BUN_JSC_*, e.g. BUN_JSC_useFTLJIT=0 to see what the optimizing JIT adds) and
+// mimalloc's (MIMALLOC_*).
 const limits = Object.fromEntries(
 	Object.entries(process.env).filter(
-		(e): e is [string, string] => e[1] !== undefined && (e[0].startsWith("ENGINE_RSS_") || e[0].startsWith("BUN_JSC_")),
+		(e): e is [string, string] =>
+			e[1] !== undefined && ["ENGINE_RSS_", "BUN_JSC_", "MIMALLOC_"].some((p) => e[0].startsWith(p)),
 	),
 );
 const host = await startSidecarHost(dirs, { MAX_STORED_SESSIONS: maxStored, ...limits });
@@ -72,13 +75,21 @@ try {
 			{ op: "heap", ...(snapshots ? { snapshot: join(snapshots, `heap-${i}.json`) } : {}) },
 			120_000,
 		);
-		const vmRss = memoryOf(host.child.pid).rss;
-		const maps = rssByMapping(host.child.pid);
+		let vmRss = memoryOf(host.child.pid).rss;
+		let maps = rssByMapping(host.child.pid);
+		if (settleMs > 0) {
+			// What the allocators give back on their own once idle (libpas's scavenger, mimalloc's purge).
+			const atOnce = vmRss;
+			await Bun.sleep(settleMs);
+			vmRss = memoryOf(host.child.pid).rss;
+			maps = rssByMapping(host.child.pid);
+			console.log(`#${i}: VmRSS right after the collection ${(atOnce / MB).toFixed(2)} MB, after ${settleMs} ms idle:`);
+		}
 		readings.set(i, { ...h, vmRss, maps });
 		const file = [...maps].filter(([k]) => k.startsWith("/")).reduce((a, [, v]) => a + v, 0);
 		const f = (n: number) => (n / MB).toFixed(2);
 		console.log(
-			`#${i}: VmRSS ${f(vmRss)} MB, heapSize ${f(h.heapSize)} MB, heapCapacity ${f(h.heapCapacity)} MB, mimalloc ${f(h.mimallocCommit)} MB, anon rw ${f(maps.get("[anon rw-p]") ?? 0)} MB, anon rwx ${f(maps.get("[anon rwxp]") ?? 0)} MB, file ${f(file)} MB, extra ${f(h.extraMemorySize)} MB, objects ${h.objectCount}, protected ${h.protectedObjectCount}, arrayBuffers ${f(h.memoryUsage.arrayBuffers)} MB, external ${f(h.memoryUsage.external)} MB`,
+			`#${i}: VmRSS ${f(vmRss)} MB, cpu ${cpuSecondsOf(host.child.pid).toFixed(2)} s, heapSize ${f(h.heapSize)} MB, heapCapacity ${f(h.heapCapacity)} MB, mimalloc ${f(h.mimallocCommit)} MB, anon rw ${f(maps.get("[anon rw-p]") ?? 0)} MB, anon rwx ${f(maps.get("[anon rwxp]") ?? 0)} MB, file ${f(file)} MB, extra ${f(h.extraMemorySize)} MB, objects ${h.objectCount}, protected ${h.protectedObjectCount}, arrayBuffers ${f(h.memoryUsage.arrayBuffers)} MB, external ${f(h.memoryUsage.external)} MB`,
 		);
 	}
 } finally {

@@ -3,13 +3,22 @@ import { join } from "node:path";
 import type { ScriptedLlm } from "../../test/support/scripted-llm";
 import { makeTempDirs } from "../../test/support/workspace";
 import { createSession, waitEnded } from "../lib/api";
+import { sleep } from "../lib/clock";
 import { MB, memoryOf } from "../lib/proc";
 import type { Row, RowResult } from "../lib/result";
 import { startSidecarHost } from "../lib/sidecar-host";
 import { round } from "../lib/stats";
 
 const SESSIONS = 200;
-const MARKS = [20, SESSIONS] as const;
+/** The row compares the first and the last; the others show where any growth happens. */
+const MARKS = [20, 60, 100, SESSIONS] as const;
+const FIRST = MARKS[0];
+/**
+ * How long the sidecar is left idle after the full collection before it is
+ * read: what a pod holds at rest, once the allocators' scavengers (libpas's,
+ * mimalloc's purge) have returned the pages the collection freed.
+ */
+const SETTLE_MS = 5000;
 
 interface Reading {
 	sidecarRssMb: number;
@@ -33,7 +42,7 @@ function sizeOf(dir: string): number {
 	return total;
 }
 
-/** `SESSIONS` runs back to back on one sidecar; readings after session 20 and 200. */
+/** `SESSIONS` runs back to back on one sidecar; a reading after each of `MARKS`. */
 async function growth(llm: ScriptedLlm, maxStored: number): Promise<Map<number, Reading>> {
 	const dirs = makeTempDirs("bench-growth-");
 	const host = await startSidecarHost(dirs, { MAX_STORED_SESSIONS: String(maxStored) });
@@ -46,6 +55,7 @@ async function growth(llm: ScriptedLlm, maxStored: number): Promise<Map<number, 
 			await waitEnded(host.base, s.id);
 			if (!(MARKS as readonly number[]).includes(i)) continue;
 			await host.child.request({ op: "gc" });
+			await sleep(SETTLE_MS);
 			const mem = memoryOf(host.child.pid);
 			readings.set(i, {
 				sidecarRssMb: mem.rss / MB,
@@ -69,14 +79,18 @@ async function growth(llm: ScriptedLlm, maxStored: number): Promise<Map<number, 
  */
 export async function growthRows(llm: ScriptedLlm): Promise<RowResult> {
 	const rows: Row[] = [];
+	const marks: string[] = [];
 	for (const maxStored of [500, 50]) {
 		const r = await growth(llm, maxStored);
-		const a = r.get(MARKS[0]) as Reading;
-		const b = r.get(MARKS[1]) as Reading;
+		const a = r.get(FIRST) as Reading;
+		const b = r.get(SESSIONS) as Reading;
+		marks.push(
+			`MAX_STORED_SESSIONS=${maxStored}: sidecar VmRSS ${MARKS.map((m) => `${round((r.get(m) as Reading).sidecarRssMb)}`).join(" → ")} MB at sessions ${MARKS.join(", ")}`,
+		);
 		const row = (key: keyof Reading, what: string, unit: string, goal: string, met?: boolean): Row => ({
 			id: `growth.${key}.max${maxStored}`,
-			figure: `growth: ${what} at session ${MARKS[1]} (MAX_STORED_SESSIONS=${maxStored})`,
-			baseline: { label: `at session ${MARKS[0]}`, value: round(a[key]), unit },
+			figure: `growth: ${what} at session ${SESSIONS} (MAX_STORED_SESSIONS=${maxStored})`,
+			baseline: { label: `at session ${FIRST}`, value: round(a[key]), unit },
 			measured: { value: round(b[key]), unit },
 			comparison: { kind: "ratio", value: round(b[key] / a[key]) },
 			goal,
@@ -93,7 +107,8 @@ export async function growthRows(llm: ScriptedLlm): Promise<RowResult> {
 	}
 	return {
 		notes: [
-			`Growth (issue 13): ${SESSIONS} sessions run back to back (create, one scripted text turn, ended) on one sidecar host, read after session ${MARKS[0]} and ${MARKS[1]}: the sidecar's VmRSS (after a full garbage collection) and its RssAnon (the same without the pages of the bun executable and libraries, which grow as code runs for the first time), /proc/<pid>/fd count, the engine's VmRSS, and the bytes of every file under STATE_DIR/engine/data (the engine's database and storage). Once with the default MAX_STORED_SESSIONS (500: nothing is removed) and once with 50 (150 removed, and their engine sessions deleted).`,
+			`Growth (issue 13): ${SESSIONS} sessions run back to back (create, one scripted text turn, ended) on one sidecar host, read after sessions ${MARKS.join(", ")} (the rows compare ${FIRST} with ${SESSIONS}): the sidecar's VmRSS (after a full garbage collection and ${SETTLE_MS / 1000} s idle) and its RssAnon (the same without the pages of the bun executable and libraries, which grow as code runs for the first time), /proc/<pid>/fd count, the engine's VmRSS, and the bytes of every file under STATE_DIR/engine/data (the engine's database and storage). Once with the default MAX_STORED_SESSIONS (500: nothing is removed) and once with 50 (150 removed, and their engine sessions deleted).`,
+			...marks,
 		],
 		rows,
 	};
