@@ -31,11 +31,25 @@ export interface TranslatorOptions {
 	readonly workspaceDir: string;
 	/** Scrubs secrets out of any text that came from outside (provider errors). */
 	readonly redact: (text: string) => string;
-	/** What earlier runs of this session already recorded (after a restart). */
+	/** What earlier runs of this session already recorded (its record after a restart; `RunCarry` in between). */
 	readonly initial?: {
 		readonly files: readonly string[];
 		readonly usage?: Usage;
-	};
+	} & Partial<RunCarry>;
+}
+
+/**
+ * What a session keeps of its translator between runs (issue 13: an ended session holds no
+ * translator); the next run's translator starts from it.
+ */
+export interface RunCarry {
+	/** Workspace-relative paths the session's own tools changed, in order of first change. */
+	readonly files: readonly string[];
+	/** Engine messages of ended runs: their late events must not reach a follow-up. */
+	readonly closed: readonly string[];
+	/** Todo items already announced as done (the engine's todo list outlives a run). */
+	readonly todosDone: readonly string[];
+	readonly progress?: number;
 }
 
 interface PartState {
@@ -106,8 +120,12 @@ export class RunTranslator {
 	private readonly closed = new Set<string>();
 
 	constructor(private readonly options: TranslatorOptions) {
-		for (const f of options.initial?.files ?? []) this.files.add(f);
-		if (options.initial?.usage) this.usageTotal = { ...options.initial.usage };
+		const initial = options.initial;
+		for (const f of initial?.files ?? []) this.files.add(f);
+		if (initial?.usage) this.usageTotal = { ...initial.usage };
+		for (const id of initial?.closed ?? []) this.closed.add(id);
+		for (const t of initial?.todosDone ?? []) this.todosDone.add(t);
+		this.progressValue = initial?.progress;
 	}
 
 	/** A prompt is being sent to the engine (`nowMs`: a new run; without it, the run's prompt again). */
@@ -131,6 +149,16 @@ export class RunTranslator {
 		this.finished.clear();
 		this.countedSteps.clear();
 		this.broadSteps.clear();
+	}
+
+	/** What the next run's translator starts from (after `runEnded`: nothing of the ended run's messages but their ids). */
+	carry(): RunCarry {
+		return {
+			files: [...this.files],
+			closed: [...this.closed],
+			todosDone: [...this.todosDone],
+			...(this.progressValue === undefined ? {} : { progress: this.progressValue }),
+		};
 	}
 
 	/** When the current run began (ms), if known. */

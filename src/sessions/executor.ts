@@ -151,18 +151,16 @@ export class RunExecutor {
 				});
 				return;
 			case "armQuestionTimer":
-				session.questionTimers.get(e.id)?.();
-				session.questionTimers.set(
+				session.questionTimer(
 					e.id,
 					clock.setTimeout(() => {
-						session.questionTimers.delete(e.id);
+						session.questionTimerDone(e.id);
 						void this.dispatch(session, { type: "questionTimedOut", id: e.id });
 					}, e.ms),
 				);
 				return;
 			case "cancelQuestionTimer":
-				session.questionTimers.get(e.id)?.();
-				session.questionTimers.delete(e.id);
+				session.questionTimer(e.id);
 				return;
 			case "refuseAnswer":
 				// The client is told (see `answer`).

@@ -3,7 +3,7 @@ import type { CredentialsSource } from "../credentials/source";
 import type { Engine } from "../engine/engine";
 import type { EngineEvent } from "../engine/events";
 import { refusedTool } from "../engine/tools";
-import { RunTranslator } from "../engine/translate";
+import { RunTranslator, type TranslatorOptions } from "../engine/translate";
 import type { StoredEvent } from "../events/catalogue";
 import { EventChannel } from "../events/channel";
 import type { GatewaySignal, SessionCredentials } from "../gateway/credentials";
@@ -119,16 +119,16 @@ export class SessionManager {
 		}, 1000);
 	}
 
-	private newSession(record: SessionRecord, channel: EventChannel): Session {
-		const translator = new RunTranslator({
+	/** A run's translator: made when the run starts and let go when it ends (see Session.translator); one for all sessions. */
+	private readonly translatorFor = (initial: NonNullable<TranslatorOptions["initial"]>) =>
+		new RunTranslator({
 			workspaceDir: this.deps.config.workspaceDir,
 			redact: (text) => this.keys.redactAll(text),
-			initial: {
-				files: record.files_modified,
-				...(record.usage ? { usage: record.usage } : {}),
-			},
+			initial,
 		});
-		return new Session(record, channel, translator, this.deps.store);
+
+	private newSession(record: SessionRecord, channel: EventChannel): Session {
+		return new Session(record, channel, this.translatorFor, this.deps.store);
 	}
 
 	private storedHook(record: SessionRecord): ((event: StoredEvent) => void) | undefined {

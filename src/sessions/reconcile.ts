@@ -33,10 +33,12 @@ export class Reconciler {
 
 	private async session(session: Session): Promise<void> {
 		const engineId = session.record.engine_session_id;
+		// An ended session has no translator (and nothing to reconcile).
+		if (session.ended) return;
 		const t = session.translator;
 		const runStartedAt = t.runStartedAt;
 		// A run the engine has not taken yet is (re)launched with its own prompt instead.
-		if (session.ended || !engineId || session.launching !== undefined || runStartedAt === undefined) return;
+		if (!engineId || session.launching !== undefined || runStartedAt === undefined) return;
 		if (!session.run.listening && !session.awaitingResume) return;
 		const { log } = this.deps;
 		let state: Awaited<ReturnType<Engine["sessionState"]>>;

@@ -1,4 +1,4 @@
-import type { RunTranslator } from "../engine/translate";
+import type { RunCarry, RunTranslator, TranslatorOptions } from "../engine/translate";
 import type { LoggedEvent, StoredEvent } from "../events/catalogue";
 import type { EventChannel } from "../events/channel";
 import { joinOutputs } from "../events/coalesce";
@@ -8,34 +8,93 @@ import { isoTime } from "../lib/clock";
 import { type RunEnd, terminalEvents } from "./lifecycle";
 import { isEnded, type SessionRecord, toStatus } from "./record";
 import { INITIAL_RUN, type RunState } from "./run-effects";
+
+/** Makes a run's translator, starting from what the session's earlier runs recorded. */
+export type TranslatorFactory = (initial: NonNullable<TranslatorOptions["initial"]>) => RunTranslator;
+
 import type { SessionStatus } from "./schemas";
 import type { SessionStore } from "./store";
 
 /**
- * One session: its record, its event channel, the translator of its engine
- * events, and (while a run is live) its credentials, which exist only here,
- * in memory.
+ * One session: its record, its event channel, (while a run is live) the
+ * translator of its engine events and its credentials, which exist only
+ * here, in memory.
+ *
+ * An ended session, stored for as long as MAX_STORED_SESSIONS allows, holds
+ * its record, its (sealed) log and its channel, and of its runs only what the
+ * next one needs (`RunCarry`): no translator, no timers (issue 13).
  */
 export class Session {
 	/** The key and call parameters; held or dropped as the run machine says (`dropKey`). */
 	credentials: SessionCredentials | undefined;
-	/** The run's state: written only by the executor, from the run machine (run-machine.ts). */
-	run: RunState = INITIAL_RUN;
 	/** The executor's handle on the run's SESSION_TIMEOUT timer. */
 	timer: Cancel | undefined;
-	/** The executor's handles on the QUESTION_TIMEOUT timers of the run's open questions (by question id). */
-	readonly questionTimers = new Map<string, Cancel>();
+	/** The executor's handles on the QUESTION_TIMEOUT timers of the run's open questions (by question id); made when needed. */
+	private questionTimers: Map<string, Cancel> | undefined;
 
-	private readonly notices = new Set<string>();
+	private runState: RunState = INITIAL_RUN;
+	/** Made when the session says its first notice. */
+	private notices: Set<string> | undefined;
 	/** Live output held back so the next pieces of the same stream join it (see `holdOutput`). */
 	private heldOutput: LoggedEvent | undefined;
+	/** The translator of the current run; made on first use in a run, let go when it ends. */
+	private current: RunTranslator | undefined;
+	/** What the ended runs of this process left for the next one; undefined before the first ends. */
+	private carried: RunCarry | undefined;
 
 	constructor(
 		readonly record: SessionRecord,
 		readonly channel: EventChannel,
-		readonly translator: RunTranslator,
+		private readonly makeTranslator: TranslatorFactory,
 		private readonly store: SessionStore,
 	) {}
+
+	/** The run's state: written only by the executor, from the run machine (run-machine.ts). */
+	get run(): RunState {
+		return this.runState;
+	}
+
+	set run(state: RunState) {
+		this.runState = state.phase === "idle" ? settled(state) : state;
+	}
+
+	/**
+	 * The translator of the current run's engine events. A session's first run (or the first in
+	 * this process) starts from its record, a follow-up from what the ended runs carried over.
+	 */
+	get translator(): RunTranslator {
+		this.current ??= this.makeTranslator({
+			files: this.carried?.files ?? this.record.files_modified,
+			...(this.record.usage ? { usage: this.record.usage } : {}),
+			...this.carried,
+		});
+		return this.current;
+	}
+
+	/** Paths this session's own tools changed (for telling other sessions' changes apart; see workspace-runs.ts). */
+	get ownEdits(): readonly string[] {
+		return this.current?.filesModified ?? this.carried?.files ?? this.record.files_modified;
+	}
+
+	/** Replaces the QUESTION_TIMEOUT timer of question `id` (cancelling the one before); without `timer`, cancels it. */
+	questionTimer(id: string, timer?: Cancel): void {
+		this.questionTimers?.get(id)?.();
+		if (timer) {
+			this.questionTimers ??= new Map();
+			this.questionTimers.set(id, timer);
+		} else this.questionTimerDone(id);
+	}
+
+	/** The timer of question `id` fired (or was cancelled): its handle goes. */
+	questionTimerDone(id: string): void {
+		this.questionTimers?.delete(id);
+		if (this.questionTimers?.size === 0) this.questionTimers = undefined;
+	}
+
+	/** QUESTION_TIMEOUT timers armed. */
+	get questionTimersArmed(): number {
+		return this.questionTimers?.size ?? 0;
+	}
 
 	get id(): string {
 		return this.record.session_id;
@@ -112,7 +171,8 @@ export class Session {
 
 	/** Says once per session that a parameter could not be applied as asked. */
 	notice(message: string, nowMs: number): void {
-		if (this.ended || this.notices.has(message)) return;
+		if (this.ended || this.notices?.has(message)) return;
+		this.notices ??= new Set();
 		this.notices.add(message);
 		this.emit({
 			event: "error",
@@ -137,9 +197,10 @@ export class Session {
 		r.status = end.status;
 		r.ended_at = timestamp;
 		r.updated_at = timestamp;
-		r.files_modified = [...new Set([...this.translator.filesModified, ...Object.keys(r.workspace_changes ?? {})])];
-		r.usage = this.translator.usage;
-		const progress = this.translator.progress;
+		const t = this.translator;
+		r.files_modified = [...new Set([...t.filesModified, ...Object.keys(r.workspace_changes ?? {})])];
+		r.usage = t.usage;
+		const progress = t.progress;
 		if (progress !== undefined) r.progress = progress;
 		if (end.status === "cancelled") r.cancelled_at = timestamp;
 		if (end.status === "completed") delete r.error;
@@ -147,10 +208,26 @@ export class Session {
 		for (const e of terminalEvents(end, timestamp)) this.emit(e);
 		r.last_event_id = this.channel.lastId;
 		this.store.save(r);
-		// What the translator kept of the run's engine messages is not needed after its terminal event.
-		this.translator.runEnded();
+		// What the translator kept of the run's engine messages is not needed after its terminal event:
+		// the translator goes, and what the next run needs of it (a few ids and paths) stays.
+		t.runEnded();
+		this.carried = t.carry();
+		this.current = undefined;
 		// The index goes beside the log and the descriptor is let go: a stored log costs nothing until read.
 		this.channel.log.seal();
 		return true;
 	}
+}
+
+/**
+ * An ended run's state with the machine's empty lists replaced by the shared initial ones: the
+ * same values (the state is read-only), without a few arrays per stored session.
+ */
+function settled(state: RunState): RunState {
+	const shared = <T>(list: readonly T[], initial: readonly T[]) => (list.length === 0 ? initial : list);
+	const queue = shared(state.queue, INITIAL_RUN.queue);
+	const questions = shared(state.questions, INITIAL_RUN.questions);
+	const handled = shared(state.handled, INITIAL_RUN.handled);
+	if (queue === state.queue && questions === state.questions && handled === state.handled) return state;
+	return { ...state, queue, questions, handled };
 }

@@ -55,12 +55,12 @@ export class WorkspaceRuns {
 	 * workspace tracker sees during this run is this session's unless another session's tool says it made it.
 	 */
 	private othersEdits(session: Session): Set<string> {
-		const mine = new Set(session.translator.filesModified);
+		const mine = new Set(session.ownEdits);
 		const since = session.record.started_at ?? "";
 		const others = new Set<string>();
 		for (const s of this.deps.registry.all()) {
 			if (s === session || (s.ended && (s.record.ended_at ?? "") < since)) continue;
-			for (const f of s.translator.filesModified) if (!mine.has(f)) others.add(f);
+			for (const f of s.ownEdits) if (!mine.has(f)) others.add(f);
 		}
 		return others;
 	}

@@ -56,7 +56,7 @@ test("answers that do not fit are a 400 and leave the question open; a cancelled
 	expect(await late.json()).toMatchObject({ code: "question_not_found" });
 	const session = it.sidecar.sessions.get(id);
 	expect(session.run.questions).toEqual([]);
-	expect(session.questionTimers.size).toBe(0);
+	expect(session.questionTimersArmed).toBe(0);
 	// Nothing answered it: no answer was stored, and the model never got one.
 	const stored = await readUntil(id, "never");
 	expect(stored.filter((e) => e.event === "output" && String(e.data.text).startsWith("Question answered"))).toEqual([]);

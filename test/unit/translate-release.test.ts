@@ -125,4 +125,47 @@ describe("RunTranslator after a run's end", () => {
 		expect(second.map((e) => (e.event === "output" ? e.data.text : e.event))).toEqual(["second", " answer"]);
 		expect(t.finalMessage).toBe("second answer");
 	});
+
+	it("hands over to a follow-up's new translator only ids and counters, and it emits nothing of the ended run", () => {
+		const t = translator();
+		t.beginRun(NOW);
+		feed(t, [
+			message("msg_u1", "user"),
+			message("msg_a1", "assistant"),
+			text("prt_1", "msg_a1", "first answer"),
+			tool("prt_t1", "msg_a1"),
+			{
+				type: "todo.updated",
+				properties: { sessionID: SES, todos: [{ content: "step 1", status: "completed" }] },
+			},
+		]);
+		t.runEnded();
+		const carry = t.carry();
+		expect(carry).toEqual({ files: [], closed: ["msg_u1", "msg_a1"], todosDone: ["step 1"], progress: 100 });
+		// The session keeps the carry, not the translator (issue 13); the next run gets a new one.
+		const next = new RunTranslator({ workspaceDir: "/workspace", redact: (s) => s, initial: carry });
+		next.beginRun(NOW + 1000);
+		const second = feed(next, [
+			tool("prt_t1", "msg_a1", { time: { start: NOW, end: NOW, compacted: NOW + 1000 } }),
+			text("prt_1", "msg_a1", "first answer"),
+			delta("prt_1", "msg_a1", " more"),
+			message("msg_a1", "assistant"),
+			// The engine's todo list outlives the run: an item done before is not announced again.
+			{
+				type: "todo.updated",
+				properties: {
+					sessionID: SES,
+					todos: [
+						{ content: "step 1", status: "completed" },
+						{ content: "step 2", status: "pending" },
+					],
+				},
+			},
+			message("msg_u2", "user"),
+			message("msg_a2", "assistant"),
+			text("prt_2", "msg_a2", "second"),
+		]);
+		expect(second.map((e) => (e.event === "output" ? e.data.text : e.event))).toEqual(["status", "second"]);
+		expect(next.finalMessage).toBe("second");
+	});
 });
