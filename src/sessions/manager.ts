@@ -66,9 +66,10 @@ export class SessionManager {
 	constructor(private readonly deps: SessionManagerDeps) {
 		const { registry } = this;
 		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs, deps.clock);
-		const tracker = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir, (error) =>
-			deps.log.warn({ err: String(error) }, "workspace snapshot failed"),
-		);
+		const tracker = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir, {
+			startFile: (id) => deps.store.fileOf(id, "workspace-start.json"),
+			onError: (error) => deps.log.warn({ err: String(error) }, "workspace snapshot failed"),
+		});
 		this.workspace = new WorkspaceRuns({ tracker, registry, store: deps.store, log: deps.log });
 		this.observers = new LifecycleObservers(deps.log);
 		this.executor = new RunExecutor({

@@ -18,7 +18,8 @@ export interface SessionStoreOptions {
 /**
  * Where sessions live on disk: `<stateDir>/sessions/<session_id>/` holding
  * `session.json` (the record), `events.log` (the numbered event log) and
- * `events.log.idx` (its index, written when a run ends).
+ * `events.log.idx` (its index, written when a run ends) and `workspace-start.json`
+ * (the workspace before its first run, for its diff: see workspace/start-state.ts).
  *
  * Start costs O(running sessions): an ended session is loaded from its record
  * alone (which holds its `last_event_id`); its log is opened on its first read.
@@ -38,6 +39,11 @@ export class SessionStore {
 
 	private dir(id: string): string {
 		return join(this.root, id);
+	}
+
+	/** A file of session `id`'s, in its directory (removed with it). */
+	fileOf(id: string, name: string): string {
+		return join(this.dir(id), name);
 	}
 
 	private logPath(id: string): string {

@@ -1,3 +1,4 @@
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Change, type FileChange, unifiedDiff } from "./diff";
 import { PrivateGit } from "./private-git";
@@ -9,8 +10,15 @@ import {
 	type WorkspaceChanges,
 	type WorkspaceState,
 } from "./snapshot";
+import { loadState, saveState } from "./start-state";
 
 export type ChangeStatus = Change;
+
+export interface TrackerOptions {
+	/** Where the state before session `key`'s first run is kept (a file in its directory, removed with it). */
+	readonly startFile: (key: string) => string;
+	readonly onError?: (error: unknown) => void;
+}
 
 /**
  * Tracks what each run changes under the workspace: its state when the run
@@ -18,12 +26,11 @@ export type ChangeStatus = Change;
  * ends. Every change in that window counts, whoever made it: with several
  * sessions running in one workspace at once, each one's list also holds the
  * others' changes made while it ran. The state before a session's first run
- * is kept for its diff, for as long as the session is stored: commit and tree
- * ids, dirty files' identities and blob ids, no file's content (see snapshot.ts).
+ * is kept for its diff, for as long as the session is stored, on disk
+ * (start-state.ts: commit and tree ids, dirty files' identities and blob ids,
+ * no file's content); memory holds only the running runs' states.
  */
 export class WorkspaceTracker {
-	/** The state before each session's first run (this process's), for its diff. */
-	private readonly starts = new Map<string, WorkspaceState>();
 	/** The state before each session's current run. */
 	private readonly runs = new Map<string, WorkspaceState>();
 
@@ -32,9 +39,14 @@ export class WorkspaceTracker {
 	constructor(
 		private readonly root: string,
 		stateDir: string,
-		private readonly onError?: (error: unknown) => void,
+		private readonly options: TrackerOptions,
 	) {
 		this.plainGit = new PrivateGit(join(stateDir, "workspace-snapshots.git"), root, SKIPPED_DIRS);
+	}
+
+	/** Run states held in memory: one per run in progress. */
+	get held(): number {
+		return this.runs.size;
 	}
 
 	/** A run of `key` starts (a run resumed after an engine restart keeps its state). */
@@ -45,11 +57,18 @@ export class WorkspaceTracker {
 			state = await captureState(this.root, this.plainGit);
 		} catch (error) {
 			// The run goes on; its list then holds only what the engine reports.
-			this.onError?.(error);
+			this.options.onError?.(error);
 			return;
 		}
 		this.runs.set(key, state);
-		if (!this.starts.has(key)) this.starts.set(key, state);
+		const file = this.options.startFile(key);
+		if (existsSync(file)) return; // not the session's first run
+		try {
+			saveState(file, state);
+		} catch (error) {
+			// Its diff then has no patch for what was there before (the changes are still listed).
+			this.options.onError?.(error);
+		}
 	}
 
 	/** The run of `key` ended: what changed since it began (nothing known if it never began). */
@@ -62,12 +81,13 @@ export class WorkspaceTracker {
 
 	/**
 	 * Per file, its status and a unified diff from before the session's first
-	 * run in this process (no patch when that content is not known).
+	 * run (no patch when that content is not known).
 	 */
 	async describe(key: string, changes: Readonly<Record<string, Change>>): Promise<FileChange[]> {
-		const before = this.starts.get(key);
+		const entries = Object.entries(changes);
+		const before = entries.length === 0 ? undefined : await loadState(this.options.startFile(key));
 		return Promise.all(
-			Object.entries(changes).map(async ([path, status]) => {
+			entries.map(async ([path, status]) => {
 				const old = status === "added" ? "" : before && (await contentBefore(this.root, before, path, this.plainGit));
 				return unifiedDiff(this.root, path, status, old);
 			}),
@@ -76,8 +96,8 @@ export class WorkspaceTracker {
 
 	/** The session is gone (removed from disk). */
 	forget(key: string): void {
-		this.starts.delete(key);
 		this.runs.delete(key);
+		rmSync(this.options.startFile(key), { force: true });
 	}
 }
 

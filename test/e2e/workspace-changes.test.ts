@@ -89,4 +89,50 @@ describe("files_modified and the diff in any workspace", () => {
 			await sidecar.stop();
 		}
 	});
+
+	test("an ended session's diff is the same after a restart, patches of files dirty before its first run included", async () => {
+		const dirs = e2e.makeDirs();
+		const workspace = dirs.workspace;
+		multiRepoWorkspace(workspace);
+		// Dirty in its repository before the session's first run: its diff starts from this, not from the commit.
+		writeFileSync(join(workspace, "service/main.go"), "package main\n\n// wip\n");
+		const first = await e2e.start({ dirs, warmUp: false });
+		let second: Awaited<ReturnType<typeof e2e.start>> | undefined;
+		try {
+			const key = e2e.newKey("sk-ws-restart", [
+				{
+					kind: "tool",
+					calls: [
+						{
+							name: "bash",
+							args: { command: "echo 'func y() {}' >> service/main.go && echo more >> keep.txt", description: "edit" },
+						},
+					],
+				},
+				{ kind: "text", text: "Done." },
+			]);
+			const body = sessionBody({ model_config: { api_key: key, api_endpoint: e2e.llm.url } });
+			expect((await postSession(first.url, body)).status).toBe(201);
+			const r = await readStream(`${first.url}/sessions/${body.session_id}/stream`);
+			e2e.seen.push(r.events);
+			expect(r.events.at(-1)?.event).toBe("complete");
+			const diffOn = async (url: string) => {
+				const res = await fetch(`${url}/sessions/${body.session_id}/diff`);
+				expect(res.status).toBe(200);
+				return res.text();
+			};
+			const before = await diffOn(first.url);
+			const files = (JSON.parse(before) as { files: { path: string; diff: string }[] }).files;
+			expect(files.map((f) => f.path)).toEqual(["keep.txt", "service/main.go"]);
+			expect(files[0]?.diff).toContain(" keep\n+more\n");
+			expect(files[1]?.diff).toContain(" // wip\n+func y() {}\n");
+			await first.stop();
+			second = await e2e.start({ dirs, warmUp: false });
+			// The workspace before the first run was on disk beside the session, not only in the old process.
+			expect(await diffOn(second.url)).toBe(before);
+		} finally {
+			await first.stop();
+			await second?.stop();
+		}
+	});
 });

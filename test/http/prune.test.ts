@@ -36,6 +36,8 @@ async function engineHas(engineId: string): Promise<boolean> {
 test("a session removed by MAX_STORED_SESSIONS is deleted from the engine too; the kept one stays", async () => {
 	const first = await run();
 	expect(await engineHas(first.engineId)).toBe(true);
+	// The workspace before its first run, for its diff, is kept beside it, and goes with it.
+	expect(existsSync(join(suite.dirs.state, "sessions", first.id, "workspace-start.json"))).toBe(true);
 	const deleted = new Promise<void>((resolve) => {
 		const stop = suite.sidecar.engine.onEvents((batch) => {
 			for (const e of batch) {

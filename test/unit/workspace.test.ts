@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { unifiedDiff } from "../../src/workspace/diff";
@@ -144,16 +144,32 @@ describe("the workspace tracker", () => {
 		expect(textHeld(await captureState(root))).toBeLessThan(20_000);
 		const state = mkdtempSync(join(tmpdir(), "sidecar-ws-state-"));
 		roots.push(state);
-		const tracker = new WorkspaceTracker(root, state);
+		const startFile = (key: string) => join(state, `${key}.start.json`);
+		const tracker = new WorkspaceTracker(root, state, { startFile });
 		await tracker.begin("s1");
 		// The diff still starts from the content the file had when the run began.
 		writeFileSync(join(root, "src/f7.txt"), "rewritten\n");
 		expect(await tracker.end("s1")).toEqual({ added: [], modified: ["src/f7.txt"], deleted: [] });
+		// The run ended: the tracker holds nothing of it in memory; the start state is on disk.
+		expect(tracker.held).toBe(0);
 		const [change] = await tracker.describe("s1", { "src/f7.txt": "modified" });
 		const old = dirty.get("src/f7.txt") ?? "";
 		expect(change).toMatchObject({ path: "src/f7.txt", status: "modified", additions: 1, deletions: 900 });
 		expect(change?.diff).toContain(`-${old.split("\n")[0]}\n`);
 		expect(change?.diff).toContain(`-${old.split("\n")[899]}\n+rewritten\n`);
+		// On disk, 0600, without any file's text (ids and identities only).
+		const stored = readFileSync(startFile("s1"), "utf8");
+		expect(statSync(startFile("s1")).mode & 0o777).toBe(0o600);
+		expect(stored.length).toBeLessThan(20_000);
+		for (const body of dirty.values()) expect(stored).not.toContain(body.split("\n")[0] as string);
+		// A new process (a restart) gives the same diff; a later run does not replace the first run's start.
+		const restarted = new WorkspaceTracker(root, state, { startFile });
+		await restarted.begin("s1");
+		expect(await restarted.end("s1")).toEqual({ added: [], modified: [], deleted: [] });
+		expect(await restarted.describe("s1", { "src/f7.txt": "modified" })).toEqual([change as never]);
+		// Forgetting the session removes its start state.
+		restarted.forget("s1");
+		expect(existsSync(startFile("s1"))).toBe(false);
 	});
 
 	test("the private repository stores files as blobs; one that cannot be stored has none", async () => {
