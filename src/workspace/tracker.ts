@@ -44,11 +44,6 @@ export class WorkspaceTracker {
 		this.plainGit = new PrivateGit(join(stateDir, "workspace-snapshots.git"), root, SKIPPED_DIRS);
 	}
 
-	/** Run states held in memory: one per run in progress. */
-	get held(): number {
-		return this.runs.size;
-	}
-
 	/** A run of `key` starts (a run resumed after an engine restart keeps its state). */
 	async begin(key: string): Promise<void> {
 		if (this.runs.has(key)) return;
