@@ -75,6 +75,10 @@ export interface PartProgress {
 	readonly resultAnnounced: boolean;
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+/** The set as an array; empty ones share one (an ended session holds its carry for as long as it is stored). */
+const listOf = (set: ReadonlySet<string>): readonly string[] => (set.size === 0 ? NONE : [...set]);
+
 export const EMPTY_USAGE: Usage = {
 	input_tokens: 0,
 	output_tokens: 0,
@@ -154,9 +158,9 @@ export class RunTranslator {
 	/** What the next run's translator starts from (after `runEnded`: nothing of the ended run's messages but their ids). */
 	carry(): RunCarry {
 		return {
-			files: [...this.files],
-			closed: [...this.closed],
-			todosDone: [...this.todosDone],
+			files: listOf(this.files),
+			closed: listOf(this.closed),
+			todosDone: listOf(this.todosDone),
 			...(this.progressValue === undefined ? {} : { progress: this.progressValue }),
 		};
 	}

@@ -124,6 +124,8 @@ export class RunExecutor {
 				// A completed run was scanned before it ended (see finishCompleted); any other is scanned now, after.
 				if (e.end.status !== "completed") void this.deps.workspace.scan(session);
 				session.end(e.end, clock.now());
+				// A launch still in flight stops at the session's end anyway (see `launch`); nothing of it stays held.
+				this.launches.delete(session);
 				this.deps.observers.announce(session);
 				const r = session.record;
 				const level = e.end.status === "completed" || e.end.status === "cancelled" ? "info" : "warn";
