@@ -57,12 +57,7 @@ test("ended sessions hold no translator and no workspace start state; a follow-u
 			{ kind: "text", text: "Follow-up done." },
 		]);
 		const body = sessionBody({ model_config: { api_key: key, api_endpoint: it.llm.url } });
-		const res = await it.handle("/sessions", {
-			method: "POST",
-			headers: { "content-type": "application/json" },
-			body: JSON.stringify(body),
-		});
-		expect(res.status).toBe(201);
+		expect((await it.post(body)).status).toBe(201);
 		// The run is live: its translator exists now.
 		translators.push(new WeakRef(it.sidecar.sessions.get(body.session_id).translator));
 		await untilEnd(body.session_id);
