@@ -83,7 +83,11 @@ export class EventLog {
 	private syncing = false;
 	/** Background flushes (and closes of released descriptors), in order. */
 	private flight: Promise<void> = Promise.resolve();
-	private lastEvent: StoredEvent | undefined;
+	/**
+	 * Whether the newest event ends a run, once this process has read or written it. Only that is
+	 * kept, not the event: a `complete` holds the run's whole final message (issue 13).
+	 */
+	private lastTerminal: boolean | undefined;
 	private readonly restsAt: boolean;
 	/** The index file did not match the log: rebuild from the log alone. */
 	private distrustIndexFile = false;
@@ -138,7 +142,7 @@ export class EventLog {
 		log.offsets = index.offsets;
 		log.size = end;
 		log.fd = fd;
-		log.lastEvent = last;
+		log.lastTerminal = last && isTerminal(last);
 		return { log, recovery: { events, discardedBytes: bytes.length - end } };
 	}
 
@@ -152,14 +156,9 @@ export class EventLog {
 		return this.events;
 	}
 
-	/** The newest stored event, if this process has read or written it. */
-	get last(): StoredEvent | undefined {
-		return this.lastEvent;
-	}
-
 	/** True when the newest event ends a run: nothing more comes unless a new run starts. */
 	get atRest(): boolean {
-		return this.lastEvent ? isTerminal(this.lastEvent) : this.events > 0 && this.restsAt;
+		return this.lastTerminal ?? (this.events > 0 && this.restsAt);
 	}
 
 	/** Whether a descriptor is held (a run is writing) or the index is in memory; for tests and metrics. */
@@ -184,7 +183,7 @@ export class EventLog {
 		this.events++;
 		this.size += frame.byteLength;
 		this.dirty = true;
-		this.lastEvent = stored;
+		this.lastTerminal = isTerminal(stored);
 		return { stored, frame };
 	}
 

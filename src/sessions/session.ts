@@ -8,12 +8,11 @@ import { isoTime } from "../lib/clock";
 import { type RunEnd, terminalEvents } from "./lifecycle";
 import { isEnded, type SessionRecord, toStatus } from "./record";
 import { INITIAL_RUN, type RunState } from "./run-effects";
+import type { SessionStatus } from "./schemas";
+import type { SessionStore } from "./store";
 
 /** Makes a run's translator, starting from what the session's earlier runs recorded. */
 export type TranslatorFactory = (initial: NonNullable<TranslatorOptions["initial"]>) => RunTranslator;
-
-import type { SessionStatus } from "./schemas";
-import type { SessionStore } from "./store";
 
 /**
  * One session: its record, its event channel, (while a run is live) the

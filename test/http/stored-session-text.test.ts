@@ -6,10 +6,12 @@ import { useInProcess } from "../support/in-process";
 import { textHeld } from "../support/text-held";
 
 // Issue 13: an ended session stays stored (up to MAX_STORED_SESSIONS) and holds
-// no text of its runs: not its answers' text (the translator lets it go at the
-// run's end), not the content of files that were dirty when it began (kept for
-// its diff as blobs in the private repository under STATE_DIR). Its diff and a
-// follow-up's are unchanged.
+// no text of its runs: not its answers' text (its translator goes at the run's
+// end, and its log keeps only whether the newest event ended a run, not that
+// `complete` with its final message), not the content of files that were dirty
+// when it began (kept for its diff as blobs in the private repository under
+// STATE_DIR). Its diff and a follow-up's are unchanged. Everything reachable
+// from the Session object is counted.
 
 const it = useInProcess({}, {}, (dirs) => {
 	// A repository in a subdirectory (the engine keeps diffs of a workspace that is one itself; here the tracker does).
@@ -63,7 +65,7 @@ test("an ended session holds no text of its answers or of the files it began wit
 	const first = await untilEnd(body.session_id, 0);
 	const session = it.sidecar.sessions.get(body.session_id);
 	expect(first).toContain(`"final_message":${JSON.stringify(answer).slice(0, 40)}`);
-	expect(textHeld(session.translator)).toBeLessThan(2000);
+	expect(textHeld(session)).toBeLessThan(2000);
 	const [wip] = await diffOf(body.session_id);
 	expect(wip).toMatchObject({ path: "svc/wip.go", status: "modified" });
 	expect(wip?.diff).toContain(" package wip\n \n-var draft = 1\n+var draft = 2\n");
@@ -77,7 +79,7 @@ test("an ended session holds no text of its answers or of the files it began wit
 	expect(follow.status).toBe(202);
 	const second = await untilEnd(body.session_id, lastId);
 	expect(second).toContain('"final_message":"Second."');
-	expect(textHeld(session.translator)).toBeLessThan(2000);
+	expect(textHeld(session)).toBeLessThan(2000);
 	// From before the session's first run, over both runs.
 	const [both] = await diffOf(body.session_id);
 	expect(both?.diff).toContain(" package wip\n \n-var draft = 1\n+var draft = 2\n+// two\n");

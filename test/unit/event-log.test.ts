@@ -28,6 +28,7 @@ import { RecentLogs } from "../../src/events/recent";
 import { decodeFrame, decodeLegacyRecord, eventToFrame, frameId } from "../../src/events/record";
 import { encodeFrame } from "../../src/sse/encode";
 import { SseParser } from "../../src/sse/parse";
+import { textHeld } from "../support/text-held";
 
 const T = "2026-01-01T00:00:00.000Z";
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -107,11 +108,30 @@ describe("EventLog", () => {
 		const { log, recovery } = open();
 		expect(recovery).toEqual({ events: 0, discardedBytes: 0 });
 		expect(log.lastId).toBe(0);
-		expect(log.last).toBeUndefined();
+		expect(log.atRest).toBe(false);
 		const ids = sampleEvents(5).map((e) => log.append(e).id);
 		expect(ids).toEqual([1, 2, 3, 4, 5]);
 		expect(log.lastId).toBe(5);
-		expect(log.last?.id).toBe(5);
+	});
+
+	it("is at rest after a terminal event and keeps none of its text (a complete holds the whole final message)", () => {
+		const answer = "The whole answer. ".repeat(5000);
+		const complete: LoggedEvent = {
+			event: "complete",
+			data: { final_message: answer, files_modified: [], timestamp: T },
+		};
+		const first = open().log;
+		first.append(output("working"));
+		expect(first.atRest).toBe(false);
+		first.append(complete);
+		expect(first.atRest).toBe(true);
+		expect(textHeld(first)).toBeLessThan(1000);
+		first.close();
+		const { log } = open();
+		expect(log.atRest).toBe(true);
+		expect(textHeld(log)).toBeLessThan(1000);
+		log.append(output("a follow-up"));
+		expect(log.atRest).toBe(false);
 	});
 
 	it("returns the stored event with the payload it was given", () => {
@@ -129,7 +149,6 @@ describe("EventLog", () => {
 		const { log, recovery } = open();
 		expect(recovery).toEqual({ events: 9, discardedBytes: 0 });
 		expect(log.lastId).toBe(9);
-		expect(log.last).toEqual({ ...events[8], id: 9 } as StoredEvent);
 		expect(await log.readAll()).toEqual(events.map((e, i) => ({ ...e, id: i + 1 }) as StoredEvent));
 		expect(log.append(output("after reopen")).id).toBe(10);
 	});
@@ -176,7 +195,7 @@ describe("EventLog", () => {
 		}
 	});
 
-	it("cuts a last frame whose payload does not parse, and keeps the one before as the last event", () => {
+	it("cuts a last frame whose payload does not parse, and keeps the one before as the last event", async () => {
 		const first = open().log;
 		first.append(output("one"));
 		first.close();
@@ -184,7 +203,8 @@ describe("EventLog", () => {
 		appendFileSync(path, bad);
 		const { log, recovery } = open();
 		expect(recovery).toEqual({ events: 1, discardedBytes: Buffer.byteLength(bad) });
-		expect(log.last).toEqual({ ...output("one"), id: 1 } as StoredEvent);
+		expect(log.lastId).toBe(1);
+		expect(await log.readAll()).toEqual([{ ...output("one"), id: 1 } as StoredEvent]);
 	});
 
 	it("writes exactly the frames it stores, so the file is an SSE stream", () => {
@@ -209,7 +229,7 @@ describe("EventLog", () => {
 		expect(recovery).toEqual({ events: 7, discardedBytes: Buffer.byteLength(torn), migrated: true });
 		expect(readFileSync(path, "utf8")).toBe(events.map(eventToFrame).join(""));
 		expect(await log.readAll()).toEqual(events);
-		expect(log.last).toEqual(events[6]);
+		expect(log.lastId).toBe(7);
 		expect(log.append(output("after migration")).id).toBe(8);
 		log.close();
 		// Opening again finds frames: nothing to migrate.
