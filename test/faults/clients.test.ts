@@ -346,6 +346,7 @@ describe("connect/disconnect cycles", () => {
 		// Quiescent: no run, no stream.
 		await waitFor(() => tight.sidecar.sessions.runningCount === 0 && tight.sidecar.streams.size === 0, "quiescence");
 		const timersBefore = tight.clock.activeTimers;
+		const timersListBefore = tight.clock.describeTimers();
 		const fdsBefore = summary();
 
 		const s = await createSession(tight, [
@@ -469,7 +470,7 @@ describe("connect/disconnect cycles", () => {
 				`by cut: ${JSON.stringify(histogram(modes))}; by status: ${JSON.stringify(histogram(statuses))}; ` +
 				`dropped as too slow: ${tight.sidecar.streams.closed.too_slow}\n` +
 				`  after: open streams ${tight.sidecar.streams.size}, subscribers ${subscribers}, timers ${tight.clock.activeTimers} (before ${timersBefore}), ` +
-				`connections on the port ${connectionsOnPorts("self", [port])}\n  descriptors before ${JSON.stringify(fdsBefore)}\n  descriptors after  ${JSON.stringify(fdsAfter)}`,
+				`connections on the port ${connectionsOnPorts("self", [port])}\n  timers before ${JSON.stringify(timersListBefore)}\n  timers after ${JSON.stringify(tight.clock.describeTimers())}\n  descriptors before ${JSON.stringify(fdsBefore)}\n  descriptors after  ${JSON.stringify(fdsAfter)}`,
 		);
 		expect(problems).toEqual([]);
 		expect(cycles).toBeGreaterThanOrEqual(CYCLES);
@@ -477,7 +478,10 @@ describe("connect/disconnect cycles", () => {
 		expect(replay).toEqual(stored);
 		expect(tight.sidecar.streams.size).toBe(0);
 		expect(subscribers).toBe(0);
-		expect(tight.clock.activeTimers).toBe(timersBefore);
+		// Not more than before: a one-shot timer of earlier work still pending at the start (an engine call's
+		// deadline, a provider call's idle timer) may end meanwhile; a leak adds timers. CI once saw 5 before
+		// and 4 after; the log above lists both sets.
+		expect(tight.clock.activeTimers).toBeLessThanOrEqual(timersBefore);
 		expect(connectionsOnPorts("self", [port])).toBe(0);
 		// Descriptors: the same, except connections among the engine, the gateway and the scripted LLM
 		// (keep-alive pools that open and close on their own), and the new session's event log, which

@@ -12,7 +12,8 @@ const REPO = resolve(import.meta.dir, "../..");
  * has not yet fired or cancelled.
  */
 export class CountingClock implements Clock {
-	private readonly live = new Map<number, "timeout" | "interval">();
+	/** Each live timer: its kind, its delay and where it was scheduled (for a test's failure message). */
+	private readonly live = new Map<number, string>();
 	private seq = 0;
 
 	now(): number {
@@ -21,7 +22,7 @@ export class CountingClock implements Clock {
 
 	setTimeout(fn: () => void, ms: number): Cancel {
 		const id = ++this.seq;
-		this.live.set(id, "timeout");
+		this.live.set(id, `timeout ${ms} ms ${scheduledAt()}`);
 		const t = setTimeout(() => {
 			this.live.delete(id);
 			fn();
@@ -34,7 +35,7 @@ export class CountingClock implements Clock {
 
 	setInterval(fn: () => void, ms: number): Cancel {
 		const id = ++this.seq;
-		this.live.set(id, "interval");
+		this.live.set(id, `interval ${ms} ms ${scheduledAt()}`);
 		const t = setInterval(fn, ms);
 		return () => {
 			this.live.delete(id);
@@ -46,6 +47,17 @@ export class CountingClock implements Clock {
 	get activeTimers(): number {
 		return this.live.size;
 	}
+
+	/** The live timers, each as its kind, delay and the sidecar code that scheduled it. */
+	describeTimers(): string[] {
+		return [...this.live.values()];
+	}
+}
+
+/** The first frame of the sidecar's own code (src/) in the current stack. */
+function scheduledAt(): string {
+	const frames = (new Error().stack ?? "").split("\n").filter((l) => l.includes("/src/"));
+	return frames[0]?.trim() ?? "?";
 }
 
 /** A sidecar built in this process, as `startInProcess`, with a counting clock and real listeners. */
