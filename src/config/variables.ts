@@ -217,6 +217,14 @@ export const VARIABLES = [
 			"Ended sessions kept in `STATE_DIR` (oldest removed first, with the engine's copy); running sessions are never removed.",
 	}),
 	declare({
+		name: "WORKSPACE_GC_INTERVAL",
+		key: "workspaceGcIntervalMs",
+		kind: seconds(0, 604_800),
+		default: "3600",
+		description:
+			"Seconds between collections of the private snapshot repository in `STATE_DIR` (objects of removed sessions and past runs), run after old sessions are removed; `0`: never.",
+	}),
+	declare({
 		name: "SHUTDOWN_DELAY",
 		key: "shutdownDelayMs",
 		kind: seconds(0, 600),

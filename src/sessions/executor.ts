@@ -298,7 +298,8 @@ export class RunExecutor {
 
 	/** Keeps at most MAX_STORED_SESSIONS ended sessions on disk, removing the oldest. */
 	prune(): void {
-		for (const s of this.deps.registry.prune(this.deps.config.maxStoredSessions)) {
+		const removed = this.deps.registry.prune(this.deps.config.maxStoredSessions);
+		for (const s of removed) {
 			void this.dispatch(s, { type: "prune" });
 			s.channel.log.close();
 			rmSync(join(this.deps.store.root, s.id), { recursive: true, force: true });
@@ -308,6 +309,7 @@ export class RunExecutor {
 			const engineId = s.record.engine_session_id;
 			if (engineId) void this.deleteInEngine(s.id, engineId);
 		}
+		if (removed.length > 0) this.deps.workspace.sessionsRemoved();
 	}
 
 	private async deleteInEngine(sessionId: string, engineId: string): Promise<void> {

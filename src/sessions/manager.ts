@@ -69,6 +69,20 @@ export class SessionManager {
 		const tracker = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir, {
 			startFile: (id) => deps.store.fileOf(id, "workspace-start.json"),
 			onError: (error) => deps.log.warn({ err: String(error) }, "workspace snapshot failed"),
+			collectIntervalMs: deps.config.workspaceGcIntervalMs,
+			now: () => deps.clock.now(),
+			stored: () => [...registry.all()].map((s) => s.id),
+			onCollected: ({ before, after, ms }) =>
+				deps.log.info(
+					{
+						objects_before: before.objects,
+						objects_after: after.objects,
+						bytes_before: before.bytes,
+						bytes_after: after.bytes,
+						duration_ms: ms,
+					},
+					"workspace snapshot repository collected",
+				),
 		});
 		this.workspace = new WorkspaceRuns({ tracker, registry, store: deps.store, log: deps.log });
 		this.observers = new LifecycleObservers(deps.log);

@@ -31,6 +31,11 @@ export class WorkspaceRuns {
 		this.deps.tracker.forget(sessionId);
 	}
 
+	/** Sessions were removed (after their `forget`): the private repository is collected when due. */
+	sessionsRemoved(): void {
+		void this.deps.tracker.sessionsRemoved();
+	}
+
 	/** What the run changed in the workspace, folded into the session's record; the paths. */
 	async scan(session: Session): Promise<string[]> {
 		try {

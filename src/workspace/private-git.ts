@@ -85,7 +85,7 @@ export class PrivateGit {
 	/**
 	 * Stores the files at `paths` (workspace-relative, as they are: no filters) as blobs, and gives
 	 * their ids in the same order (undefined for one that could not be read). The blobs are in no
-	 * tree; `gc.auto=0` keeps them (the repository is never collected).
+	 * tree: `keep` them before a `collect`.
 	 */
 	async store(paths: readonly string[]): Promise<(string | undefined)[]> {
 		const hash = (list: readonly string[]) =>
@@ -114,4 +114,74 @@ export class PrivateGit {
 	async content(tree: string, path: string): Promise<string | undefined> {
 		return this.git(["cat-file", "blob", `${tree}:${path}`]).catch(() => undefined);
 	}
+
+	/**
+	 * Keeps the objects `ids` (trees and blobs) through `collect`: one tree holding them all (entry names
+	 * are irrelevant), pointed at by `refs/sidecar/<name>` for each of `names` (no ids: the empty tree, a
+	 * marker). Fails when one of them is not in the repository (collected, or never stored): `git mktree`
+	 * checks that each entry exists.
+	 */
+	async keep(names: readonly string[], ids: KeptIds): Promise<void> {
+		const entries = [
+			...ids.trees.map((id, i) => `040000 tree ${id}\tt${i}\n`),
+			...ids.blobs.map((id, i) => `100644 blob ${id}\tb${i}\n`),
+		];
+		const tree = (await this.git(["mktree"], entries.join(""))).trim();
+		await this.git(["update-ref", "--stdin"], names.map((n) => `update refs/sidecar/${n} ${tree}\n`).join(""));
+	}
+
+	/** What `keep(names, …)` kept is no longer kept (no error for a name that kept nothing). */
+	async release(names: readonly string[]): Promise<void> {
+		await this.git(["update-ref", "--stdin"], names.map((n) => `delete refs/sidecar/${n}\n`).join(""));
+	}
+
+	/** The names `keep` holds under `prefix` (e.g. "start/"). */
+	async kept(prefix: string): Promise<Set<string>> {
+		const out = await this.git(["for-each-ref", "--format=%(refname)", `refs/sidecar/${prefix}`]);
+		return new Set(
+			out
+				.split("\n")
+				.filter(Boolean)
+				.map((r) => r.slice("refs/sidecar/".length)),
+		);
+	}
+
+	/**
+	 * Deletes every object no ref (`keep`) and no index entry reaches: the snapshots and blobs of runs
+	 * and sessions no longer kept. In the call queue like every other call: never while a snapshot is
+	 * written. `git add` and `hash-object` write loose objects and nothing here packs them, so a prune
+	 * of loose objects is the whole collection. Returns the repository's size before and after.
+	 */
+	async collect(): Promise<{ before: ObjectCount; after: ObjectCount; ms: number }> {
+		const started = performance.now();
+		const before = parseCount(await this.git(["count-objects", "-v"]));
+		await this.git(["prune", "--expire=now"]);
+		const after = parseCount(await this.git(["count-objects", "-v"]));
+		return { before, after, ms: Math.round(performance.now() - started) };
+	}
+}
+
+/** Objects `keep` keeps: snapshots (trees) and stored files (blobs). */
+export interface KeptIds {
+	readonly trees: readonly string[];
+	readonly blobs: readonly string[];
+}
+
+/** The objects in the repository and their size on disk (loose and packed). */
+export interface ObjectCount {
+	readonly objects: number;
+	readonly bytes: number;
+}
+
+/** `git count-objects -v` output as an ObjectCount. Pure. */
+export function parseCount(text: string): ObjectCount {
+	const v = new Map(
+		text
+			.split("\n")
+			.map((l) => l.split(": "))
+			.filter((p) => p.length === 2)
+			.map(([k, n]) => [k, Number(n)]),
+	);
+	const n = (k: string) => v.get(k) ?? 0;
+	return { objects: n("count") + n("in-pack"), bytes: (n("size") + n("size-pack")) * 1024 };
 }

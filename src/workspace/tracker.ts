@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Change, type FileChange, unifiedDiff } from "./diff";
-import { PrivateGit } from "./private-git";
+import { type KeptIds, type ObjectCount, PrivateGit } from "./private-git";
 import {
 	captureState,
 	changesSince,
@@ -18,7 +18,32 @@ export interface TrackerOptions {
 	/** Where the state before session `key`'s first run is kept (a file in its directory, removed with it). */
 	readonly startFile: (key: string) => string;
 	readonly onError?: (error: unknown) => void;
+	/** Collections of the private repository after sessions were removed: at most one per this many ms (0, unset: never). */
+	readonly collectIntervalMs?: number;
+	/** The injected clock's time (ms), for `collectIntervalMs`. */
+	readonly now?: () => number;
+	/** The sessions stored (their start states are kept through a collection, also one written by an earlier version). */
+	readonly stored?: () => Iterable<string>;
+	/** After each collection: the repository's objects before and after, and how long it took. */
+	readonly onCollected?: (result: Collected) => void;
 }
+
+export interface Collected {
+	readonly before: ObjectCount;
+	readonly after: ObjectCount;
+	readonly ms: number;
+}
+
+/** Ref names (under refs/sidecar/) of a session's start state and of its running run's state; hex: any id is a valid ref name. */
+const startRef = (key: string) => `start/${Buffer.from(key).toString("hex")}`;
+const runRef = (key: string) => `run/${Buffer.from(key).toString("hex")}`;
+const START_PREFIX = "start/";
+
+/** The private repository's objects a state needs. Pure. */
+function idsOf(state: WorkspaceState): KeptIds {
+	return { trees: state.plainTree === undefined ? [] : [state.plainTree], blobs: [...new Set(state.content.values())] };
+}
+const holdsObjects = (ids: KeptIds) => ids.trees.length + ids.blobs.length > 0;
 
 /**
  * Tracks what each run changes under the workspace: its state when the run
@@ -29,12 +54,31 @@ export interface TrackerOptions {
  * is kept for its diff, for as long as the session is stored, on disk
  * (start-state.ts: commit and tree ids, dirty files' identities and blob ids,
  * no file's content); memory holds only the running runs' states.
+ *
+ * The private repository would grow with every run (each snapshot and stored
+ * file is an object), so what is still needed is kept by refs and the rest is
+ * collected: a session's start state by `refs/sidecar/start/<hex id>` (for as
+ * long as it is stored), a running run's state by `refs/sidecar/run/<hex id>`
+ * (until it ends), the current snapshot by the index. A collection runs after
+ * sessions were removed, at most once per `collectIntervalMs`, and never
+ * between a state's capture and its ref (the objects would be unreachable
+ * there): it waits for begins and ends under way, and those that start while
+ * it runs wait for it. That wait is a prune of loose objects, tens of ms on a
+ * small workspace (bench/probes/private-git-prune.ts), once an hour by default;
+ * a begin waits as long behind any other git call in the repository's queue.
  */
 export class WorkspaceTracker {
 	/** The state before each session's current run. */
 	private readonly runs = new Map<string, WorkspaceState>();
 
 	private readonly plainGit: PrivateGit;
+	/** Begins and ends under way (a collection waits for none to be). */
+	private busy = 0;
+	/** The collection under way (begins and ends wait for it). */
+	private collecting: Promise<void> | undefined;
+	/** A collection asked for while busy: started when the last begin or end under way is done. */
+	private deferred: { readonly done: Promise<void>; readonly start: () => void } | undefined;
+	private lastCollection = Number.NEGATIVE_INFINITY;
 
 	constructor(
 		private readonly root: string,
@@ -47,6 +91,11 @@ export class WorkspaceTracker {
 	/** A run of `key` starts (a run resumed after an engine restart keeps its state). */
 	async begin(key: string): Promise<void> {
 		if (this.runs.has(key)) return;
+		await this.exclusiveOfCollection(() => this.capture(key));
+	}
+
+	private async capture(key: string): Promise<void> {
+		if (this.runs.has(key)) return;
 		let state: WorkspaceState;
 		try {
 			state = await captureState(this.root, this.plainGit);
@@ -57,7 +106,13 @@ export class WorkspaceTracker {
 		}
 		this.runs.set(key, state);
 		const file = this.options.startFile(key);
-		if (existsSync(file)) return; // not the session's first run
+		const first = !existsSync(file);
+		const ids = idsOf(state);
+		// The run's state until it ends; the first run's also as the session's start (the empty tree when there is
+		// nothing to keep: a marker that the session needs no adoption at a collection).
+		const refs = [...(holdsObjects(ids) ? [runRef(key)] : []), ...(first ? [startRef(key)] : [])];
+		if (refs.length > 0) await this.plainGit.keep(refs, ids).catch((error) => this.options.onError?.(error));
+		if (!first) return;
 		try {
 			saveState(file, state);
 		} catch (error) {
@@ -71,7 +126,14 @@ export class WorkspaceTracker {
 		const before = this.runs.get(key);
 		this.runs.delete(key);
 		if (!before) return { added: [], modified: [], deleted: [] };
-		return changesSince(this.root, before, this.plainGit);
+		return this.exclusiveOfCollection(async () => {
+			try {
+				return await changesSince(this.root, before, this.plainGit);
+			} finally {
+				if (holdsObjects(idsOf(before)))
+					await this.plainGit.release([runRef(key)]).catch((error) => this.options.onError?.(error));
+			}
+		});
 	}
 
 	/**
@@ -89,10 +151,89 @@ export class WorkspaceTracker {
 		);
 	}
 
-	/** The session is gone (removed from disk). */
+	/** The session is gone (removed from disk): its objects are collected at the next collection. */
 	forget(key: string): void {
 		this.runs.delete(key);
 		rmSync(this.options.startFile(key), { force: true });
+		void this.plainGit.release([startRef(key), runRef(key)]).catch((error) => this.options.onError?.(error));
+	}
+
+	/**
+	 * Sessions were removed: a collection, unless one ran less than `collectIntervalMs` ago (or it is 0).
+	 * Resolves when it is done (at once when there is none); never rejects.
+	 */
+	sessionsRemoved(): Promise<void> {
+		const interval = this.options.collectIntervalMs ?? 0;
+		const now = this.options.now?.() ?? 0;
+		if (interval <= 0 || now - this.lastCollection < interval) return Promise.resolve();
+		return this.collect();
+	}
+
+	/**
+	 * Deletes the private repository's objects that no stored session's start state, no running run's
+	 * state and not the current snapshot needs; now, or once no begin or end is under way. Resolves when
+	 * done; never rejects (a failure goes to `onError`).
+	 */
+	collect(): Promise<void> {
+		if (this.collecting) return this.collecting;
+		if (this.busy === 0) return this.startCollection();
+		if (!this.deferred) {
+			let start = () => {};
+			const done = new Promise<void>((resolve) => {
+				start = () => resolve(this.startCollection());
+			});
+			this.deferred = { done, start };
+		}
+		return this.deferred.done;
+	}
+
+	private startCollection(): Promise<void> {
+		this.lastCollection = this.options.now?.() ?? 0;
+		const collecting = this.collectNow().finally(() => {
+			this.collecting = undefined;
+		});
+		this.collecting = collecting;
+		return collecting;
+	}
+
+	private async collectNow(): Promise<void> {
+		try {
+			await this.adoptStored();
+			this.options.onCollected?.(await this.plainGit.collect());
+		} catch (error) {
+			this.options.onError?.(error);
+		}
+	}
+
+	/**
+	 * A session stored by an earlier version has a start file and no ref: its ref is made from the file
+	 * (when its objects are still there) before anything is collected.
+	 */
+	private async adoptStored(): Promise<void> {
+		const kept = await this.plainGit.kept(START_PREFIX);
+		for (const key of this.options.stored?.() ?? []) {
+			if (kept.has(startRef(key))) continue;
+			const state = await loadState(this.options.startFile(key));
+			if (!state) continue;
+			// Objects already gone: its diff has no patch for them, as before.
+			await this.plainGit.keep([startRef(key)], idsOf(state)).catch(() => undefined);
+		}
+	}
+
+	/** Runs `f` (a begin or an end) when no collection is under way; a collection waits for it. */
+	private async exclusiveOfCollection<T>(f: () => Promise<T>): Promise<T> {
+		while (this.collecting) await this.collecting;
+		this.busy++;
+		try {
+			return await f();
+		} finally {
+			this.busy--;
+			const deferred = this.deferred;
+			if (this.busy === 0 && deferred) {
+				this.deferred = undefined;
+				deferred.start();
+			}
+		}
 	}
 }
 
