@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { PrivateGit } from "../../src/workspace/private-git";
 import { loadState } from "../../src/workspace/start-state";
 import { type Collected, WorkspaceTracker } from "../../src/workspace/tracker";
 
@@ -182,9 +183,19 @@ describe("collecting the private snapshot repository", () => {
 		await h.session("s1");
 		writeFileSync(join(h.root, "sub/c.txt"), "c before s2\n");
 		h.stored.add("s2");
-		const begun = h.tracker.begin("s2");
-		const collected = h.tracker.collect();
-		await Promise.all([begun, collected]);
+		// A collection asked for between the capture of s2's state (its blob stored) and the ref that keeps it.
+		const git_ = Reflect.get(h.tracker, "plainGit") as PrivateGit;
+		const keep = git_.keep.bind(git_);
+		let collected: Promise<void> | undefined;
+		git_.keep = async (names, ids) => {
+			collected ??= h.tracker.collect();
+			// Had it started (rather than waiting for this begin), it would be done before the ref is made.
+			if (Reflect.get(h.tracker, "collecting") === collected) await collected;
+			return keep(names, ids);
+		};
+		await h.tracker.begin("s2");
+		await collected;
+		expect(h.collected.length).toBe(1);
 		writeFileSync(join(h.root, "a.txt"), "a by s2\n");
 		writeFileSync(join(h.root, "sub/c.txt"), "c by s2\n");
 		expect(await h.tracker.end("s2")).toEqual({ added: [], modified: ["a.txt", "sub/c.txt"], deleted: [] });
