@@ -1,9 +1,10 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sessionBody } from "../support/api";
 import { useInProcess } from "../support/in-process";
 import { textHeld } from "../support/text-held";
+import { subRepository } from "../support/workspace";
 
 // Issue 13: an ended session stays stored (up to MAX_STORED_SESSIONS) and holds
 // no text of its runs: not its answers' text (its translator goes at the run's
@@ -15,15 +16,7 @@ import { textHeld } from "../support/text-held";
 
 const it = useInProcess({}, {}, (dirs) => {
 	// A repository in a subdirectory (the engine keeps diffs of a workspace that is one itself; here the tracker does).
-	rmSync(join(dirs.workspace, ".git"), { recursive: true, force: true });
-	const repo = join(dirs.workspace, "svc");
-	mkdirSync(repo);
-	const git = (...args: string[]) =>
-		Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: repo });
-	writeFileSync(join(repo, "wip.go"), "package wip\n");
-	git("init", "-q");
-	git("add", "wip.go");
-	git("commit", "-q", "-m", "wip");
+	const repo = subRepository(dirs.workspace, "svc", "wip.go", "package wip\n");
 	// Dirty when the session starts: its diff starts from this, not from the commit.
 	writeFileSync(join(repo, "wip.go"), "package wip\n\nvar draft = 1\n");
 });

@@ -1,26 +1,19 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sessionBody } from "../support/api";
 import { useInProcess } from "../support/in-process";
+import { subRepository } from "../support/workspace";
 
 // Issue 13: the private snapshot repository under STATE_DIR does not grow with
 // history. Once MAX_STORED_SESSIONS removed a session, a collection deletes
 // its start state's objects; the kept session's diff is intact.
 
-const it = useInProcess({ MAX_STORED_SESSIONS: "1", WORKSPACE_GC_INTERVAL: "0.001" }, {}, (dirs) => {
-	// No repository at the root (its files are snapshotted in the private repository), one in svc/ whose
-	// dirty file's content is kept as a blob when a session begins.
-	rmSync(join(dirs.workspace, ".git"), { recursive: true, force: true });
-	const repo = join(dirs.workspace, "svc");
-	mkdirSync(repo);
-	const git = (...args: string[]) =>
-		Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: repo });
-	writeFileSync(join(repo, "wip.go"), "package wip\n");
-	git("init", "-q");
-	git("add", "wip.go");
-	git("commit", "-q", "-m", "wip");
-});
+// No repository at the root (its files are snapshotted in the private repository), one in svc/ whose dirty
+// file's content is kept as a blob when a session begins.
+const it = useInProcess({ MAX_STORED_SESSIONS: "1", WORKSPACE_GC_INTERVAL: "0.001" }, {}, (dirs) =>
+	subRepository(dirs.workspace, "svc", "wip.go", "package wip\n"),
+);
 
 const gitDir = () => join(it.dirs.state, "workspace-snapshots.git");
 const objectExists = (id: string) =>

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -28,4 +28,22 @@ export function makeTempDirs(prefix = "sidecar-test-"): TempDirs {
 		state,
 		cleanup: () => rmSync(root, { recursive: true, force: true }),
 	};
+}
+
+/**
+ * Makes `workspace` no repository's root, with a repository in `name/` holding `file` committed as
+ * `committed`: the tracker snapshots the root's files in its private repository and keeps the
+ * repository's dirty files' content as blobs.
+ */
+export function subRepository(workspace: string, name: string, file: string, committed: string): string {
+	rmSync(join(workspace, ".git"), { recursive: true, force: true });
+	const repo = join(workspace, name);
+	mkdirSync(repo);
+	const git = (...args: string[]) =>
+		Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: repo });
+	writeFileSync(join(repo, file), committed);
+	git("init", "-q");
+	git("add", file);
+	git("commit", "-q", "-m", file);
+	return repo;
 }
