@@ -93,10 +93,16 @@ export class WorkspaceTracker {
 	/** A run of `key` starts (a run resumed after an engine restart keeps its state). */
 	async begin(key: string): Promise<void> {
 		if (this.runs.has(key)) return;
-		await this.exclusiveOfCollection(() => this.capture(key));
+		// Resolves once the state is captured: the prompt need not wait for its refs (two more git calls, ~4 ms),
+		// which are made after it inside the same section, so a collection still waits for them.
+		let captured = () => {};
+		const taken = new Promise<void>((resolve) => {
+			captured = resolve;
+		});
+		await Promise.race([taken, this.exclusiveOfCollection(() => this.capture(key, captured))]);
 	}
 
-	private async capture(key: string): Promise<void> {
+	private async capture(key: string, captured: () => void): Promise<void> {
 		if (this.runs.has(key)) return;
 		let state: WorkspaceState;
 		try {
@@ -109,18 +115,22 @@ export class WorkspaceTracker {
 		this.runs.set(key, state);
 		const file = this.options.startFile(key);
 		const first = !existsSync(file);
+		if (first) {
+			try {
+				saveState(file, state);
+			} catch (error) {
+				// Its diff then has no patch for what was there before (the changes are still listed).
+				this.options.onError?.(error);
+			}
+		}
 		const ids = idsOf(state);
 		// The run's state until it ends; the first run's also as the session's start (the empty tree when there is
-		// nothing to keep: a marker that the session needs no adoption at a collection).
+		// nothing to keep: a marker that the session needs no adoption at a collection). Queued before `captured`
+		// lets the run go on, so the run's end (queued on the same repository after it) finds them made.
 		const refs = [...(holdsObjects(ids) ? [runRef(key)] : []), ...(first ? [startRef(key)] : [])];
-		if (refs.length > 0) await this.plainGit.keep(refs, ids).catch((error) => this.options.onError?.(error));
-		if (!first) return;
-		try {
-			saveState(file, state);
-		} catch (error) {
-			// Its diff then has no patch for what was there before (the changes are still listed).
-			this.options.onError?.(error);
-		}
+		const kept = refs.length > 0 ? this.plainGit.keep(refs, ids) : Promise.resolve();
+		captured();
+		await kept.catch((error) => this.options.onError?.(error));
 	}
 
 	/** The run of `key` ended: what changed since it began (nothing known if it never began). */
