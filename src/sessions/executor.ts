@@ -186,6 +186,10 @@ export class RunExecutor {
 		if (!current()) return;
 		// The run's engine messages (a relaunch after the engine went away under the launch) start afresh.
 		session.translator.beginRun();
+		// The workspace's state is taken while the engine creates its session: both come before the prompt.
+		const began = this.deps.workspace
+			.begin(session.id)
+			.catch((error) => log.warn({ session_id: session.id, err: String(error) }, "workspace state not taken"));
 		try {
 			if (!(await this.usable(current))) return;
 			if (!session.record.engine_session_id) {
@@ -201,7 +205,7 @@ export class RunExecutor {
 			}
 			if (!current()) return;
 			// Before the engine has the prompt: everything the run changes is after this.
-			await this.deps.workspace.begin(session.id);
+			await began;
 			if (!current()) return;
 			// Bounded by the engine's start timeout; not counted in the engine call's own.
 			await engine.whenWarm();
