@@ -48,6 +48,14 @@ function feed(t: RunTranslator, events: readonly EngineEvent[]): LoggedEvent[] {
 
 const translator = () => new RunTranslator({ workspaceDir: "/workspace", redact: (s) => s });
 
+/** What the engine may still send about run 1's message after it ended: it compacts old tool output, repeats a part, sends a late delta. */
+const lateEventsOfFirstRun = () => [
+	tool("prt_t1", "msg_a1", { time: { start: NOW, end: NOW, compacted: NOW + 1000 } }),
+	text("prt_1", "msg_a1", "first answer"),
+	delta("prt_1", "msg_a1", " more"),
+	message("msg_a1", "assistant"),
+];
+
 describe("RunTranslator after a run's end", () => {
 	it("lets go of the text of the run's parts", () => {
 		const t = translator();
@@ -112,11 +120,7 @@ describe("RunTranslator after a run's end", () => {
 		t.runEnded();
 		t.beginRun(NOW + 1000);
 		const second = feed(t, [
-			// The engine updates old parts (it compacts old tool output) and may still send a late delta.
-			tool("prt_t1", "msg_a1", { time: { start: NOW, end: NOW, compacted: NOW + 1000 } }),
-			text("prt_1", "msg_a1", "first answer"),
-			delta("prt_1", "msg_a1", " more"),
-			message("msg_a1", "assistant"),
+			...lateEventsOfFirstRun(),
 			message("msg_u2", "user"),
 			message("msg_a2", "assistant"),
 			text("prt_2", "msg_a2", "second"),
@@ -146,10 +150,7 @@ describe("RunTranslator after a run's end", () => {
 		const next = new RunTranslator({ workspaceDir: "/workspace", redact: (s) => s, initial: carry });
 		next.beginRun(NOW + 1000);
 		const second = feed(next, [
-			tool("prt_t1", "msg_a1", { time: { start: NOW, end: NOW, compacted: NOW + 1000 } }),
-			text("prt_1", "msg_a1", "first answer"),
-			delta("prt_1", "msg_a1", " more"),
-			message("msg_a1", "assistant"),
+			...lateEventsOfFirstRun(),
 			// The engine's todo list outlives the run: an item done before is not announced again.
 			{
 				type: "todo.updated",
