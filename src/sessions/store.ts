@@ -4,6 +4,7 @@ import { EventLog, type LogOptions, type Recovery } from "../events/log";
 import { type LogFiles, NODE_FILES, readRangeSync } from "../events/log-files";
 import { lastFrameIdOfTail } from "../events/log-index";
 import { RecentLogs } from "../events/recent";
+import { readAhead } from "../lib/readahead";
 import { isEnded, type SessionRecord } from "./record";
 
 /** Stored logs whose index stays in memory after a read (a few KiB each); older ones reload theirs from disk. */
@@ -76,7 +77,9 @@ export class SessionStore {
 	} {
 		const loaded: { record: SessionRecord; log: EventLog; recovery: Recovery }[] = [];
 		const broken: { id: string; reason: string }[] = [];
-		for (const id of readdirSync(this.root)) {
+		const ids = readdirSync(this.root);
+		readAhead(ids.map((id) => join(this.dir(id), "session.json")));
+		for (const id of ids) {
 			try {
 				const record = JSON.parse(readFileSync(join(this.dir(id), "session.json"), "utf8")) as SessionRecord;
 				if (record.session_id !== id) throw new Error("record names another session");
