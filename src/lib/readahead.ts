@@ -22,8 +22,9 @@ function loadFadvise(): Fadvise | null {
 /**
  * Asks the kernel to start reading every file in `paths` now (POSIX_FADV_WILLNEED), so that reading
  * them one after the other afterwards finds them in the page cache: on a cold disk the reads are
- * then served at once instead of one round trip each (the 500 records read at start: 77-150 ms
- * sequential, 47-72 ms after this, page cache dropped; bench/RESULTS.md). Only a hint: a file that
+ * then served together instead of one round trip each (the 500 records read at start, page cache
+ * dropped: a median of 126 ms one after the other, 65 ms after this; bench/probes/read-records.ts).
+ * Only a hint: a file that
  * cannot be opened, or a system without posix_fadvise, is skipped.
  */
 export function readAhead(paths: Iterable<string>): void {
