@@ -13,7 +13,6 @@ import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
 import { PROVIDERS } from "../providers/catalogue";
-import { WorkspaceTracker } from "../workspace/tracker";
 import { AgentCatalogue, type ChosenAgent } from "./agents";
 import { type ConversationMessage, toConversation } from "./conversation";
 import { type FileChange, sessionChanges } from "./diff";
@@ -28,7 +27,7 @@ import { EngineRouter } from "./router";
 import type { CancelResponse, CreateSessionBody, SessionStatus } from "./schemas";
 import { Session } from "./session";
 import type { SessionStore } from "./store";
-import { WorkspaceRuns } from "./workspace-runs";
+import { WorkspaceRuns, workspaceTracker } from "./workspace-runs";
 
 export type { LifecycleEvent } from "./observers";
 
@@ -66,24 +65,7 @@ export class SessionManager {
 	constructor(private readonly deps: SessionManagerDeps) {
 		const { registry } = this;
 		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs, deps.clock);
-		const tracker = new WorkspaceTracker(deps.config.workspaceDir, deps.config.stateDir, {
-			startFile: (id) => deps.store.fileOf(id, "workspace-start.json"),
-			onError: (error) => deps.log.warn({ err: String(error) }, "workspace snapshot failed"),
-			collectIntervalMs: deps.config.workspaceGcIntervalMs,
-			now: () => deps.clock.now(),
-			stored: () => [...registry.all()].map((s) => s.id),
-			onCollected: ({ before, after, ms }) =>
-				deps.log.info(
-					{
-						objects_before: before.objects,
-						objects_after: after.objects,
-						bytes_before: before.bytes,
-						bytes_after: after.bytes,
-						duration_ms: ms,
-					},
-					"workspace snapshot repository collected",
-				),
-		});
+		const tracker = workspaceTracker(deps, () => [...registry.all()].map((s) => s.id));
 		this.workspace = new WorkspaceRuns({ tracker, registry, store: deps.store, log: deps.log });
 		this.observers = new LifecycleObservers(deps.log);
 		this.executor = new RunExecutor({
@@ -154,6 +136,12 @@ export class SessionManager {
 	/** Observes runs starting and ending. Listener errors are logged and ignored. */
 	onLifecycle(listener: (e: LifecycleEvent) => void): () => void {
 		return this.observers.add(listener);
+	}
+
+	/** Resolves when background work started so far is done: logs' flushes and closes, workspace git calls (for tests). */
+	async settled(): Promise<void> {
+		await Promise.all([...this.registry.all()].map((s) => s.channel.log.settled()));
+		await this.workspace.settled();
 	}
 
 	/** Every session, newest first. */

@@ -1,6 +1,8 @@
+import type { Config } from "../config/parse";
+import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import type { Change } from "../workspace/diff";
-import { mergeChanges, type WorkspaceTracker, withoutOthersEdits } from "../workspace/tracker";
+import { mergeChanges, WorkspaceTracker, withoutOthersEdits } from "../workspace/tracker";
 import type { FileChange } from "./diff";
 import type { SessionRegistry } from "./registry";
 import type { Session } from "./session";
@@ -11,6 +13,35 @@ export interface WorkspaceRunsDeps {
 	readonly registry: SessionRegistry;
 	readonly store: SessionStore;
 	readonly log: Logger;
+}
+
+/**
+ * The workspace tracker as the sessions use it: each session's start state beside it in the store,
+ * the private repository collected after removals (WORKSPACE_GC_INTERVAL), `stored` kept through one.
+ */
+export function workspaceTracker(
+	deps: { readonly config: Config; readonly store: SessionStore; readonly clock: Clock; readonly log: Logger },
+	stored: () => Iterable<string>,
+): WorkspaceTracker {
+	const { config, store, clock, log } = deps;
+	return new WorkspaceTracker(config.workspaceDir, config.stateDir, {
+		startFile: (id) => store.fileOf(id, "workspace-start.json"),
+		onError: (error) => log.warn({ err: String(error) }, "workspace snapshot failed"),
+		collectIntervalMs: config.workspaceGcIntervalMs,
+		now: () => clock.now(),
+		stored,
+		onCollected: ({ before, after, ms }) =>
+			log.info(
+				{
+					objects_before: before.objects,
+					objects_after: after.objects,
+					bytes_before: before.bytes,
+					bytes_after: after.bytes,
+					duration_ms: ms,
+				},
+				"workspace snapshot repository collected",
+			),
+	});
 }
 
 /** What each run changed in the workspace (the tracker's scans), folded into the session's record. */
@@ -25,6 +56,11 @@ export class WorkspaceRuns {
 	/** The tracked changes as diffs. */
 	describe(sessionId: string, changes: Readonly<Record<string, Change>>): Promise<FileChange[]> {
 		return this.deps.tracker.describe(sessionId, changes);
+	}
+
+	/** Resolves when the workspace's git work under way is done (for tests). */
+	settled(): Promise<void> {
+		return this.deps.tracker.settled();
 	}
 
 	forget(sessionId: string): void {

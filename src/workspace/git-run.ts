@@ -40,13 +40,24 @@ export async function runGit(args: readonly string[], options: GitRunOptions): P
 	const proc = Bun.spawn(["git", ...args], {
 		...(options.cwd === undefined ? {} : { cwd: options.cwd }),
 		...(options.env === undefined ? {} : { env: options.env }),
-		stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
+		// A pipe, written below: a Blob would be a memfd that stays open until the process object is collected.
+		stdin: options.stdin === undefined ? "ignore" : "pipe",
 		stdout: "pipe",
 		stderr: "pipe",
 		timeout: options.timeoutMs,
 		maxBuffer: options.maxBuffer ?? 1 << 30,
 		killSignal: "SIGKILL",
 	});
+	if (options.stdin !== undefined && proc.stdin) {
+		const sink = proc.stdin;
+		// A git that exits before reading it all (an error) closes the pipe: its exit code says why.
+		Promise.resolve()
+			.then(() => {
+				sink.write(options.stdin as string);
+				return sink.end();
+			})
+			.catch(() => undefined);
+	}
 	const stdout = new Response(proc.stdout).text();
 	const stderr = new Response(proc.stderr).text();
 	const exitCode = await proc.exited;

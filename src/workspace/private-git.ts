@@ -39,6 +39,11 @@ export class PrivateGit {
 		return next;
 	}
 
+	/** Resolves when the calls queued so far are done (for tests). */
+	async settled(): Promise<void> {
+		await this.queue;
+	}
+
 	private init(): void {
 		if (this.ready) return;
 		if (!existsSync(join(this.gitDir, "HEAD"))) {

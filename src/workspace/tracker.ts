@@ -163,6 +163,12 @@ export class WorkspaceTracker {
 		);
 	}
 
+	/** Resolves when the collection and the git calls under way are done (for tests). */
+	async settled(): Promise<void> {
+		while (this.collecting || this.deferred) await (this.collecting ?? this.deferred?.done);
+		await this.plainGit.settled();
+	}
+
 	/** The session is gone (removed from disk): its objects are collected at the next collection. */
 	forget(key: string): void {
 		this.runs.delete(key);

@@ -345,6 +345,10 @@ describe("connect/disconnect cycles", () => {
 		const summary = () => fdSummary("self", { ports: [port], dirs: [tight.stateDir] });
 		// Quiescent: no run, no stream.
 		await waitFor(() => tight.sidecar.sessions.runningCount === 0 && tight.sidecar.streams.size === 0, "quiescence");
+		// Background work of the earlier tests ends meanwhile otherwise: an ended run's log closes its descriptor
+		// after its last flush, and removed sessions' refs and a collection run git (a spawned child's stdin is a
+		// memfd): counted before and gone after, each one looked like a descriptor lost (CI: file 3 → 2).
+		await tight.sidecar.sessions.settled();
 		const timersBefore = tight.clock.activeTimers;
 		const timersListBefore = tight.clock.describeTimers();
 		const fdsBefore = summary();

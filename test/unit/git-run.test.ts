@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GitFailed, runGit } from "../../src/workspace/git-run";
@@ -27,6 +27,27 @@ describe("runGit", () => {
 			timeoutMs: TIMEOUT,
 		});
 		expect(out).toBe("on\n");
+	});
+
+	test("feeds stdin, and leaves no descriptor of it open once the call is done", async () => {
+		const descriptors = () =>
+			readdirSync("/proc/self/fd").map((fd) => {
+				try {
+					return readlinkSync(`/proc/self/fd/${fd}`);
+				} catch {
+					return "";
+				}
+			});
+		const before = descriptors().filter((t) => t.includes("memfd")).length;
+		const ids: string[] = [];
+		for (let i = 0; i < 5; i++)
+			ids.push(
+				(await runGit(["-C", repo, "hash-object", "--stdin"], { stdin: `blob ${i}\n`, timeoutMs: TIMEOUT })).trim(),
+			);
+		expect(new Set(ids).size).toBe(5);
+		expect(ids.every((id) => /^[0-9a-f]{40}$/.test(id))).toBe(true);
+		// A Blob as stdin is a memfd that stays open until the process object is collected (one per call).
+		expect(descriptors().filter((t) => t.includes("memfd")).length).toBe(before);
 	});
 
 	test("a non-zero exit rejects with the exit code and git's message", async () => {
