@@ -124,8 +124,16 @@ export const ConflictEnvelope = Type.Composite([ErrorEnvelope, Type.Object({ ses
 	description: "The session exists: the envelope with the existing session",
 });
 
+/** The longest Last-Event-ID accepted, in the query or the `Last-Event-ID` header. */
+export const LAST_EVENT_ID_MAX = 32;
 export const StreamQuery = Type.Object({
-	last_event_id: Type.Optional(Type.String({ maxLength: 32 })),
+	last_event_id: Type.Optional(
+		Type.String({
+			maxLength: LAST_EVENT_ID_MAX,
+			description:
+				"Resume after this event id (a browser's first connection; reconnections send the Last-Event-ID header)",
+		}),
+	),
 });
 
 export const SessionList = Type.Object({ sessions: Type.Array(SessionStatus) });

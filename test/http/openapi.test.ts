@@ -2,22 +2,36 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createApp } from "../../src/app";
 import { EVENT_CATALOGUE } from "../../src/events/catalogue";
-import { checkEvent, checked, checkResponse, isRecorderInstalled, liveDocument } from "../support/conformance";
+import { systemClock } from "../../src/lib/clock";
+import { createLogger } from "../../src/lib/log";
+import {
+	checkEvent,
+	checked,
+	checkResponse,
+	isRecorderInstalled,
+	liveDocument,
+	resolve as resolveRef,
+} from "../support/conformance";
 
 const REPO = resolve(import.meta.dir, "../..");
 const bin = (name: string) => join(REPO, "node_modules/.bin", name);
 
 type Json = Record<string, any>;
+/** The document at /swagger/json (3.1) and at /swagger/json?version=3.2. */
 let doc: Json;
+let doc32: Json;
 let dir: string;
-let file: string;
+const files = { "3.1": "", "3.2": "" };
 
 beforeAll(async () => {
-	doc = await liveDocument();
+	[doc, doc32] = await Promise.all([liveDocument(), liveDocument("3.2")]);
 	dir = mkdtempSync(join(tmpdir(), "sidecar-openapi-"));
-	file = join(dir, "openapi.json");
-	writeFileSync(file, JSON.stringify(doc, null, 2));
+	files["3.1"] = join(dir, "openapi-3.1.json");
+	files["3.2"] = join(dir, "openapi-3.2.json");
+	writeFileSync(files["3.1"], JSON.stringify(doc, null, 2));
+	writeFileSync(files["3.2"], JSON.stringify(doc32, null, 2));
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,10 +46,10 @@ const operations = () =>
 		Object.entries(item as Json).map(([method, op]) => ({ path, method, op: op as Json })),
 	);
 
-describe("the OpenAPI document passes the linters", () => {
+describe.each(["3.1", "3.2"] as const)("the OpenAPI %s document passes the linters", (version) => {
 	// Rules turned off are in redocly.yaml and .spectral.yaml, each with its reason; nothing else is accepted.
 	test("Redocly CLI (recommended): no error, no warning", () => {
-		const r = run([bin("redocly"), "lint", "--config", join(REPO, "redocly.yaml"), "--format", "json", file]);
+		const r = run([bin("redocly"), "lint", "--config", join(REPO, "redocly.yaml"), "--format", "json", files[version]]);
 		const report = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as {
 			totals: { errors: number; warnings: number };
 			problems: { ruleId: string; message: string }[];
@@ -45,7 +59,15 @@ describe("the OpenAPI document passes the linters", () => {
 	}, 60_000);
 
 	test("Spectral (spectral:oas): no error, no warning", () => {
-		const r = run([bin("spectral"), "lint", "--ruleset", join(REPO, ".spectral.yaml"), "--format", "json", file]);
+		const r = run([
+			bin("spectral"),
+			"lint",
+			"--ruleset",
+			join(REPO, ".spectral.yaml"),
+			"--format",
+			"json",
+			files[version],
+		]);
 		// The JSON array is followed by a summary line on the same stream.
 		const problems = JSON.parse(r.stdout.slice(r.stdout.indexOf("["), r.stdout.lastIndexOf("]") + 1)) as {
 			code: string;
@@ -95,15 +117,65 @@ describe("the OpenAPI document describes the API", () => {
 		}
 	});
 
-	test("the stream's response lists every event of the catalogue with its payload schema", () => {
+	test("no two parameters of one operation have the same name once a generator camel-cases it", () => {
+		// openapi-typescript-codegen turned the query `last_event_id` and the header `last-event-id` into two `lastEventId`s.
+		const camel = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
+		for (const { path, method, op } of operations()) {
+			const names = ((op.parameters ?? []) as Json[]).map((p) => camel(p.name));
+			expect({ at: `${method} ${path}`, names }).toEqual({ at: `${method} ${path}`, names: [...new Set(names)] });
+		}
+	});
+
+	test("3.1: the stream's schema is the SessionEvent union, one component per event of the catalogue", () => {
+		expect(doc.openapi).toBe("3.1.0");
 		const media = doc.paths["/sessions/{id}/stream"].get.responses["200"].content["text/event-stream"];
+		expect(media.itemSchema).toBeUndefined();
+		expect(media.schema).toEqual({ $ref: "#/components/schemas/SessionEvent" });
+		const names = Object.keys(EVENT_CATALOGUE) as (keyof typeof EVENT_CATALOGUE)[];
+		const byName = media["x-sse-events"] as Record<string, string>;
+		expect(Object.keys(byName)).toEqual(names);
+		expect(doc.components.schemas.SessionEvent.oneOf).toEqual(names.map((n) => ({ $ref: byName[n] })));
+		for (const name of names) {
+			const { description, ...payload } = resolveRef(doc, byName[name] as string);
+			expect({ name, payload }).toEqual({ name, payload: JSON.parse(JSON.stringify(EVENT_CATALOGUE[name].schema)) });
+			expect(description).toContain(`event: ${name}`);
+		}
+	});
+
+	test("3.2 (?version=3.2): the stream's itemSchema lists each event frame, its data schema the same component", () => {
+		expect(doc32.openapi).toBe("3.2.0");
+		const media = doc32.paths["/sessions/{id}/stream"].get.responses["200"].content["text/event-stream"];
 		const items = media.itemSchema.oneOf as Json[];
 		const byName = Object.fromEntries(items.map((i) => [i.properties.event?.const, i]));
 		for (const name of Object.keys(EVENT_CATALOGUE) as (keyof typeof EVENT_CATALOGUE)[]) {
-			expect(byName[name]?.properties.data.contentSchema).toEqual(
-				JSON.parse(JSON.stringify(EVENT_CATALOGUE[name].schema)),
-			);
+			const ref =
+				doc.paths["/sessions/{id}/stream"].get.responses["200"].content["text/event-stream"]["x-sse-events"][name];
+			expect(byName[name]?.properties.data.contentSchema).toEqual({ $ref: ref });
+			expect(resolveRef(doc32, ref)).toEqual(resolveRef(doc, ref));
 		}
+		// Nothing else differs: the same paths and components, from the same routes and catalogue.
+		const { SessionEvent: _, ...components32 } = doc.components.schemas;
+		expect(doc32.components.schemas).toEqual(components32);
+		const withoutStream = (d: Json) => ({ ...d.paths, "/sessions/{id}/stream": undefined });
+		expect(withoutStream(doc32)).toEqual(withoutStream(doc));
+	});
+
+	test("any other version is a 400 with the envelope", async () => {
+		const stub = {} as never;
+		const app = createApp({
+			sessions: stub,
+			streams: stub,
+			readiness: stub,
+			clock: systemClock,
+			log: createLogger("error"),
+			maxBodyBytes: 1_000_000,
+			sharedSecret: undefined,
+			version: "test",
+			metrics: stub,
+		});
+		const res = await app.handle(new Request("http://localhost/swagger/json?version=3.0"));
+		expect(res.status).toBe(400);
+		expect(await res.json()).toMatchObject({ code: "invalid_request", details: { field: "version" } });
 	});
 });
 
@@ -143,7 +215,7 @@ describe("the conformance recorder", () => {
 });
 
 describe("the OpenAPI document costs nothing until it is asked for", () => {
-	test("a fresh app has not loaded @elysiajs/openapi; the first /swagger/json loads it and answers the 3.2 document", () => {
+	test("a fresh app has not loaded @elysiajs/openapi; the first /swagger/json loads it and answers the 3.1 document", () => {
 		// A process of its own: the test runner has long loaded the generator for the other tests.
 		const script = `
 			const { createApp } = await import(${JSON.stringify(join(REPO, "src/app.ts"))});
@@ -164,7 +236,7 @@ describe("the OpenAPI document costs nothing until it is asked for", () => {
 			atStart: false,
 			after: true,
 			status: 200,
-			openapi: "3.2.0",
+			openapi: "3.1.0",
 			sessions: true,
 		});
 	});

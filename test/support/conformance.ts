@@ -3,8 +3,8 @@
  * a sidecar is checked against the live OpenAPI document (Ajv, JSON Schema
  * 2020-12): its status must be declared for the operation, its content type
  * declared for that status, and its JSON body valid against the schema; every
- * stream event read through `sse-client` is checked against the stream's item
- * schema. `fetch` is wrapped once (test/support/preload.ts) and the
+ * stream event read through `sse-client` is checked against its payload's schema
+ * (the stream's `x-sse-events`). `fetch` is wrapped once (test/support/preload.ts) and the
  * in-process client calls `checkResponse` itself, so the existing tests need
  * no change; a response that does not conform fails the test that got it.
  */
@@ -39,8 +39,8 @@ let ready: Model | undefined;
 /** How many responses and events were checked in this process (a test asserts the recorder ran). */
 export const checked = { responses: 0, events: 0 };
 
-/** The document the sidecar serves, from the same app (its routes do not depend on the services). */
-export async function liveDocument(): Promise<Json> {
+/** The document the sidecar serves (3.1; `"3.2"`: its 3.2 form), from the same app (its routes do not depend on the services). */
+export async function liveDocument(version?: "3.2"): Promise<Json> {
 	const stub = {} as never;
 	const app = createApp({
 		sessions: stub,
@@ -53,7 +53,7 @@ export async function liveDocument(): Promise<Json> {
 		version: "test",
 		metrics: stub,
 	});
-	const res = await app.handle(new Request(`http://localhost${DOCUMENT_PATH}`));
+	const res = await app.handle(new Request(`http://localhost${DOCUMENT_PATH}${version ? `?version=${version}` : ""}`));
 	return (await res.json()) as Json;
 }
 
@@ -70,13 +70,10 @@ async function build(): Promise<Model> {
 			for (const [status, response] of Object.entries((op.responses ?? {}) as Record<string, Json>)) {
 				const byType = new Map<string, Validate | undefined>();
 				for (const [type, media] of Object.entries((response.content ?? {}) as Record<string, Json>)) {
-					if (media.itemSchema) {
-						for (const item of (media.itemSchema as { oneOf: Json[] }).oneOf) {
-							const props = item.properties as Record<string, Json>;
-							const name = (props.event as { const?: string } | undefined)?.const;
-							const data = props.data as Json | undefined;
-							if (name && data) events.set(name, ajv.compile(data.contentSchema as Json) as Validate);
-						}
+					if (type === "text/event-stream") {
+						// Each event's data against its payload's component (`x-sse-events`: event name → $ref).
+						for (const [name, ref] of Object.entries(media["x-sse-events"] as Record<string, string>))
+							events.set(name, ajv.compile(resolve(document, ref)) as Validate);
 						byType.set(type, undefined);
 					} else byType.set(type, media.schema ? (ajv.compile(media.schema as Json) as Validate) : undefined);
 				}
@@ -86,6 +83,14 @@ async function build(): Promise<Model> {
 		}
 	}
 	return { document, operations, events };
+}
+
+/** A local `#/…` reference of the document. */
+export function resolve(document: Json, ref: string): Json {
+	return ref
+		.slice(2)
+		.split("/")
+		.reduce((node, key) => (node as Record<string, Json>)[key] as Json, document as Json);
 }
 
 function load(): Promise<Model> {
@@ -141,7 +146,7 @@ export async function checkResponse(method: string, url: string, res: Response):
 }
 
 /**
- * Checks one stream event (name and parsed data) against the stream's item schema.
+ * Checks one stream event (name and parsed data) against its payload's schema (the stream's `x-sse-events`).
  * The preload has loaded the document.
  */
 export function checkEvent(event: string, data: unknown): void {
