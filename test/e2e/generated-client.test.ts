@@ -4,10 +4,11 @@ import { join, resolve } from "node:path";
 import { useE2eSidecar } from "../support/e2e";
 
 /**
- * The document is usable as it is served: a TypeScript client generated from
- * /swagger/json (openapi-typescript), a driver type-checked by tsc against it,
- * and the driver runs a whole session through openapi-fetch against the real
- * sidecar and engine.
+ * The document is usable as it is served: TypeScript clients generated from
+ * /swagger/json (openapi-typescript for openapi-fetch; @hey-api/openapi-ts's
+ * fetch client, whose stream yields each event's data typed by the document),
+ * a driver type-checked by tsc against each, and the driver runs a session
+ * through it against the real sidecar and engine.
  */
 const e2e = useE2eSidecar();
 const REPO = resolve(import.meta.dir, "../..");
@@ -63,25 +64,67 @@ const code: string | undefined = missing.error?.code;
 console.log(JSON.stringify({ created: status, events: text, polled: polled.data.status, cancelled: cancelled.data.status, missing: code }));
 `;
 
+/** Creates a session, reads its typed events until the tool's result, then cancels it. */
+const HEY_API_DRIVER = `import { client } from "./client.gen";
+import { cancelSession, createSession, streamSession } from "./sdk.gen";
+import type { SessionEvent } from "./types.gen";
+
+const [base, llm, key] = process.argv.slice(2) as [string, string, string];
+client.setConfig({ baseUrl: base });
+const id = crypto.randomUUID();
+
+const created = await createSession({
+	body: {
+		session_id: id,
+		prompt: "Say hello, then wait.",
+		model_config: {
+			provider: "openai-compatible",
+			model: "qwen2.5-coder",
+			api_key: key,
+			api_endpoint: llm,
+			temperature: 0.2,
+			max_tokens: 1024,
+			enabled_tools: ["read", "write", "bash", "edit"],
+		},
+	},
+});
+if (created.response?.status !== 201 || !created.data) throw new Error(\`create: \${created.response?.status}\`);
+
+// The stream yields each event's data, typed by the document; its SSE event name comes with onSseEvent.
+const controller = new AbortController();
+const names: string[] = [];
+const { stream } = await streamSession({
+	path: { id },
+	signal: controller.signal,
+	onSseEvent: ({ event, data }) => {
+		if (event && data) names.push(event);
+	},
+});
+const statuses: ("pending" | "running" | "completed" | "failed" | "cancelled" | "timeout")[] = [];
+let text = "";
+let tool: string | undefined;
+for await (const data of stream) {
+	if (!data) continue;
+	const event: SessionEvent = data;
+	if ("status" in event) statuses.push(event.status);
+	if ("source" in event && event.source === "assistant") text += event.text;
+	if ("is_error" in event) {
+		tool = event.tool;
+		break;
+	}
+}
+controller.abort();
+const cancelled = await cancelSession({ path: { id } });
+console.log(JSON.stringify({ created: created.data.status, names, statuses, text, tool, cancelled: cancelled.data?.status }));
+`;
+
 const run = (cmd: string[], cwd = REPO) => {
 	const r = Bun.spawnSync(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
 	return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 };
 
-test("a client generated from /swagger/json type-checks and drives a session: create, stream, status, cancel", async () => {
-	mkdirSync(dir, { recursive: true });
-	const docUrl = `${e2e.sidecar.url}/swagger/json`;
-	const gen = run([
-		join(REPO, "node_modules/.bin/openapi-typescript"),
-		docUrl,
-		// Why: see the file (its bundled validator predates OpenAPI 3.2's itemSchema).
-		"--redocly",
-		join(REPO, "test/fixtures/openapi-typescript-redocly.yaml"),
-		"-o",
-		join(dir, "api.d.ts"),
-	]);
-	expect({ code: gen.code, err: gen.err }).toMatchObject({ code: 0 });
-	writeFileSync(join(dir, "driver.ts"), DRIVER);
+/** Type-checks `dir` (strict, with Bun's types for the driver's process.argv). */
+function typecheck(dir: string, files: string[]) {
 	writeFileSync(
 		join(dir, "tsconfig.json"),
 		JSON.stringify({
@@ -95,14 +138,28 @@ test("a client generated from /swagger/json type-checks and drives a session: cr
 				types: ["bun"],
 				typeRoots: [join(REPO, "node_modules/@types")],
 			},
-			files: ["driver.ts", "api.d.ts"],
+			files,
 		}),
 	);
-	const tsc = run([join(REPO, "node_modules/.bin/tsc"), "-p", join(dir, "tsconfig.json")]);
-	expect({ code: tsc.code, out: tsc.out }).toEqual({ code: 0, out: "" });
+	return run([join(REPO, "node_modules/.bin/tsc"), "-p", join(dir, "tsconfig.json")]);
+}
 
-	// A tool call (events on the stream), then a reply that never comes: the run is live until cancelled.
-	const key = e2e.newKey("sk-generated", [
+/** Runs a driver against the sidecar and the scripted LLM; its last line of output is JSON. */
+async function drive(dir: string, driver: string, key: string): Promise<Record<string, unknown>> {
+	const p = Bun.spawn([join(REPO, "node_modules/.bin/bun"), join(dir, driver), e2e.sidecar.url, e2e.llm.url, key], {
+		cwd: dir,
+		stdout: "pipe",
+		stderr: "pipe",
+	});
+	const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+	expect({ code, err }).toMatchObject({ code: 0 });
+	e2e.bodies.push(out);
+	return JSON.parse(out.trim().split("\n").at(-1) ?? "{}");
+}
+
+/** A tool call (events on the stream), then a reply that never comes: the run is live until cancelled. */
+const liveScript = (prefix: string) =>
+	e2e.newKey(prefix, [
 		{
 			kind: "tool",
 			text: "Hello from the scripted model.",
@@ -110,22 +167,22 @@ test("a client generated from /swagger/json type-checks and drives a session: cr
 		},
 		{ kind: "hang" },
 	]);
-	const drive = Bun.spawn(
-		[join(REPO, "node_modules/.bin/bun"), join(dir, "driver.ts"), e2e.sidecar.url, e2e.llm.url, key],
-		{
-			cwd: dir,
-			stdout: "pipe",
-			stderr: "pipe",
-		},
-	);
-	const [out, err, code] = await Promise.all([
-		new Response(drive.stdout).text(),
-		new Response(drive.stderr).text(),
-		drive.exited,
+
+test("a client generated from /swagger/json type-checks and drives a session: create, stream, status, cancel", async () => {
+	const out = join(dir, "openapi-fetch");
+	mkdirSync(out, { recursive: true });
+	const gen = run([
+		join(REPO, "node_modules/.bin/openapi-typescript"),
+		`${e2e.sidecar.url}/swagger/json`,
+		"-o",
+		join(out, "api.d.ts"),
 	]);
-	expect({ code, err }).toMatchObject({ code: 0 });
-	e2e.bodies.push(out);
-	const result = JSON.parse(out.trim().split("\n").at(-1) ?? "{}");
+	expect({ code: gen.code, err: gen.err }).toMatchObject({ code: 0 });
+	writeFileSync(join(out, "driver.ts"), DRIVER);
+	const tsc = typecheck(out, ["driver.ts", "api.d.ts"]);
+	expect({ code: tsc.code, out: tsc.out }).toEqual({ code: 0, out: "" });
+
+	const result = await drive(out, "driver.ts", liveScript("sk-generated"));
 	expect(result).toMatchObject({
 		created: "running",
 		polled: "running",
@@ -134,4 +191,30 @@ test("a client generated from /swagger/json type-checks and drives a session: cr
 	});
 	expect(result.events).toContain("event: status");
 	expect(result.events).toContain("Hello");
+});
+
+test("a hey-api fetch client generated from /swagger/json creates a session and reads its events typed", async () => {
+	const out = join(dir, "hey-api");
+	mkdirSync(out, { recursive: true });
+	const gen = run([
+		join(REPO, "node_modules/.bin/openapi-ts"),
+		"-i",
+		`${e2e.sidecar.url}/swagger/json`,
+		"-o",
+		out,
+		"-c",
+		"@hey-api/client-fetch",
+	]);
+	expect({ code: gen.code, err: gen.err }).toMatchObject({ code: 0 });
+	writeFileSync(join(out, "driver.ts"), HEY_API_DRIVER);
+	// The driver narrows each event by its fields: it compiles only if the events are typed (not unknown).
+	const tsc = typecheck(out, ["driver.ts"]);
+	expect({ code: tsc.code, out: tsc.out }).toEqual({ code: 0, out: "" });
+
+	const result = await drive(out, "driver.ts", liveScript("sk-hey-api"));
+	expect(result).toMatchObject({ created: "running", tool: "todowrite", cancelled: "cancelled" });
+	expect(result.statuses).toContain("running");
+	expect(result.text).toContain("Hello from the scripted model.");
+	// Each payload came with its SSE event name (onSseEvent).
+	expect(result.names).toEqual(expect.arrayContaining(["status", "output", "tool_call", "tool_result"]));
 });
