@@ -67,7 +67,6 @@ console.log(JSON.stringify({ created: status, events: text, polled: polled.data.
 /** Creates a session, reads its typed events until the tool's result, then cancels it. */
 const HEY_API_DRIVER = `import { client } from "./client.gen";
 import { cancelSession, createSession, streamSession } from "./sdk.gen";
-import type { SessionEvent } from "./types.gen";
 
 const [base, llm, key] = process.argv.slice(2) as [string, string, string];
 client.setConfig({ baseUrl: base });
@@ -105,11 +104,10 @@ let text = "";
 let tool: string | undefined;
 for await (const data of stream) {
 	if (!data) continue;
-	const event: SessionEvent = data;
-	if ("status" in event) statuses.push(event.status);
-	if ("source" in event && event.source === "assistant") text += event.text;
-	if ("is_error" in event) {
-		tool = event.tool;
+	if ("status" in data) statuses.push(data.status);
+	if ("source" in data && data.source === "assistant") text += data.text;
+	if ("is_error" in data) {
+		tool = data.tool;
 		break;
 	}
 }
