@@ -217,10 +217,11 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 					operationId: "streamSession",
 					summary: "Server-Sent Events: replay after Last-Event-ID, then live, until the terminal event",
 					description:
-						"Every stored event after Last-Event-ID, then live events and heartbeats until the terminal `complete` or fatal `error`. Last-Event-ID is the `Last-Event-ID` request header (at most 32 characters; EventSource and SSE clients send it themselves when they reconnect, so it is not listed as a parameter: a generated client would otherwise have two `lastEventId`s), or the `last_event_id` query parameter (a browser's first connection); the header wins when both are sent.",
+						"Every stored event after Last-Event-ID, then live events and heartbeats until the terminal `complete` or fatal `error`. The position comes in the `Last-Event-ID` request header (at most 32 characters; EventSource and SSE clients send it themselves when they reconnect, so it is not listed as a parameter: a generated client would otherwise have two `lastEventId`s), or the `last_event_id` query parameter (a browser's first connection); the header wins when both are sent.",
 					responses: {
 						200: {
-							description: "The session's events; each item's `data` is the JSON payload of its event type",
+							description:
+								"The session's events; each event's `data` is the JSON payload of the type its `event` field names",
 							content: { "text/event-stream": eventStreamMediaType() },
 						},
 						204: { description: "The session has ended and nothing is left to send" },
