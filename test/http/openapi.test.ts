@@ -41,6 +41,22 @@ function run(cmd: string[]): { code: number; stdout: string; stderr: string } {
 	return { code: r.exitCode ?? 1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
+/** The app with no services: only what answers before a service is asked (a service asked answers 500). */
+function bareApp() {
+	const stub = {} as never;
+	return createApp({
+		sessions: stub,
+		streams: stub,
+		readiness: stub,
+		clock: systemClock,
+		log: createLogger("error"),
+		maxBodyBytes: 1_000_000,
+		sharedSecret: undefined,
+		version: "test",
+		metrics: stub,
+	});
+}
+
 const operations = () =>
 	Object.entries(doc.paths as Json).flatMap(([path, item]) =>
 		Object.entries(item as Json).map(([method, op]) => ({ path, method, op: op as Json })),
@@ -161,21 +177,22 @@ describe("the OpenAPI document describes the API", () => {
 	});
 
 	test("any other version is a 400 with the envelope", async () => {
-		const stub = {} as never;
-		const app = createApp({
-			sessions: stub,
-			streams: stub,
-			readiness: stub,
-			clock: systemClock,
-			log: createLogger("error"),
-			maxBodyBytes: 1_000_000,
-			sharedSecret: undefined,
-			version: "test",
-			metrics: stub,
-		});
-		const res = await app.handle(new Request("http://localhost/swagger/json?version=3.0"));
+		const res = await bareApp().handle(new Request("http://localhost/swagger/json?version=3.0"));
 		expect(res.status).toBe(400);
 		expect(await res.json()).toMatchObject({ code: "invalid_request", details: { field: "version" } });
+	});
+
+	test("the Last-Event-ID header, no longer a listed parameter, is still checked before the session is looked up", async () => {
+		const stream = doc.paths["/sessions/{id}/stream"].get;
+		expect(stream.parameters.map((p: Json) => `${p.in} ${p.name}`)).toEqual(["path id", "query last_event_id"]);
+		expect(stream.description).toContain("`Last-Event-ID` request header");
+		const res = await bareApp().handle(
+			new Request(`http://localhost/sessions/${crypto.randomUUID()}/stream`, {
+				headers: { "last-event-id": "1".repeat(33) },
+			}),
+		);
+		expect(res.status).toBe(400);
+		expect(await res.json()).toMatchObject({ code: "invalid_request", details: { field: "last-event-id" } });
 	});
 });
 
