@@ -3,11 +3,12 @@
  * the token form, the list, a live session to its end with each event shown once, a question answered
  * with a button. The full set of checks runs in Chromium (inspector.test.ts).
  */
-import { expect, test } from "bun:test";
+import { expect } from "bun:test";
 import { postSession, sessionBody } from "../support/api";
 import { screenshot, shownIds, useBrowser } from "../support/browser";
 import { useE2eSidecar } from "../support/e2e";
 import { questionCall } from "../support/scripted-llm";
+import { NEEDS, testNeeding } from "../support/system";
 
 const SECRET = `ui-ff-secret-${crypto.randomUUID()}`;
 const e2e = useE2eSidecar({
@@ -17,6 +18,7 @@ const e2e = useE2eSidecar({
 });
 const auth = { authorization: `Bearer ${SECRET}` };
 const firefox = useBrowser("firefox");
+const test = testNeeding(NEEDS.firefox);
 
 test("Firefox: token, list, a live session with a question answered by a button, each event once", async () => {
 	const page = await firefox.newPage();

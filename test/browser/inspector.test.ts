@@ -3,18 +3,20 @@
  * sidecar, engine and scripted model. Every page fails any request that leaves loopback, and the page's
  * DOM is scanned for the sessions' API keys. Screenshots go to test-artifacts/.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect } from "bun:test";
 import type { Page } from "puppeteer-core";
 import { postSession, sessionBody } from "../support/api";
 import { screenshot, shownIds, useBrowser } from "../support/browser";
 import { useE2eSidecar } from "../support/e2e";
 import { questionCall, type Turn } from "../support/scripted-llm";
 import { readStream } from "../support/sse-client";
+import { NEEDS, testNeeding } from "../support/system";
 import { startTcpProxy } from "../support/tcp-proxy";
 
 const SECRET = `ui-secret-${crypto.randomUUID()}`;
 const e2e = useE2eSidecar({ env: { QUESTION_TIMEOUT: "60", HEARTBEAT_INTERVAL: "5" }, secrets: [SECRET] });
 const chromium = useBrowser("chromium");
+const test = testNeeding(NEEDS.chromium);
 
 async function open(path: string, base = e2e.sidecar.url): Promise<Page> {
 	const page = await chromium.newPage();

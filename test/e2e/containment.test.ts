@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { chownSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { postSession, sessionBody } from "../support/api";
@@ -6,6 +6,7 @@ import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
 import { findSecrets } from "../support/secrets";
 import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
 import { readStream } from "../support/sse-client";
+import { allPresent, NEEDS, testNeeding } from "../support/system";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
 
 /**
@@ -77,8 +78,10 @@ let bun: string;
 let scan: string;
 const secret = `shared-${crypto.randomUUID()}`;
 const auth = { authorization: `Bearer ${secret}` };
+const test = testNeeding(NEEDS.setpriv);
 
 beforeAll(async () => {
+	if (!allPresent(NEEDS.setpriv)) return;
 	llm = await startScriptedLlm();
 	dirs = makeTempDirs("sidecar-containment-");
 	home = join(dirs.root, "home");

@@ -4,10 +4,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { expandRanges } from "../../src/ui/client/format";
+import { allPresent, CHROMIUM_BIN, FIREFOX_BIN, NEEDS } from "./system";
 
-/** Debian's browsers (installed by .ci/run): no browser download is possible here. */
-export const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-export const FIREFOX = process.env.FIREFOX_BIN ?? "/usr/bin/firefox-esr";
+/** Debian's browsers (installed by `npm run setup`, test/support/system.ts): no browser download is possible here. */
+export const CHROMIUM = CHROMIUM_BIN;
+export const FIREFOX = FIREFOX_BIN;
 
 /** Where tests save screenshots (gitignored). */
 export const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
@@ -32,10 +33,13 @@ const isLocal = (url: string) => {
  */
 export function useBrowser(kind: "chromium" | "firefox"): Pick<TestBrowser, "newPage"> {
 	let launched: TestBrowser | undefined;
+	// Not installed: the file's tests skip or fail (testNeeding), there is nothing to launch or close.
+	const installed = allPresent(NEEDS[kind]);
 	beforeAll(async () => {
-		launched = await launchBrowser(kind);
+		if (installed) launched = await launchBrowser(kind);
 	});
 	afterAll(async () => {
+		if (!installed) return;
 		await launched?.close();
 		expect(launched?.offsite).toEqual([]);
 	});
