@@ -111,10 +111,19 @@ order(files, lastSeconds).forEach((file, i) => {
 const workers = Number(process.env.TEST_WORKERS) || workerCount(availableParallelism(), freemem(), jobs.length);
 console.log(`${files.length} test files${everything ? ", typecheck and lint" : ""} on ${workers} workers`);
 
-const running = new Set<ReturnType<typeof Bun.spawn>>();
+// Each file runs in a process group of its own: whatever it leaves running (a failed test's sidecar or engine)
+// is killed when it ends, so it cannot weigh on the files after it, and an interrupted run leaves nothing.
+const running = new Set<number>();
+const killGroup = (pid: number, signal: NodeJS.Signals) => {
+	try {
+		process.kill(-pid, signal);
+	} catch {
+		// The group is empty.
+	}
+};
 for (const signal of ["SIGINT", "SIGTERM"] as const)
 	process.on(signal, () => {
-		for (const p of running) p.kill("SIGTERM");
+		for (const pid of running) killGroup(pid, "SIGKILL");
 		rmSync(out, { recursive: true, force: true });
 		process.exit(130);
 	});
@@ -135,10 +144,11 @@ async function worker(): Promise<void> {
 		const log = join(out, `${jobs.indexOf(job)}.log`);
 		// One file's output at a time, whole, when it ends (the workers would interleave it otherwise).
 		const fd = openSync(log, "w");
-		const proc = Bun.spawn(job.cmd, { cwd: repo, stdout: fd, stderr: fd, env: process.env });
-		running.add(proc);
+		const proc = Bun.spawn(job.cmd, { cwd: repo, stdout: fd, stderr: fd, env: process.env, detached: true });
+		running.add(proc.pid);
 		const code = await proc.exited;
-		running.delete(proc);
+		killGroup(proc.pid, "SIGKILL");
+		running.delete(proc.pid);
 		closeSync(fd);
 		const seconds = (performance.now() - t0) / 1000;
 		const text = readFileSync(log, "utf8").trimEnd();

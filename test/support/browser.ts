@@ -39,9 +39,10 @@ export function useBrowser(kind: "chromium" | "firefox"): Pick<TestBrowser, "new
 		if (installed) launched = await launchBrowser(kind);
 	});
 	afterAll(async () => {
-		if (!installed) return;
-		await launched?.close();
-		expect(launched?.offsite).toEqual([]);
+		// Not launched: not installed, or an earlier hook failed (that failure is the one to read).
+		if (!launched) return;
+		await launched.close();
+		expect(launched.offsite).toEqual([]);
 	});
 	return {
 		newPage: () => {
