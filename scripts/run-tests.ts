@@ -86,28 +86,22 @@ try {
 } catch {
 	// First run here: the layers' usual weights order the files.
 }
-const jobs: Job[] = [];
-if (everything) {
-	jobs.push({ label: "typecheck", cmd: [bin("tsc"), "-p", "."] });
-	jobs.push({ label: "lint", cmd: [bin("biome"), "ci", "--colors=off", "."] });
-}
-order(files, lastSeconds).forEach((file, i) => {
-	const report = join(out, `${i}.xml`);
-	jobs.push({
-		label: file,
-		report,
-		cmd: [
-			bin("bun"),
-			"test",
-			"--timeout",
-			"180000",
-			"--reporter=junit",
-			`--reporter-outfile=${report}`,
-			...bunArgs,
-			`./${file}`,
-		],
-	});
-});
+const checks: Job[] = everything
+	? [
+			{ label: "typecheck", cmd: [bin("tsc"), "-p", "."] },
+			{ label: "lint", cmd: [bin("biome"), "ci", "--colors=off", "."] },
+		]
+	: [];
+const jobs: Job[] = [
+	...checks,
+	...files.map((file, i) => {
+		const report = join(out, `${i}.xml`);
+		const cmd = [bin("bun"), "test", "--timeout", "180000", "--reporter=junit", `--reporter-outfile=${report}`];
+		return { label: file, report, cmd: [...cmd, ...bunArgs, `./${file}`] };
+	}),
+];
+const byLabel = new Map(jobs.map((j) => [j.label, j]));
+const queue = order([...byLabel.keys()], lastSeconds).map((label) => byLabel.get(label) as Job);
 const workers = Number(process.env.TEST_WORKERS) || workerCount(availableParallelism(), freemem(), jobs.length);
 console.log(`${files.length} test files${everything ? ", typecheck and lint" : ""} on ${workers} workers`);
 
@@ -135,7 +129,6 @@ interface Done {
 	readonly matchedNone: boolean;
 }
 const done: Done[] = [];
-const queue = [...jobs];
 const started = performance.now();
 
 async function worker(): Promise<void> {
@@ -193,13 +186,10 @@ for (const d of done) {
 rmSync(out, { recursive: true, force: true });
 
 const fileTimes = done.filter((d) => d.job.report).sort((a, b) => b.seconds - a.seconds);
-if (everything) {
-	mkdirSync(join(repo, "test-artifacts"), { recursive: true });
-	writeFileSync(
-		TIMES,
-		`${JSON.stringify(Object.fromEntries(fileTimes.map((d) => [d.job.label, Math.round(d.seconds)])), null, 1)}\n`,
-	);
-}
+// The next run's order (what did not run this time keeps its last time).
+mkdirSync(join(repo, "test-artifacts"), { recursive: true });
+const times = { ...lastSeconds, ...Object.fromEntries(done.map((d) => [d.job.label, Math.round(d.seconds)])) };
+writeFileSync(TIMES, `${JSON.stringify(times, null, 1)}\n`);
 const wall = (performance.now() - started) / 1000;
 console.log(`\nslowest files (of ${fileTimes.length}, ${workers} workers, ${Math.round(wall)} s in all):`);
 for (const d of fileTimes.slice(0, 10)) console.log(`  ${d.seconds.toFixed(1).padStart(6)} s  ${d.job.label}`);

@@ -51,9 +51,16 @@ export function closingLine(passed: number, failed: number, skipped: number): st
 	return `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`;
 }
 
-/** Slowest first: the last run's seconds where known, else the layer's usual weight (engine files first). */
+/**
+ * Slowest first: the last run's seconds where known, else the layer's usual weight (engine files first,
+ * then the checks, typecheck and lint, then the in-process files).
+ */
 export function order(files: readonly string[], lastSeconds: Readonly<Record<string, number>>): string[] {
-	const layer = (f: string) => (/^test\/(browser|e2e|faults)\//.test(f) ? 60 : /^test\/(http|k8s)\//.test(f) ? 15 : 3);
+	const layer = (f: string) => {
+		if (/^test\/(browser|e2e|faults)\//.test(f)) return 60;
+		if (!f.startsWith("test/")) return 30;
+		return /^test\/(http|k8s)\//.test(f) ? 15 : 3;
+	};
 	const weight = (f: string) => lastSeconds[f] ?? layer(f);
 	return [...files].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b));
 }

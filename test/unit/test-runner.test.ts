@@ -40,18 +40,20 @@ test("the closing line CI reads names the skipped only when there are some", () 
 	expect(closingLine(750, 1, 0)).toBe("750 passed, 1 failed");
 });
 
-test("files run slowest first: the last run's times, else engine layers before in-process ones", () => {
-	const files = ["test/unit/a.test.ts", "test/http/b.test.ts", "test/e2e/c.test.ts", "test/unit/d.test.ts"];
+test("files run slowest first: the last run's times, else engine layers, the checks, then in-process files", () => {
+	const files = ["test/unit/a.test.ts", "test/http/b.test.ts", "test/e2e/c.test.ts", "test/unit/d.test.ts", "lint"];
 	expect(order(files, {})).toEqual([
 		"test/e2e/c.test.ts",
+		"lint",
 		"test/http/b.test.ts",
 		"test/unit/a.test.ts",
 		"test/unit/d.test.ts",
 	]);
-	expect(order(files, { "test/unit/d.test.ts": 90, "test/e2e/c.test.ts": 20 })).toEqual([
+	expect(order(files, { "test/unit/d.test.ts": 90, "test/e2e/c.test.ts": 20, lint: 5 })).toEqual([
 		"test/unit/d.test.ts",
 		"test/e2e/c.test.ts",
 		"test/http/b.test.ts",
+		"lint",
 		"test/unit/a.test.ts",
 	]);
 });
