@@ -66,7 +66,7 @@ const required = [
 	{ bin: "rg", pkg: "ripgrep", why: "the engine's grep and glob tools (it would download it otherwise)" },
 ].filter((r) => Bun.which(r.bin) === null);
 if (required.length > 0) {
-	for (const r of required) console.error(`${r.bin} is not installed (${r.why})`);
+	for (const r of required) console.error(`${r.bin} is not installed: ${r.why}`);
 	console.error(`install: apt-get install -y ${required.map((r) => r.pkg).join(" ")} (or: npm run setup)`);
 	console.log(`\n${closingLine(0, 1, 0)}`);
 	process.exit(1);
