@@ -15,6 +15,8 @@ import type { Logger } from "./lib/log";
 import { Metrics, rssBytes } from "./metrics/metrics";
 import { RunTimings } from "./metrics/run-timings";
 import { type Hardening, restrictDirectory } from "./security/harden";
+import { storedDataKeys } from "./security/stored-mac";
+import { describeTampering, type Tampering } from "./security/tampering";
 import { SessionManager } from "./sessions/manager";
 import { SessionStore, type SessionStoreOptions } from "./sessions/store";
 import { StreamHub } from "./sse/hub";
@@ -49,7 +51,8 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
 	const stateDirProblem = restrictDirectory(config.stateDir);
 	if (stateDirProblem) log.warn(stateDirProblem);
-	const store = new SessionStore(config.stateDir, options.store);
+	// Records and logs are signed under keys derived from the shared secret (random without one): see stored-mac.ts.
+	const store = new SessionStore(config.stateDir, { keys: storedDataKeys(config.sharedSecret), ...options.store });
 	const gatewayToken = randomBytes(24).toString("base64url");
 	const hardening = options.hardening;
 	const hardeningWarning = hardening?.problem
@@ -105,6 +108,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 			metrics.eventsStored.inc({ event: e.event });
 			timings.stored(e, record);
 		},
+		onTampering: (t) => reportTampering(t),
 		...(config.credentialsUrl && config.sharedSecret
 			? {
 					credentials: new CredentialsSource({
@@ -140,6 +144,18 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		options.kubernetes,
 	);
 	if (reporter) sessions.onLifecycle((e) => reporter.record(e));
+	// Stored data that failed verification: a log line, a metric and an Event, once where it is found.
+	function reportTampering(t: Tampering): void {
+		const message = describeTampering(t);
+		const fields = {
+			session_id: t.session_id,
+			...(t.what === "log" ? { event_id: t.event_id } : { problem: t.problem }),
+		};
+		if (t.what === "record" && !t.checkable) log.warn(fields, message);
+		else log.error(fields, message);
+		metrics.storedDataUnverified.inc({ kind: t.what });
+		reporter?.record({ session_id: t.session_id, status: "unverified", code: t.what, message });
+	}
 	const loading = clock.now();
 	sessions.init();
 	// Start costs O(running sessions): this says what it cost (ended sessions are read from their records only).
@@ -152,6 +168,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		onReplay: (n) => metrics.eventsReplayed.inc(n),
 		onHeartbeat: () => metrics.heartbeats.inc(),
 		onDropped: () => metrics.subscribersDropped.inc(),
+		onUnverified: (session_id, event_id) => reportTampering({ what: "log", session_id, event_id }),
 	});
 	metrics.observe({ subscribers: () => streams.size });
 	let draining = false;

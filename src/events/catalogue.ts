@@ -52,6 +52,7 @@ export const ERROR_CODES = [
 	"engine_unavailable",
 	"parameter_ignored",
 	"provider_timeout",
+	"history_unverified",
 ] as const;
 export const ErrorCode = literalUnion(ERROR_CODES);
 export type ErrorCode = Static<typeof ErrorCode>;

@@ -1,13 +1,16 @@
 import {
 	closeSync,
+	constants,
 	fdatasync,
 	fdatasyncSync,
 	fstatSync,
 	ftruncateSync,
+	openSync,
 	renameSync,
 	writeFileSync,
 	writeSync,
 } from "node:fs";
+import { type FrameMac, MAC_BYTES, verifyFrames } from "../security/stored-mac";
 import { isTerminal, type LoggedEvent, type StoredEvent } from "./catalogue";
 import { type LogFiles, NODE_FILES, readFileFrom, readTailSync } from "./log-files";
 import {
@@ -40,6 +43,21 @@ export interface LogOptions {
 	readonly files?: LogFiles;
 	/** Stored logs read recently; the oldest drops its index when the set is full. */
 	readonly recent?: RecentLogs;
+	/**
+	 * Signs every appended frame (its MAC goes to `events.log.mac`, MAC_BYTES per event at
+	 * `(id - 1) * MAC_BYTES`) and, unless `checkMacs` is false, verifies every frame a replay reads.
+	 */
+	readonly mac?: FrameMac;
+	/** False: frames are read unchecked (a log no key here can verify; the caller flags it). Default true. */
+	readonly checkMacs?: boolean;
+}
+
+/** A replay read: whole frames, and the id of the first frame that failed verification, if one did. */
+export interface FramesRead {
+	readonly bytes: Uint8Array;
+	readonly lastId: number;
+	/** The frame after `lastId` is not the sidecar's own (its MAC or id does not verify): not sent. */
+	readonly unverified?: number;
 }
 
 /** What a stored log is known by before it is opened: its session's record says so. */
@@ -94,7 +112,12 @@ export class EventLog {
 	private indexChecked = false;
 	private readonly files: LogFiles;
 	private readonly recent: RecentLogs | undefined;
+	private readonly mac: FrameMac | undefined;
+	private readonly checkMacs: boolean;
+	/** The MAC file's descriptor, held with `fd`. */
+	private macFd: number | undefined;
 	readonly indexPath: string;
+	readonly macPath: string;
 
 	private constructor(
 		readonly path: string,
@@ -106,6 +129,9 @@ export class EventLog {
 		this.events = summary.lastId;
 		this.restsAt = summary.atRest;
 		this.indexPath = `${path}.idx`;
+		this.macPath = `${path}.mac`;
+		this.mac = options.mac;
+		this.checkMacs = options.checkMacs ?? true;
 	}
 
 	/**
@@ -142,6 +168,7 @@ export class EventLog {
 		log.offsets = index.offsets;
 		log.size = end;
 		log.fd = fd;
+		log.openMacs();
 		log.lastTerminal = last && isTerminal(last);
 		return { log, recovery: { events, discardedBytes: bytes.length - end } };
 	}
@@ -178,6 +205,8 @@ export class EventLog {
 		const offsets = this.offsets as number[];
 		const stored = { ...event, id: this.events + 1 } as StoredEvent;
 		const frame = ENCODER.encode(eventToFrame(stored));
+		// The MAC first: a crash between the two leaves a MAC without its frame (cut at recovery), never the reverse.
+		if (this.mac && this.macFd !== undefined) writeAll(this.macFd, this.mac.sign(frame), this.events * MAC_BYTES);
 		writeAll(fd, frame);
 		if (this.events % EVERY === 0) offsets.push(this.size);
 		this.events++;
@@ -193,8 +222,24 @@ export class EventLog {
 		const fd = this.files.openSync(this.path, "a+");
 		if (fstatSync(fd).size > this.size) ftruncateSync(fd, this.size);
 		this.fd = fd;
+		this.openMacs();
 		this.recent?.forget(this);
 		return fd;
+	}
+
+	/** Opens the MAC file beside the log, one MAC per stored event (missing ones are zeros: they never verify). */
+	private openMacs(): void {
+		if (!this.mac) return;
+		const fd = openSync(this.macPath, constants.O_RDWR | constants.O_CREAT, 0o600);
+		ftruncateSync(fd, this.events * MAC_BYTES);
+		this.macFd = fd;
+	}
+
+	private closeMacs(): void {
+		if (this.macFd === undefined) return;
+		const fd = this.macFd;
+		this.macFd = undefined;
+		this.flight = this.flight.then(() => datasync(fd)).finally(() => closeSync(fd));
 	}
 
 	/** The index in memory, loading it if needed (from the index file, then the frames after it). */
@@ -230,16 +275,36 @@ export class EventLog {
 	 * (always at least one event): the stored bytes, sent as they are.
 	 * Returns them and the id of the last one included.
 	 */
-	async readFrames(afterId: number, maxBytes = 256 * 1024): Promise<{ bytes: Uint8Array; lastId: number }> {
+	async readFrames(afterId: number, maxBytes = 256 * 1024): Promise<FramesRead> {
+		let read: { bytes: Uint8Array; lastId: number };
 		try {
-			return await this.readFramesOnce(afterId, maxBytes);
+			read = await this.readFramesOnce(afterId, maxBytes);
 		} catch (error) {
 			if (!(error instanceof IndexMismatch)) throw error;
 			// The index file did not describe this log (written before a crash, say): rebuild it from the frames.
 			this.offsets = undefined;
 			this.distrustIndexFile = true;
-			return this.readFramesOnce(afterId, maxBytes);
+			read = await this.readFramesOnce(afterId, maxBytes);
 		}
+		return this.verified(read, afterId);
+	}
+
+	/**
+	 * Only frames that carry the next id and their MAC leave: the agent can rewrite the log, its
+	 * index and its MAC file, but not sign. So a forged index can only make a read refuse, never
+	 * send a frame out of place.
+	 */
+	private async verified(read: { bytes: Uint8Array; lastId: number }, afterId: number): Promise<FramesRead> {
+		if (!this.mac || !this.checkMacs || read.lastId <= afterId) return read;
+		let macs: Uint8Array;
+		try {
+			macs = await this.files.read(this.macPath, afterId * MAC_BYTES, read.lastId * MAC_BYTES);
+		} catch {
+			macs = new Uint8Array(0);
+		}
+		const checked = verifyFrames(this.mac, read.bytes, afterId + 1, macs);
+		if (checked.failed === undefined) return read;
+		return { bytes: read.bytes.subarray(0, checked.end), lastId: afterId + checked.frames, unverified: checked.failed };
 	}
 
 	private async readFramesOnce(afterId: number, maxBytes: number): Promise<{ bytes: Uint8Array; lastId: number }> {
@@ -307,10 +372,12 @@ export class EventLog {
 	sync(): void {
 		if (this.fd === undefined || !this.dirty || this.syncing) return;
 		const fd = this.fd;
+		const macFd = this.macFd;
 		this.dirty = false;
 		this.syncing = true;
 		this.flight = this.flight
 			.then(() => datasync(fd))
+			.then(() => (macFd === undefined ? undefined : datasync(macFd)))
 			.finally(() => {
 				this.syncing = false;
 			});
@@ -321,6 +388,7 @@ export class EventLog {
 		if (this.fd === undefined || !this.dirty) return;
 		this.dirty = false;
 		fdatasyncSync(this.fd);
+		if (this.macFd !== undefined) fdatasyncSync(this.macFd);
 	}
 
 	/**
@@ -336,6 +404,7 @@ export class EventLog {
 		this.fd = undefined;
 		this.dirty = false;
 		this.flight = this.flight.then(() => (dirty ? datasync(fd) : undefined)).finally(() => closeSync(fd));
+		this.closeMacs();
 		this.recent?.touch(this);
 	}
 
@@ -353,6 +422,13 @@ export class EventLog {
 	close(): void {
 		this.closed = true;
 		this.recent?.forget(this);
+		const macFd = this.macFd;
+		this.macFd = undefined;
+		if (macFd !== undefined) {
+			if (this.dirty) fdatasyncSync(macFd);
+			if (this.syncing) this.flight = this.flight.finally(() => closeSync(macFd));
+			else closeSync(macFd);
+		}
 		if (this.fd === undefined) return;
 		const fd = this.fd;
 		this.fd = undefined;
@@ -383,7 +459,15 @@ function datasync(fd: number): Promise<void> {
 	return new Promise((resolve) => fdatasync(fd, () => resolve()));
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
+/** Writes all of `bytes`, at `position` (a file not opened to append) or at the end. */
+function writeAll(fd: number, bytes: Uint8Array, position?: number): void {
 	let written = 0;
-	while (written < bytes.byteLength) written += writeSync(fd, bytes, written, bytes.byteLength - written);
+	while (written < bytes.byteLength)
+		written += writeSync(
+			fd,
+			bytes,
+			written,
+			bytes.byteLength - written,
+			position === undefined ? null : position + written,
+		);
 }

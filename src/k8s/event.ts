@@ -104,6 +104,14 @@ export function lifecycleKind(e: Lifecycle): Kind | undefined {
 						action: "Fail",
 						verb: "failed",
 					};
+		case "unverified":
+			// Not a run's step: stored data of the session failed verification (security/tampering.ts).
+			return {
+				reason: "StoredDataUnverified",
+				type: "Warning",
+				action: "Refuse",
+				verb: "has stored data that failed verification",
+			};
 		default:
 			return undefined;
 	}

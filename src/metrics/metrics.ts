@@ -37,6 +37,7 @@ export class Metrics {
 	readonly eventsReplayed: Counter;
 	readonly heartbeats: Counter;
 	readonly subscribersDropped: Counter;
+	readonly storedDataUnverified: Counter<"kind">;
 	readonly engineRestarts: Counter;
 	readonly engineRecycles: Counter<"reason">;
 	readonly llmCalls: Counter<"provider" | "outcome">;
@@ -107,6 +108,11 @@ export class Metrics {
 		this.subscribersDropped = r.counter({
 			name: `${p}subscribers_dropped_total`,
 			help: "Subscribers disconnected for falling behind (STREAM_BUFFER_BYTES)",
+		});
+		this.storedDataUnverified = r.counter({
+			name: `${p}stored_data_unverified_total`,
+			help: "Stored data that failed verification and was not used (record: a session's record; log: a replay stopped at a frame), by kind",
+			labelNames: ["kind"],
 		});
 		this.engineRestarts = r.counter({
 			name: `${p}engine_restarts_total`,

@@ -29,3 +29,13 @@ export class QuestionNotFound extends AppError {
 		super("no open question with this id in this session");
 	}
 }
+
+export class SessionUnverified extends AppError {
+	readonly code = "session_unverified";
+	readonly status = 409;
+	constructor() {
+		super(
+			"the session's stored record could not be verified (changed on disk, written by an older version, or by an earlier process without OPENCODE_SHARED_SECRET): it is not run again; start a new session",
+		);
+	}
+}

@@ -16,6 +16,8 @@ export interface KeysDeps {
 	readonly executor: RunExecutor;
 	/** CREDENTIALS_URL: where keys this process does not hold are fetched (after a restart, after a 401). */
 	readonly credentials?: CredentialsSource;
+	/** Whether a session's record is the sidecar's own (see SessionStore.verified): only then is its endpoint used. */
+	readonly verified: (sessionId: string) => boolean;
 }
 
 /** What a session's credentials are made of (the request's model_config, or the stored record and a key). */
@@ -53,6 +55,8 @@ export class SessionKeys {
 	/** The session's credentials rebuilt from its record (which keeps everything but the key). */
 	fromRecord(session: Session, apiKey: string): SessionCredentials | undefined {
 		const r = session.record;
+		// A key goes only where the backend said: a record that did not verify may name the agent's server.
+		if (!this.deps.verified(r.session_id)) return undefined;
 		// An endpoint that carries credentials is not stored.
 		const endpoint = (r.api_endpoint ?? PROVIDERS[r.provider].defaultEndpoint)?.replace(/\/+$/, "");
 		if (!endpoint) return undefined;
@@ -96,6 +100,12 @@ export class SessionKeys {
 		const fetching = source !== undefined && this.deps.config.resumeInterrupted && !!session.record.engine_session_id;
 		void executor.dispatch(session, { type: "restarted", fetching });
 		if (!source || !fetching) return;
+		if (!this.deps.verified(session.id)) {
+			// No key is asked for: its record (endpoint, model, tools) is not the sidecar's own.
+			const error = `${RESTART}; its stored record failed verification, so it is not resumed`;
+			void executor.dispatch(session, { type: "keyLost", error });
+			return;
+		}
 		const { session_id, provider } = session.record;
 		source.fetchKey({ sessionId: session_id, provider, reason: "restart" }).then(
 			(key) => {

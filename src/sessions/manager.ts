@@ -13,10 +13,11 @@ import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
 import { PROVIDERS } from "../providers/catalogue";
+import type { Tampering } from "../security/tampering";
 import { AgentCatalogue, type ChosenAgent } from "./agents";
 import { type ConversationMessage, toConversation } from "./conversation";
 import { type FileChange, sessionChanges } from "./diff";
-import { CredentialsUnavailable, SessionNotContinuable } from "./errors";
+import { CredentialsUnavailable, SessionNotContinuable, SessionUnverified } from "./errors";
 import { RunExecutor } from "./executor";
 import { SessionKeys } from "./keys";
 import { type LifecycleEvent, LifecycleObservers } from "./observers";
@@ -41,6 +42,8 @@ export interface SessionManagerDeps {
 	readonly onStored?: (event: StoredEvent, record: SessionRecord) => void;
 	/** CREDENTIALS_URL: where keys this process does not hold are fetched (after a restart, after a 401). */
 	readonly credentials?: CredentialsSource;
+	/** Told about stored data that failed verification (reported as a log line, a metric and an Event). */
+	readonly onTampering?: (t: Tampering) => void;
 }
 
 /**
@@ -75,7 +78,12 @@ export class SessionManager {
 			workspace: this.workspace,
 		});
 		this.router = new EngineRouter({ ...deps, registry, executor: this.executor });
-		this.keys = new SessionKeys({ ...deps, registry, executor: this.executor });
+		this.keys = new SessionKeys({
+			...deps,
+			registry,
+			executor: this.executor,
+			verified: (id) => deps.store.verified(id),
+		});
 		this.reconciler = new Reconciler({
 			engine: deps.engine,
 			log: deps.log,
@@ -90,7 +98,11 @@ export class SessionManager {
 		const { loaded, broken } = this.deps.store.loadAll();
 		for (const b of broken)
 			this.deps.log.error({ session_id: b.id, reason: b.reason }, "stored session unreadable; skipped");
-		for (const { record, log, recovery } of loaded) {
+		for (const { record, log, recovery, problem } of loaded) {
+			if (problem) {
+				const checkable = this.deps.store.keys.stable;
+				this.deps.onTampering?.({ what: "record", session_id: record.session_id, problem, checkable });
+			}
 			if (recovery.discardedBytes > 0) {
 				this.deps.log.warn(
 					{ session_id: record.session_id, discarded_bytes: recovery.discardedBytes },
@@ -229,6 +241,7 @@ export class SessionManager {
 		agent?: ChosenAgent,
 	): Promise<{ status: SessionStatus; queued: number }> {
 		const session = this.get(id);
+		if (!this.deps.store.verified(id)) throw new SessionUnverified();
 		if (!session.ended || session.credentials || apiKey !== undefined || !this.keys.canFetch) {
 			return this.followUpNow(session, prompt, apiKey, agent);
 		}
@@ -251,6 +264,8 @@ export class SessionManager {
 		agent: ChosenAgent | undefined,
 	): { status: SessionStatus; queued: number } {
 		continuable(session);
+		// Nothing of a record the agent may have written steers a run: its endpoint, model, tools, agent.
+		if (!this.deps.store.verified(session.id)) throw new SessionUnverified();
 		if (apiKey !== undefined && session.credentials) session.credentials = { ...session.credentials, apiKey };
 		// From the next run on (the one this message starts, or the next queued one).
 		if (agent) Object.assign(session.record, { agent: agent.name, read_only: agent.readOnly });

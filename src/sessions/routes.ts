@@ -205,7 +205,7 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 				if (channel.atRest && afterId >= channel.lastId) return new Response(null, { status: 204 });
 				// A quiet stream must outlive Bun's idle timeout; heartbeats keep proxies awake.
 				server?.timeout(request, 0);
-				return new Response(streams.stream(channel, afterId), {
+				return new Response(streams.stream(channel, afterId, session.id), {
 					headers: SSE_HEADERS,
 				});
 			},

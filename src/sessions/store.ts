@@ -5,6 +5,15 @@ import { type LogFiles, NODE_FILES, readRangeSync } from "../events/log-files";
 import { lastFrameIdOfTail } from "../events/log-index";
 import { RecentLogs } from "../events/recent";
 import { readAhead } from "../lib/readahead";
+import {
+	FrameMac,
+	frameKey,
+	openRecord,
+	type RecordProblem,
+	type StoredDataKeys,
+	signRecord,
+	storedDataKeys,
+} from "../security/stored-mac";
 import { isEnded, type SessionRecord } from "./record";
 
 /** Stored logs whose index stays in memory after a read (a few KiB each); older ones reload theirs from disk. */
@@ -14,6 +23,16 @@ export interface SessionStoreOptions {
 	/** How logs are opened (default: node's); tests count opens through it. */
 	readonly files?: LogFiles;
 	readonly recentLogs?: number;
+	/** The keys records and logs are signed with (default: random for this process, as without OPENCODE_SHARED_SECRET). */
+	readonly keys?: StoredDataKeys;
+}
+
+/** A stored session as loaded: `problem` says why its record is not the sidecar's own (see stored-mac.ts). */
+export interface LoadedSession {
+	readonly record: SessionRecord;
+	readonly log: EventLog;
+	readonly recovery: Recovery;
+	readonly problem?: RecordProblem;
 }
 
 /**
@@ -28,6 +47,12 @@ export interface SessionStoreOptions {
 export class SessionStore {
 	readonly root: string;
 	private readonly logOptions: LogOptions;
+	readonly keys: StoredDataKeys;
+	/**
+	 * Sessions whose record did not verify when loaded: saved unsigned from then on, so a change
+	 * the agent made is never signed as the sidecar's own by a later save.
+	 */
+	private readonly unverified = new Set<string>();
 
 	constructor(stateDir: string, options: SessionStoreOptions = {}) {
 		this.root = join(stateDir, "sessions");
@@ -35,6 +60,24 @@ export class SessionStore {
 		this.logOptions = {
 			files: options.files ?? NODE_FILES,
 			recent: new RecentLogs(options.recentLogs ?? RECENT_LOGS),
+		};
+		this.keys = options.keys ?? storedDataKeys(undefined);
+	}
+
+	/** Whether the session's record is the sidecar's own (written by it, or loaded and verified). */
+	verified(id: string): boolean {
+		return !this.unverified.has(id);
+	}
+
+	/**
+	 * How a session's log is opened: its frames signed, and verified on replay unless no key here can
+	 * verify them (an unverified record without the shared secret: written by an earlier process).
+	 */
+	private logOptionsFor(id: string): LogOptions {
+		return {
+			...this.logOptions,
+			mac: new FrameMac(frameKey(this.keys.events, id)),
+			checkMacs: this.verified(id) || this.keys.stable,
 		};
 	}
 
@@ -54,15 +97,18 @@ export class SessionStore {
 	/** Creates a new session's directory and empty log. */
 	create(record: SessionRecord): EventLog {
 		mkdirSync(this.dir(record.session_id), { recursive: true, mode: 0o700 });
+		this.unverified.delete(record.session_id);
 		this.save(record);
-		return EventLog.open(this.logPath(record.session_id), this.logOptions).log;
+		return EventLog.open(this.logPath(record.session_id), this.logOptionsFor(record.session_id)).log;
 	}
 
-	/** Writes the record atomically (a crash leaves the old or the new one, never half). */
+	/** Writes the record atomically (a crash leaves the old or the new one, never half), signed unless it was loaded unverified. */
 	save(record: SessionRecord): void {
-		const file = join(this.dir(record.session_id), "session.json");
+		const id = record.session_id;
+		const file = join(this.dir(id), "session.json");
 		const tmp = `${file}.tmp`;
-		writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+		const json = JSON.stringify(record);
+		writeFileSync(tmp, this.verified(id) ? signRecord(this.keys.records, id, json) : json, { mode: 0o600 });
 		renameSync(tmp, file);
 	}
 
@@ -72,18 +118,21 @@ export class SessionStore {
 	 * tail cut); those of ended sessions are not opened.
 	 */
 	loadAll(): {
-		loaded: { record: SessionRecord; log: EventLog; recovery: Recovery }[];
+		loaded: LoadedSession[];
 		broken: { id: string; reason: string }[];
 	} {
-		const loaded: { record: SessionRecord; log: EventLog; recovery: Recovery }[] = [];
+		const loaded: LoadedSession[] = [];
 		const broken: { id: string; reason: string }[] = [];
 		const ids = readdirSync(this.root);
 		readAhead(ids.map((id) => join(this.dir(id), "session.json")));
 		for (const id of ids) {
 			try {
-				const record = JSON.parse(readFileSync(join(this.dir(id), "session.json"), "utf8")) as SessionRecord;
+				const opened = openRecord(this.keys.records, id, readFileSync(join(this.dir(id), "session.json"), "utf8"));
+				const record = JSON.parse(opened.json) as SessionRecord;
 				if (record.session_id !== id) throw new Error("record names another session");
-				loaded.push({ record, ...this.openLog(record) });
+				if (opened.problem) this.unverified.add(id);
+				else this.unverified.delete(id);
+				loaded.push({ record, ...this.openLog(record), ...(opened.problem ? { problem: opened.problem } : {}) });
 			} catch (error) {
 				broken.push({
 					id,
@@ -96,14 +145,15 @@ export class SessionStore {
 
 	private openLog(record: SessionRecord): { log: EventLog; recovery: Recovery } {
 		const path = this.logPath(record.session_id);
-		if (!isEnded(record)) return EventLog.open(path, this.logOptions);
+		const options = this.logOptionsFor(record.session_id);
+		if (!isEnded(record)) return EventLog.open(path, options);
 		let lastId = record.last_event_id;
 		if (lastId === undefined) {
 			// Stored by a version before records kept it: found once, from the log's tail, and kept.
 			const found = this.lastIdFromTail(path);
 			if (found === undefined) {
 				// Not frames (the line format before 0.2) or no whole frame: opened, migrated and recovered once.
-				const opened = EventLog.open(path, this.logOptions);
+				const opened = EventLog.open(path, options);
 				opened.log.seal();
 				record.last_event_id = opened.log.lastId;
 				this.save(record);
@@ -114,7 +164,7 @@ export class SessionStore {
 			this.save(record);
 		}
 		return {
-			log: EventLog.stored(path, { lastId, atRest: true }, this.logOptions),
+			log: EventLog.stored(path, { lastId, atRest: true }, options),
 			recovery: { events: lastId, discardedBytes: 0 },
 		};
 	}

@@ -1,5 +1,6 @@
 import type { EventChannel, Subscriber } from "../events/channel";
 import type { Cancel, Clock } from "../lib/clock";
+import { isoTime } from "../lib/clock";
 import { encodeFrame } from "./encode";
 
 export interface EventStreamOptions {
@@ -28,9 +29,25 @@ export interface EventStreamOptions {
 	readonly onReplay?: (events: number) => void;
 	/** Told for each heartbeat written. */
 	readonly onHeartbeat?: () => void;
+	/** Told when a replay met a frame that failed verification (see EventLog.readFrames), with its id. */
+	readonly onUnverified?: (eventId: number) => void;
 }
 
-export type CloseReason = "terminal" | "client_gone" | "too_slow" | "server_closing" | "error";
+export type CloseReason = "terminal" | "client_gone" | "too_slow" | "server_closing" | "unverified" | "error";
+
+/**
+ * What a replay sends instead of a frame that failed verification, then closes: a fatal `error`
+ * event without an id (it is not part of the log; a client resuming gets it again at the same place).
+ */
+export function unverifiedFrame(eventId: number, nowMs: number): Uint8Array {
+	const data = {
+		error: `event ${eventId} of this session's stored history failed verification (changed on disk); the history is not sent past event ${eventId - 1}`,
+		fatal: true,
+		code: "history_unverified",
+		timestamp: isoTime(nowMs),
+	};
+	return ENCODER.encode(encodeFrame({ event: "error", data }));
+}
 
 const ENCODER = new TextEncoder();
 /** Large reads send a long log at the socket's speed; a small first one keeps the time to the first event short. */
@@ -138,16 +155,24 @@ export function openEventStream(
 			while (!closed && cursor < channel.lastId) {
 				// Never read more than the queue has room for, so replay cannot trip the slow-subscriber limit.
 				const room = Math.max(1, options.maxQueuedBytes - queued());
-				const { bytes, lastId } = await channel.log.readFrames(
+				const { bytes, lastId, unverified } = await channel.log.readFrames(
 					cursor,
 					Math.min(options.replayChunkBytes ?? REPLAY_CHUNK, replayed ? room : FIRST_REPLAY_CHUNK, room),
 				);
 				replayed = true;
 				if (closed) return;
-				if (lastId <= cursor) break;
-				options.onReplay?.(lastId - cursor);
-				cursor = lastId;
-				if (!write(bytes)) return;
+				if (unverified === undefined && lastId <= cursor) break;
+				if (lastId > cursor) {
+					options.onReplay?.(lastId - cursor);
+					cursor = lastId;
+					if (!write(bytes)) return;
+				}
+				if (unverified !== undefined) {
+					options.onUnverified?.(unverified);
+					write(unverifiedFrame(unverified, options.clock.now()));
+					finish("unverified", "close");
+					return;
+				}
 				if ((controller.desiredSize ?? 0) <= 0) return; // resume in pull()
 			}
 			if (closed || cursor < channel.lastId) return;

@@ -10,6 +10,8 @@ export interface StreamHubOptions {
 	readonly onReplay?: (events: number) => void;
 	readonly onHeartbeat?: () => void;
 	readonly onDropped?: () => void;
+	/** A replay of `sessionId` met a frame that failed verification (see event-stream.ts). */
+	readonly onUnverified?: (sessionId: string, eventId: number) => void;
 }
 
 /** Every open SSE stream, so shutdown can end them and metrics can count them. */
@@ -20,6 +22,7 @@ export class StreamHub {
 		client_gone: 0,
 		too_slow: 0,
 		server_closing: 0,
+		unverified: 0,
 		error: 0,
 	};
 
@@ -29,10 +32,12 @@ export class StreamHub {
 		return this.open.size;
 	}
 
-	stream(channel: EventChannel, afterId: number): ReadableStream<Uint8Array> {
+	stream(channel: EventChannel, afterId: number, sessionId = ""): ReadableStream<Uint8Array> {
+		const { onUnverified, ...options } = this.options;
 		const { stream, close } = openEventStream(channel, {
-			...this.options,
+			...options,
 			afterId,
+			...(onUnverified ? { onUnverified: (eventId: number) => onUnverified(sessionId, eventId) } : {}),
 			onClose: (reason) => {
 				this.open.delete(close);
 				this.closed[reason]++;
