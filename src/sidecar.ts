@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type App, createApp } from "./app";
 import type { Config } from "./config/parse";
 import { CredentialsSource } from "./credentials/source";
 import { buildEngineConfig } from "./engine/config";
 import { RssWatch } from "./engine/rss-watch";
-import { seedEngine } from "./engine/seed";
 import { EngineSupervisor } from "./engine/supervisor";
 import { type Gateway, startGateway } from "./gateway/server";
 import { type KubernetesOverrides, startKubernetesReporter } from "./k8s/start";
@@ -14,6 +14,7 @@ import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import { Metrics, rssBytes } from "./metrics/metrics";
 import { RunTimings } from "./metrics/run-timings";
+import { EngineHome, EngineHomeGuard } from "./security/engine-home";
 import { type Hardening, restrictDirectory } from "./security/harden";
 import { storedDataKeys } from "./security/stored-mac";
 import { describeTampering, type Tampering } from "./security/tampering";
@@ -60,6 +61,10 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		: undefined;
 	if (hardeningWarning) log.warn({ dumpable: hardening?.dumpable }, hardeningWarning);
 	const engineDir = join(config.stateDir, "engine");
+	// The engine's home and config home: out of STATE_DIR, rebuilt at each engine start (security/engine-home.ts).
+	// The home older versions kept in STATE_DIR is read no more; whatever was left there goes.
+	rmSync(join(engineDir, "home"), { recursive: true, force: true });
+	const engineHome = new EngineHome(mkdtempSync(join(tmpdir(), "opencode-sidecar-engine-home-")), config.engineSeedDir);
 	// Built first: every part below counts into it; each registers what the gauges read once it exists.
 	const metrics = new Metrics({ processSeries: true });
 	if (hardening) metrics.observe({ processDumpable: () => Number(hardening.dumpable) });
@@ -83,6 +88,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		workspaceDir: config.workspaceDir,
 		engineDir,
 		config: buildEngineConfig(gateway.url, gatewayToken),
+		home: engineHome,
 		startTimeoutMs: config.engineStartTimeoutMs,
 		log: log.child({ component: "engine" }),
 		clock,
@@ -124,8 +130,22 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		sessionStatuses: () => sessions.list().map((s) => s.record.status),
 		runsInProgress: () => sessions.runningCount,
 	});
+	const homeGuard = new EngineHomeGuard({
+		home: engineHome,
+		recycle: (reason) => engine.recycle(reason),
+		onLost: (listener) => engine.onLost(listener),
+		report: (path) => reportTampering({ what: "engine_home", path }),
+	});
 	gateway.serve({
-		resolve: async (engineSessionId) => sessions.resolveCredentials(engineSessionId),
+		resolve: async (engineSessionId) => {
+			// A call built from a configuration home the agent changed is never forwarded.
+			const held = homeGuard.check();
+			if (held) {
+				await held;
+				return undefined;
+			}
+			return sessions.resolveCredentials(engineSessionId);
+		},
 		...(config.credentialsUrl && config.sharedSecret
 			? { renew: (engineSessionId: string, rejected: string) => sessions.renewKey(engineSessionId, rejected) }
 			: {}),
@@ -147,14 +167,13 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	// Stored data that failed verification: a log line, a metric and an Event, once where it is found.
 	function reportTampering(t: Tampering): void {
 		const message = describeTampering(t);
-		const fields = {
-			session_id: t.session_id,
-			...(t.what === "log" ? { event_id: t.event_id } : { problem: t.problem }),
-		};
+		const { what, ...fields } = t;
 		if (t.what === "record" && !t.checkable) log.warn(fields, message);
 		else log.error(fields, message);
-		metrics.storedDataUnverified.inc({ kind: t.what });
-		reporter?.record({ session_id: t.session_id, status: "unverified", code: t.what, message });
+		metrics.storedDataUnverified.inc({ kind: what });
+		// The Event is labelled by session; the engine's home is no session's.
+		const session_id = "session_id" in t ? t.session_id : "engine-home";
+		reporter?.record({ session_id, status: "unverified", code: what, message });
 	}
 	const loading = clock.now();
 	sessions.init();
@@ -203,7 +222,6 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		busy: () => sessions.runningCount > 0,
 		recycle: (reason) => engine.recycle(reason),
 	});
-	seedEngine(engineDir, config.engineSeedDir, log.child({ component: "engine" }));
 	engine.start();
 	rssWatch.start();
 	return {
@@ -226,6 +244,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 			sessions.close();
 			streams.closeAll();
 			await engine.stop();
+			engineHome.remove();
 			await reporter?.stop();
 			await gateway.stop();
 		},

@@ -2,17 +2,26 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { engineConfigDir, seedEngineConfig } from "./seed";
 
+/** A home for the engine outside `engineDir`, rebuilt before each start (security/engine-home.ts). */
+export interface RebuiltHome {
+	readonly dir: string;
+	rebuild(): unknown;
+}
+
 /**
  * The engine's whole environment, built from nothing (it would read provider
- * keys such as OPENAI_API_KEY from an inherited one), with its home, config,
- * data and cache under `engineDir`, and the directories made.
+ * keys such as OPENAI_API_KEY from an inherited one), with its data and cache
+ * under `engineDir`, its home and config home in `rebuilt` (rebuilt now) or
+ * else under `engineDir`, and the directories made.
  */
 export function prepareEngineEnvironment(
 	engineDir: string,
 	config: Record<string, unknown>,
 	password: string,
+	rebuilt?: RebuiltHome,
 ): Record<string, string> {
-	const home = join(engineDir, "home");
+	rebuilt?.rebuild();
+	const home = rebuilt?.dir ?? join(engineDir, "home");
 	const env: Record<string, string> = {
 		PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
 		LANG: process.env.LANG ?? "C.UTF-8",
@@ -40,6 +49,6 @@ export function prepareEngineEnvironment(
 		mkdirSync(dir as string, { recursive: true, mode: 0o700 });
 	}
 	// Unless the image's seed was linked before the first start (sidecar.ts), the install is marked done.
-	seedEngineConfig(engineConfigDir(engineDir));
+	if (!rebuilt) seedEngineConfig(engineConfigDir(engineDir));
 	return env;
 }

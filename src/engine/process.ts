@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Cancel, Clock } from "../lib/clock";
 import { eachLine } from "../lib/lines";
 import type { Logger } from "../lib/log";
-import { prepareEngineEnvironment } from "./environment";
+import { prepareEngineEnvironment, type RebuiltHome } from "./environment";
 import { killStaleEngine } from "./stale-engine";
 
 /** A started child process, as much of it as the supervisor uses (Bun's `Subprocess` fits). */
@@ -124,6 +124,8 @@ export interface LaunchOptions {
 	readonly engineDir: string;
 	/** The engine's configuration (OPENCODE_CONFIG_CONTENT). */
 	readonly config: Record<string, unknown>;
+	/** Its home and configuration home, rebuilt before each start (default: under `engineDir`). */
+	readonly home?: RebuiltHome;
 	readonly spawn: Spawn;
 	readonly clock: Clock;
 	readonly log: Logger;
@@ -140,7 +142,7 @@ export async function launchEngine(
 	wanted: () => boolean,
 ): Promise<{ proc: EngineProcess; authorization: string } | undefined> {
 	const password = randomBytes(24).toString("base64url");
-	const env = prepareEngineEnvironment(o.engineDir, o.config, password);
+	const env = prepareEngineEnvironment(o.engineDir, o.config, password, o.home);
 	const pidFile = join(o.engineDir, "engine.pid");
 	await killStaleEngine(pidFile, o.log, o.clock);
 	if (!wanted()) return undefined;

@@ -3,6 +3,7 @@ import type { Logger } from "../lib/log";
 import { EngineClient } from "./client";
 import type { Engine } from "./engine";
 import { EngineCalls } from "./engine-calls";
+import type { RebuiltHome } from "./environment";
 import type { EngineEvent } from "./events";
 import { EventFeed } from "./feed";
 import {
@@ -27,6 +28,8 @@ export interface EngineSupervisorOptions {
 	readonly engineDir: string;
 	/** The engine's configuration (OPENCODE_CONFIG_CONTENT). Holds no session secret. */
 	readonly config: Record<string, unknown>;
+	/** Its home and configuration home, rebuilt before each start (default: under `engineDir`). */
+	readonly home?: RebuiltHome;
 	readonly startTimeoutMs: number;
 	readonly log: Logger;
 	readonly clock: Clock;

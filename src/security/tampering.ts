@@ -13,10 +13,14 @@ export type Tampering =
 			/** Whether the key could have verified it (OPENCODE_SHARED_SECRET set): if not, it is merely unverifiable. */
 			readonly checkable: boolean;
 	  }
-	| { readonly what: "log"; readonly session_id: string; readonly event_id: number };
+	| { readonly what: "log"; readonly session_id: string; readonly event_id: number }
+	/** The engine's configuration home changed while it ran (engine-home.ts): `path` is the first change found. */
+	| { readonly what: "engine_home"; readonly path: string };
 
 /** The one sentence a log line and an Event carry. */
 export function describeTampering(t: Tampering): string {
+	if (t.what === "engine_home")
+		return `the engine's configuration home changed while it ran (${t.path}): no LLM call is forwarded until the engine is recycled on a rebuilt one`;
 	if (t.what === "log")
 		return `event ${t.event_id} of the session's log failed verification (changed on disk, or not written by this sidecar): not replayed`;
 	if (!t.checkable)

@@ -128,7 +128,8 @@ export class SessionStore {
 		for (const id of ids) {
 			try {
 				const opened = openRecord(this.keys.records, id, readFileSync(join(this.dir(id), "session.json"), "utf8"));
-				const record = JSON.parse(opened.json) as SessionRecord;
+				const record = JSON.parse(opened.json) as SessionRecord & { mac?: unknown };
+				delete record.mac;
 				if (record.session_id !== id) throw new Error("record names another session");
 				if (opened.problem) this.unverified.add(id);
 				else this.unverified.delete(id);

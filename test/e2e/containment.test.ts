@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { chownSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
+import { chownTree, GID, installFor, UID } from "../support/containment/as-image";
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
 import { findSecrets } from "../support/secrets";
 import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
@@ -19,11 +20,6 @@ import { makeTempDirs, type TempDirs } from "../support/workspace";
  * shared secret may be in any of it, nor in any file under the state,
  * workspace, home and temp directories.
  */
-const REPO = resolve(import.meta.dir, "../..");
-// The image's uid (Dockerfile). As root (CI) the sidecar drops to it; otherwise it runs as the current user.
-const UID = process.getuid?.() === 0 ? 10001 : (process.getuid?.() ?? 10001);
-const GID = process.getgid?.() === 0 ? 10001 : (process.getgid?.() ?? 10001);
-
 type Counts = Record<string, number>;
 interface Scanned {
 	pid: number;
@@ -40,34 +36,6 @@ const pieces = (name: string, value: string) => {
 	const half = Math.floor(value.length / 2);
 	return [name, value.slice(0, half), value.slice(half)];
 };
-
-/**
- * Where the sidecar runs from: this repository when the test uid can read it, else (a clone under a 0700
- * home) a hard-linked copy of what it needs inside the test's own directory.
- */
-function installFor(root: string): string {
-	const drop = process.getuid?.() === 0 ? ["setpriv", `--reuid=${UID}`, `--regid=${GID}`, "--clear-groups", "--"] : [];
-	const check = ["test", "-r", join(REPO, "src/main.ts"), "-a", "-x", join(REPO, "node_modules/.bin/bun")];
-	if (Bun.spawnSync([...drop, ...check]).exitCode === 0) return REPO;
-	const app = join(root, "app");
-	mkdirSync(app, { mode: 0o755 });
-	const parts = ["src", "node_modules", "test", "package.json", "tsconfig.json", "bunfig.toml"].map((p) =>
-		join(REPO, p),
-	);
-	// Hard links where the file system allows (no copy of ~700 MB), a copy otherwise.
-	const linked = Bun.spawnSync(["cp", "-al", ...parts, app]).exitCode === 0;
-	if (!linked && Bun.spawnSync(["cp", "-a", ...parts, app]).exitCode !== 0) throw new Error(`could not copy ${REPO}`);
-	return app;
-}
-
-function chownTree(path: string): void {
-	chownSync(path, UID, GID);
-	for (const entry of readdirSync(path, { withFileTypes: true })) {
-		const p = join(path, entry.name);
-		if (entry.isDirectory()) chownTree(p);
-		else chownSync(p, UID, GID);
-	}
-}
 
 let llm: ScriptedLlm;
 let dirs: TempDirs;

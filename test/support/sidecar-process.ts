@@ -36,6 +36,8 @@ export interface StartOptions {
 	readonly appDir?: string;
 	/** Wait for the engine to be ready (default true). */
 	readonly waitReady?: boolean;
+	/** How long to wait for it (default 60 s). */
+	readonly readyTimeoutMs?: number;
 	/**
 	 * Run one trivial session through this scripted LLM first: the engine
 	 * initialises a project lazily on its first run (~2-4 s), which would eat
@@ -130,7 +132,7 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 
 	const listening = await waitForLog((l) => l.msg === "sidecar listening");
 	const port = Number(listening.port);
-	if (options.waitReady !== false) await waitForLog((l) => l.msg === "engine ready");
+	if (options.waitReady !== false) await waitForLog((l) => l.msg === "engine ready", options.readyTimeoutMs);
 	const url = `http://127.0.0.1:${port}`;
 	if (options.warmUpWith) await warmUp(url, options.warmUpWith, waitForLog, options.env?.OPENCODE_SHARED_SECRET);
 	return {
