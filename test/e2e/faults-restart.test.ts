@@ -7,28 +7,33 @@ import type { SidecarProcess } from "../support/sidecar-process";
 import { type Received, readStream } from "../support/sse-client";
 
 /** Restarts and crashes: nothing stored is ever lost or renumbered, and nothing hangs. */
-const e2e = useE2eSidecar({ sidecar: false });
+const SECRET = `shared-${crypto.randomUUID()}`;
+const auth = { authorization: `Bearer ${SECRET}` };
+const e2e = useE2eSidecar({ sidecar: false, secrets: [SECRET] });
 
 const noBeats = (events: Received[]) => events.filter((e) => e.event !== "heartbeat");
 const alive = (pid: number) =>
 	existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
 
-async function startSlowSession(sidecar: SidecarProcess) {
+async function startSlowSession(sidecar: SidecarProcess, headers: Record<string, string> = {}) {
 	// Long enough to be killed in the middle: 40 deltas 150 ms apart.
 	const key = e2e.newKey("sk-restart", [
 		{ kind: "text", text: Array.from({ length: 40 }, (_, i) => `w${i}`).join(" "), chunks: 40, delayMs: 150 },
 	]);
 	const body = sessionBody({ model_config: { api_key: key, api_endpoint: e2e.llm.url } });
-	expect((await postSession(sidecar.url, body)).status).toBe(201);
+	expect((await postSession(sidecar.url, body, headers)).status).toBe(201);
 	return { id: body.session_id, key };
 }
 
 describe("the sidecar killed mid-session", () => {
 	test("stored events replay unchanged, the sequence continues, a torn record is cut, the stale engine is stopped", async () => {
 		const dirs = e2e.makeDirs();
-		const first = await e2e.start({ dirs });
-		const s = await startSlowSession(first);
+		// With the shared secret: a record of the earlier process verifies (issue 19), so the run can be continued.
+		const env = { OPENCODE_SHARED_SECRET: SECRET };
+		const first = await e2e.start({ dirs, env });
+		const s = await startSlowSession(first, auth);
 		const before = await readStream(`${first.url}/sessions/${s.id}/stream`, {
+			headers: auth,
 			until: (_e, all) => all.filter((x) => x.event === "output").length >= 5,
 		});
 		const enginePid = Number(readFileSync(join(dirs.state, "engine/engine.pid"), "utf8"));
@@ -40,11 +45,11 @@ describe("the sidecar killed mid-session", () => {
 		const intact = readFileSync(log, "utf8");
 		appendFileSync(log, '999\toutput\t{"type":"stdout","te');
 
-		const second = await e2e.start({ dirs });
+		const second = await e2e.start({ dirs, env });
 		expect(alive(enginePid)).toBe(false);
 		expect(second.logs.some((l) => l.msg === "torn event record discarded" && l.session_id === s.id)).toBe(true);
 		expect(readFileSync(log, "utf8").startsWith(intact)).toBe(true);
-		const after = noBeats((await readStream(`${second.url}/sessions/${s.id}/stream`)).events);
+		const after = noBeats((await readStream(`${second.url}/sessions/${s.id}/stream`, { headers: auth })).events);
 		// Everything a client saw before the crash comes back with the same ids and payloads.
 		const seenBefore = noBeats(before.events);
 		expect(after.slice(0, seenBefore.length)).toEqual(seenBefore);
@@ -55,19 +60,22 @@ describe("the sidecar killed mid-session", () => {
 			{ event: "status", data: { status: "failed" } },
 			{ event: "error", data: { fatal: true, code: "interrupted" } },
 		]);
-		const status = (await (await fetch(`${second.url}/sessions/${s.id}/status`)).json()) as Record<string, unknown>;
+		const status = (await (await fetch(`${second.url}/sessions/${s.id}/status`, { headers: auth })).json()) as Record<
+			string,
+			unknown
+		>;
 		expect(status).toMatchObject({ status: "failed", error: { code: "interrupted" }, last_event_id: after.length });
 		// The backend can resume it in the same engine session by sending the key again.
 		const resumed = await fetch(`${second.url}/sessions/${s.id}/messages`, {
 			method: "POST",
-			headers: { "content-type": "application/json" },
+			headers: { "content-type": "application/json", ...auth },
 			body: JSON.stringify({ prompt: "Continue where you stopped.", api_key: s.key }),
 		});
 		expect(resumed.status).toBe(202);
 		const more = noBeats(
 			(
 				await readStream(`${second.url}/sessions/${s.id}/stream`, {
-					headers: { "Last-Event-ID": String(after.length) },
+					headers: { "Last-Event-ID": String(after.length), ...auth },
 				})
 			).events,
 		);
@@ -108,6 +116,15 @@ describe("SIGTERM", () => {
 		const replay = noBeats((await readStream(`${again.url}/sessions/${s.id}/stream`)).events);
 		expect(replay.slice(0, noBeats(ended.events).length)).toEqual(noBeats(ended.events));
 		expect(replay.at(-1)).toMatchObject({ event: "error", data: { code: "interrupted" } });
+		// Without OPENCODE_SHARED_SECRET the earlier process's record cannot be verified (issue 19): its history
+		// is served, but it is not run again, not even with its key.
+		const followUp = await fetch(`${again.url}/sessions/${s.id}/messages`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ prompt: "Continue.", api_key: s.key }),
+		});
+		expect(followUp.status).toBe(409);
+		expect(await followUp.json()).toMatchObject({ code: "session_unverified" });
 		await again.stop();
 	});
 });

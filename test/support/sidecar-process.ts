@@ -134,7 +134,8 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 	const port = Number(listening.port);
 	if (options.waitReady !== false) await waitForLog((l) => l.msg === "engine ready", options.readyTimeoutMs);
 	const url = `http://127.0.0.1:${port}`;
-	if (options.warmUpWith) await warmUp(url, options.warmUpWith, waitForLog, options.env?.OPENCODE_SHARED_SECRET);
+	if (options.warmUpWith)
+		await warmUp(url, options.warmUpWith, waitForLog, options.env?.OPENCODE_SHARED_SECRET, options.readyTimeoutMs);
 	return {
 		url,
 		port,
@@ -159,6 +160,7 @@ async function warmUp(
 	llm: NonNullable<StartOptions["warmUpWith"]>,
 	waitForLog: (pred: (l: LogLine) => boolean, timeoutMs?: number) => Promise<LogLine>,
 	secret: string | undefined,
+	timeoutMs?: number,
 ): Promise<void> {
 	const key = `warm-up-${crypto.randomUUID()}`;
 	llm.script(key, [{ kind: "text", text: "warm" }]);
@@ -181,5 +183,5 @@ async function warmUp(
 		}),
 	});
 	if (res.status !== 201) throw new Error(`warm-up session refused: ${res.status} ${await res.text()}`);
-	await waitForLog((l) => l.msg === "session ended" && l.session_id === id);
+	await waitForLog((l) => l.msg === "session ended" && l.session_id === id, timeoutMs);
 }
