@@ -114,7 +114,7 @@ export const VARIABLES = [
 		kind: absolutePath,
 		default: "/var/lib/opencode-sidecar",
 		description:
-			"The sidecar's durable data: session records, event logs and the engine's home and database. Must not be inside `WORKSPACE_DIR`.",
+			"The sidecar's durable data: session records and event logs (authenticated, see SECURITY.md) and the engine's database. The engine's home and configuration are not kept here: they are rebuilt under `TMPDIR` at each engine start. Must not be inside `WORKSPACE_DIR`.",
 	}),
 	declare({
 		name: "OPENCODE_BIN",

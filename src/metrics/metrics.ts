@@ -111,7 +111,7 @@ export class Metrics {
 		});
 		this.storedDataUnverified = r.counter({
 			name: `${p}stored_data_unverified_total`,
-			help: "Stored data that failed verification and was not used (record: a session's record; log: a replay stopped at a frame), by kind",
+			help: "Stored data that failed verification and was not used (record: a session's record; log: a replay stopped at an event; engine_home: the engine's configuration home changed), by kind",
 			labelNames: ["kind"],
 		});
 		this.engineRestarts = r.counter({

@@ -146,7 +146,7 @@ beforeAll(async () => {
 	backend.answer(v.id, { kind: "key", key: v.fetched });
 	backend.answer(w.id, { kind: "key", key: w.fetched });
 	second = await start();
-}, 600_000);
+}, 1_500_000);
 
 afterAll(async () => {
 	if (loopPid) {

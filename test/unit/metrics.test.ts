@@ -164,6 +164,7 @@ describe("Metrics (the sidecar's families)", () => {
 			events_replayed_total: "counter",
 			heartbeats_total: "counter",
 			subscribers_dropped_total: "counter",
+			stored_data_unverified_total: "counter",
 			engine_restarts_total: "counter",
 			engine_recycles_total: "counter",
 			llm_calls_total: "counter",
