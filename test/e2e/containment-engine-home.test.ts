@@ -106,6 +106,8 @@ describe("an injected agent planting rules in the engine's configuration home", 
 		expect(JSON.stringify(later.map((r) => r.body))).not.toContain(MARKER);
 		// No request at all carried it after the plant, the agent's own included.
 		expect(llm.requests.filter((r) => JSON.stringify(r.body).includes(MARKER))).toEqual([]);
+		// Found and reported (the engine was recycled onto a rebuilt home).
+		expect(sidecar.logs.some((l) => String(l.msg).includes("configuration home changed"))).toBe(true);
 
 		// After a restart on the same directories.
 		await sidecar.stop();
