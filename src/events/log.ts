@@ -47,7 +47,7 @@ export interface LogOptions {
 	 * Signs every appended frame (its MAC goes to `events.log.mac`, MAC_BYTES per event at
 	 * `(id - 1) * MAC_BYTES`) and, unless `checkMacs` is false, verifies every frame a replay reads.
 	 */
-	readonly mac?: FrameMac;
+	readonly mac?: FrameMac | (() => FrameMac);
 	/** False: frames are read unchecked (a log no key here can verify; the caller flags it). Default true. */
 	readonly checkMacs?: boolean;
 }
@@ -112,7 +112,8 @@ export class EventLog {
 	private indexChecked = false;
 	private readonly files: LogFiles;
 	private readonly recent: RecentLogs | undefined;
-	private readonly mac: FrameMac | undefined;
+	/** Made on first use: a stored log that is never read costs no keyed hasher (~2 KB). */
+	private macOption: FrameMac | (() => FrameMac) | undefined;
 	private readonly checkMacs: boolean;
 	/** The MAC file's descriptor, held with `fd`. */
 	private macFd: number | undefined;
@@ -130,7 +131,7 @@ export class EventLog {
 		this.restsAt = summary.atRest;
 		this.indexPath = `${path}.idx`;
 		this.macPath = `${path}.mac`;
-		this.mac = options.mac;
+		this.macOption = options.mac;
 		this.checkMacs = options.checkMacs ?? true;
 	}
 
@@ -225,6 +226,11 @@ export class EventLog {
 		this.openMacs();
 		this.recent?.forget(this);
 		return fd;
+	}
+
+	private get mac(): FrameMac | undefined {
+		if (typeof this.macOption === "function") this.macOption = this.macOption();
+		return this.macOption;
 	}
 
 	/** Opens the MAC file beside the log, one MAC per stored event (missing ones are zeros: they never verify). */

@@ -76,7 +76,7 @@ export class SessionStore {
 	private logOptionsFor(id: string): LogOptions {
 		return {
 			...this.logOptions,
-			mac: new FrameMac(frameKey(this.keys.events, id)),
+			mac: () => new FrameMac(frameKey(this.keys.events, id)),
 			checkMacs: this.verified(id) || this.keys.stable,
 		};
 	}
