@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
@@ -6,6 +6,7 @@ import { chownTree, GID, installFor, UID } from "../support/containment/as-image
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
 import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
 import { readStream } from "../support/sse-client";
+import { allPresent, NEEDS, testNeeding } from "../support/system";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
 
 /**
@@ -59,7 +60,11 @@ async function laterSession(url: string) {
 	return llm.requests.filter((r) => r.key === key);
 }
 
+// As the image runs it: as uid 10001 through setpriv (util-linux) when the tests run as root.
+const test = testNeeding(NEEDS.setpriv);
+
 beforeAll(async () => {
+	if (!allPresent(NEEDS.setpriv)) return;
 	llm = await startScriptedLlm();
 	dirs = makeTempDirs("sidecar-containment-home-");
 	home = join(dirs.root, "home");

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
@@ -7,6 +7,7 @@ import { type CredentialsBackend, startCredentialsBackend } from "../support/cre
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
 import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
 import { type Received, readStream } from "../support/sse-client";
+import { allPresent, NEEDS, testNeeding } from "../support/system";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
 
 /**
@@ -87,7 +88,11 @@ const noBeats = (events: Received[]) => events.filter((e) => e.event !== "heartb
 const stream = async (id: string) =>
 	noBeats((await readStream(`${second.url}/sessions/${id}/stream`, { headers: auth })).events);
 
+// As the image runs it: as uid 10001 through setpriv (util-linux) when the tests run as root.
+const test = testNeeding(NEEDS.setpriv);
+
 beforeAll(async () => {
+	if (!allPresent(NEEDS.setpriv)) return;
 	llm = await startScriptedLlm();
 	backend = startCredentialsBackend();
 	attacker = startAttacker();
