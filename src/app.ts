@@ -3,6 +3,7 @@ import type { ReadinessDeps } from "./health/readiness";
 import { healthRoutes } from "./health/routes";
 import { apiDocs } from "./http/openapi";
 import { httpCore } from "./http/plugin";
+import { hostRules } from "./http/request-source";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import type { Metrics } from "./metrics/metrics";
@@ -22,6 +23,11 @@ export interface AppDeps {
 	readonly sharedSecret: string | undefined;
 	readonly version: string;
 	readonly metrics?: Metrics;
+	/**
+	 * Names accepted as `Host` besides IP literals and `localhost`; an entry
+	 * starting with a dot is a suffix (ALLOWED_HOSTS, POD_NAME, HOSTNAME). Default: none.
+	 */
+	readonly allowedHosts?: readonly string[];
 	/** Default 200 (MAX_SUBSCRIBERS_PER_SESSION). */
 	readonly maxSubscribersPerSession?: number;
 }
@@ -53,6 +59,7 @@ export function createApp(deps: AppDeps) {
 				// OpenAPI document (/ui, /swagger: nothing secret, and a browser cannot send a bearer header
 				// when it loads a page; every API call they make sends it).
 				protectedPrefixes: ["/sessions", "/metrics"],
+				hosts: hostRules(deps.allowedHosts ?? []),
 				clock: deps.clock,
 				log: deps.log,
 				allowedMethods,

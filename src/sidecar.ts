@@ -201,6 +201,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		version: VERSION,
 		metrics,
 		maxSubscribersPerSession: config.maxSubscribersPerSession,
+		allowedHosts: [...config.allowedHosts, config.podName, config.hostName],
 		readiness: {
 			workspaceDir: config.workspaceDir,
 			stateDir: config.stateDir,

@@ -123,3 +123,26 @@ export const secret = (minLength: number): Kind<string | undefined> => ({
 		return value;
 	},
 });
+
+const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const HOST_ENTRY = new RegExp(`^\\.?${LABEL}(?:\\.${LABEL})*$`);
+
+/**
+ * Comma-separated DNS names, each a name (`sidecar.example`) or a suffix
+ * starting with a dot (`.svc.cluster.local`); lower-cased. Empty: none.
+ */
+export const hostNames: Kind<readonly string[]> = {
+	accepts: "comma-separated names or `.suffix`es",
+	parse(value) {
+		const entries = value
+			.split(",")
+			.map((e) => e.trim().toLowerCase())
+			.filter((e) => e !== "");
+		for (const entry of entries) {
+			if (!HOST_ENTRY.test(entry)) {
+				throw new Invalid(`must be DNS names or .suffixes without port or scheme, separated by commas; got "${entry}"`);
+			}
+		}
+		return Object.freeze(entries);
+	},
+};

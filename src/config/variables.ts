@@ -2,6 +2,7 @@ import {
 	absolutePath,
 	engineBinary,
 	flag,
+	hostNames,
 	type Kind,
 	mebibytes,
 	oneOf,
@@ -56,6 +57,14 @@ export const VARIABLES = [
 		kind: text,
 		default: "0.0.0.0",
 		description: "Interface to bind. The engine and the credential gateway always stay on 127.0.0.1.",
+	}),
+	declare({
+		name: "ALLOWED_HOSTS",
+		key: "allowedHosts",
+		kind: hostNames,
+		default: "",
+		description:
+			"Names the sidecar answers to besides IP addresses, `localhost` and the pod's name (`POD_NAME`, `HOSTNAME`): a request with any other `Host` gets 421 (DNS rebinding). Comma-separated; an entry starting with a dot is a suffix, e.g. `.svc.cluster.local` for a backend that calls through a Service (use only suffixes that only your cluster resolves).",
 	}),
 	declare({
 		name: "LOG_LEVEL",
@@ -300,6 +309,14 @@ export const VARIABLES = [
 		kind: text,
 		default: "",
 		description: "This pod's name (downward API `metadata.name`), for the Kubernetes reporter.",
+	}),
+	declare({
+		name: "HOSTNAME",
+		key: "hostName",
+		kind: text,
+		default: "",
+		description:
+			"Set by Kubernetes to the pod's name (do not set it yourself); accepted as `Host`, like `POD_NAME` (see `ALLOWED_HOSTS`).",
 	}),
 	declare({
 		name: "POD_NAMESPACE",

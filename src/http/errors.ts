@@ -45,6 +45,30 @@ export class UnsupportedMediaType extends AppError {
 	}
 }
 
+/**
+ * 421, not 403: the request reached a server that does not answer for the
+ * name it was sent to (RFC 9110 §15.5.20); no credential would change that.
+ */
+export class MisdirectedRequest extends AppError {
+	readonly code = "misdirected_request";
+	readonly status = 421;
+	constructor() {
+		super(
+			"the sidecar does not answer to this Host: use its IP address, localhost, the pod's name or a name of ALLOWED_HOSTS",
+		);
+	}
+}
+
+/** A request made by a web page of another origin (its `Origin` or `Sec-Fetch-Site` says so). */
+export class CrossOriginRequest extends AppError {
+	readonly code = "cross_origin_request";
+	readonly status = 403;
+	constructor(header: "Origin" | "Sec-Fetch-Site") {
+		super(`requests from a web page of another origin are refused (${header})`);
+		this.details = { header };
+	}
+}
+
 export class Unauthorized extends AppError {
 	readonly code = "unauthorized";
 	readonly status = 401;

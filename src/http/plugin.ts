@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
+import { declaredLength, readAtMost } from "../lib/bounded-read";
 import type { Clock } from "../lib/clock";
 import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
@@ -8,12 +9,17 @@ import { envelope, InternalError } from "./envelope";
 import {
 	AppError,
 	BodyTooLarge,
+	CrossOriginRequest,
 	MalformedJson,
 	MethodNotAllowed,
+	MisdirectedRequest,
 	RouteNotFound,
 	Unauthorized,
+	UnsupportedMediaType,
 	ValidationFailed,
 } from "./errors";
+import { isJsonMediaType } from "./media-type";
+import { type HostRules, judgeSource } from "./request-source";
 import { describeValidation } from "./validation";
 
 export interface HttpCoreOptions {
@@ -21,6 +27,8 @@ export interface HttpCoreOptions {
 	/** When set, every route under `protectedPrefixes` needs `Authorization: Bearer <secret>`. */
 	readonly sharedSecret: string | undefined;
 	readonly protectedPrefixes: readonly string[];
+	/** The names the sidecar answers to besides IP literals and `localhost` (request-source.ts). */
+	readonly hosts: HostRules;
 	readonly clock: Clock;
 	readonly log: Logger;
 	/** Path → allowed methods, to answer 405 instead of 404 on a known path. */
@@ -48,6 +56,14 @@ export function pathOf(url: string): string | undefined {
 	if (start === -1) return undefined;
 	const query = url.indexOf("?", start);
 	return url.slice(start, query === -1 ? undefined : query);
+}
+
+/** The authority of an absolute URL (`http://host:port/…` → `host:port`), or undefined for a path alone. */
+function authorityOf(url: string): string | undefined {
+	const scheme = url.indexOf("://");
+	if (scheme === -1) return undefined;
+	const end = url.indexOf("/", scheme + 3);
+	return url.slice(scheme + 3, end === -1 ? undefined : end);
 }
 
 /** Deeper than any real request; bounds the work of parsing and validating hostile bodies. */
@@ -79,20 +95,23 @@ export function nestingDepth(text: string): number {
  */
 const NO_BODY = null;
 
-/** Reads a body as JSON, whatever its declared type, refusing more than `limit` bytes. */
+/**
+ * Reads a body as JSON, refusing more than `limit` bytes and any declared type
+ * but JSON: a web page can send text/plain and forms to another origin
+ * without a CORS preflight, never application/json.
+ */
 async function readJson(request: Request, limit: number): Promise<unknown> {
-	const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-	if (declared > limit) throw new BodyTooLarge(limit);
+	if ((declaredLength(request.headers) ?? 0) > limit) throw new BodyTooLarge(limit);
+	const type = request.headers.get("content-type");
+	if (type !== null && !isJsonMediaType(type)) throw new UnsupportedMediaType();
 	// No body at all (e.g. DELETE): let the route's schema decide whether one was needed.
 	if (!request.body) return NO_BODY;
-	const chunks: Uint8Array[] = [];
-	let size = 0;
-	for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
-		size += chunk.byteLength;
-		if (size > limit) throw new BodyTooLarge(limit);
-		chunks.push(chunk);
-	}
-	const text = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
+	if (type === null && (declaredLength(request.headers) ?? 0) > 0) throw new UnsupportedMediaType();
+	const bytes = await readAtMost(request.body, limit);
+	if (bytes === undefined) throw new BodyTooLarge(limit);
+	// A chunked body without a declared type: refused once bytes show it is not empty.
+	if (type === null && bytes.byteLength > 0) throw new UnsupportedMediaType();
+	const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
 	if (nestingDepth(text) > MAX_NESTING) {
 		throw new ValidationFailed("body", `must not nest deeper than ${MAX_NESTING} levels`);
 	}
@@ -106,8 +125,10 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
 
 /**
  * A route's JSON body. The bounded reader of `httpCore` (a global parse hook)
- * runs first and always claims the body, so Elysia's own JSON parser named
- * here never runs; naming it declares the media type, which is what
+ * runs first and always claims the body or throws (a body not declared JSON
+ * is refused with 415 there), so Elysia's own parsers never run: neither the
+ * JSON parser named here nor its content-type switch, which would parse
+ * text/plain and forms; naming it declares the media type, which is what
  * @elysiajs/openapi reads to document the request body (it skips function
  * parsers, which left every request body as `content: {}`).
  */
@@ -116,7 +137,8 @@ export function jsonBody<T extends TSchema>(schema: T) {
 }
 
 /**
- * The HTTP core every route shares: bearer auth on protected routes (checked
+ * The HTTP core every route shares: requests from foreign hosts and origins
+ * refused (request-source.ts), bearer auth on protected routes (both checked
  * before the body is read), bounded JSON bodies, and the one place where
  * errors become the contract's envelope.
  */
@@ -126,6 +148,20 @@ export function httpCore(options: HttpCoreOptions) {
 		.onRequest(({ request }) => {
 			const path = pathOf(request.url);
 			if (path === undefined) return envelope(new ValidationFailed("request target", "is not a valid URL path"), now());
+			const h = request.headers;
+			const refusal = judgeSource(
+				{
+					method: request.method,
+					host: h.get("host") ?? authorityOf(request.url),
+					origin: h.get("origin"),
+					fetchSite: h.get("sec-fetch-site"),
+					fetchMode: h.get("sec-fetch-mode"),
+					fetchDest: h.get("sec-fetch-dest"),
+				},
+				options.hosts,
+			);
+			if (refusal === "host") return envelope(new MisdirectedRequest(), now());
+			if (refusal) return envelope(new CrossOriginRequest(refusal === "origin" ? "Origin" : "Sec-Fetch-Site"), now());
 			if (
 				options.sharedSecret &&
 				options.protectedPrefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))

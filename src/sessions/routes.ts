@@ -84,7 +84,7 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 			{
 				params: SessionParams,
 				...jsonBody(FollowUpBody),
-				response: { 202: FollowUpAccepted, ...errorResponses(404, 409, 503) },
+				response: { 202: FollowUpAccepted, ...errorResponses(404, 409, 415, 503) },
 				detail: {
 					tags,
 					operationId: "sendMessage",
@@ -100,7 +100,7 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 			{
 				params: QuestionParams,
 				...jsonBody(AnswerBody),
-				response: { 200: AnswerAccepted, ...errorResponses(404) },
+				response: { 200: AnswerAccepted, ...errorResponses(404, 415) },
 				detail: {
 					tags,
 					operationId: "answerQuestion",
@@ -157,7 +157,7 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 				...jsonBody(CreateSessionBody),
 				// Elysia's validator accepts array-like objects ({"0": "read", "length": 1}) for arrays; the contract does not.
 				transform: ({ body }) => rejectArrayLikes(body),
-				response: { 201: SessionStatus, ...errorResponses(503), 409: ConflictEnvelope },
+				response: { 201: SessionStatus, ...errorResponses(415, 503), 409: ConflictEnvelope },
 				detail: {
 					tags,
 					operationId: "createSession",
@@ -179,7 +179,7 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 		})
 		.delete("/:id", ({ params }) => sessions.cancel(params.id), {
 			params: SessionParams,
-			response: { 200: CancelResponse, ...errorResponses(404) },
+			response: { 200: CancelResponse, ...errorResponses(404, 415) },
 			detail: {
 				tags,
 				operationId: "cancelSession",

@@ -173,15 +173,15 @@ describe("POST /sessions", () => {
 		await expectEnvelope(await suite.handle("/sessions", json("[]")), 400, "invalid_request");
 	});
 
-	test("a JSON body sent without a JSON content type is still read (curl -d)", async () => {
+	test("a JSON body not declared application/json is refused with 415 (curl -d without -H), nothing started", async () => {
 		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
-		suite.llm.script(body.model_config.api_key, [{ kind: "text", text: "fine" }]);
 		const res = await suite.handle("/sessions", {
 			method: "POST",
 			headers: { "content-type": "application/x-www-form-urlencoded" },
 			body: JSON.stringify(body),
 		});
-		expect(res.status).toBe(201);
+		await expectEnvelope(res, 415, "unsupported_media_type");
+		expect((await suite.handle(`/sessions/${body.session_id}/status`)).status).toBe(404);
 	});
 
 	test("413 for a body over MAX_BODY_BYTES, declared or streamed", async () => {

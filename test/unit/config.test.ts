@@ -22,6 +22,7 @@ const FIELDS: Partial<Record<VariableName, [keyof Config, (text: string) => unkn
 	WORKSPACE_DIR: ["workspaceDir", (t) => t],
 	PORT: ["port", Number],
 	HOST: ["host", (t) => t],
+	ALLOWED_HOSTS: ["allowedHosts", () => []],
 	LOG_LEVEL: ["logLevel", (t) => t],
 	SESSION_TIMEOUT: ["sessionTimeoutMs", (t) => Number(t) * 1000],
 	MAX_CONCURRENT_SESSIONS: ["maxConcurrentSessions", Number],
@@ -54,6 +55,7 @@ const FIELDS: Partial<Record<VariableName, [keyof Config, (text: string) => unkn
 	ENGINE_EVENT_IDLE_TIMEOUT: ["engineEventIdleTimeoutMs", (t) => Number(t) * 1000],
 	K8S_REPORTER: ["kubernetesReporter", (t) => t],
 	POD_NAME: ["podName", (t) => t],
+	HOSTNAME: ["hostName", (t) => t],
 	POD_NAMESPACE: ["podNamespace", (t) => t],
 	POD_UID: ["podUid", (t) => t],
 	ENGINE_SEED_DIR: ["engineSeedDir", (t) => t || undefined],
@@ -104,6 +106,7 @@ describe("parseConfig values", () => {
 				WORKSPACE_DIR: "/work/tree/",
 				PORT: " 8080 ",
 				HOST: "127.0.0.1",
+				ALLOWED_HOSTS: " Sidecar.Example , .svc.cluster.local,",
 				LOG_LEVEL: "DEBUG",
 				SESSION_TIMEOUT: "0.5",
 				MAX_CONCURRENT_SESSIONS: "2",
@@ -134,6 +137,7 @@ describe("parseConfig values", () => {
 				ENGINE_HEALTH_TIMEOUT: "0.25",
 				ENGINE_HEALTH_FAILURES: "2",
 				ENGINE_EVENT_IDLE_TIMEOUT: "1.5",
+				HOSTNAME: "task-pod-7",
 			},
 			INSTALL,
 		);
@@ -141,6 +145,7 @@ describe("parseConfig values", () => {
 			workspaceDir: "/work/tree",
 			port: 8080,
 			host: "127.0.0.1",
+			allowedHosts: ["sidecar.example", ".svc.cluster.local"],
 			logLevel: "debug",
 			sessionTimeoutMs: 500,
 			maxConcurrentSessions: 2,
@@ -173,6 +178,7 @@ describe("parseConfig values", () => {
 			engineEventIdleTimeoutMs: 1500,
 			kubernetesReporter: "auto",
 			podName: "",
+			hostName: "task-pod-7",
 			podNamespace: "",
 			podUid: "",
 			engineSeedDir: undefined,
@@ -231,6 +237,10 @@ describe("parseConfig rejects bad values with an error naming the variable", () 
 			"CREDENTIALS_URL",
 		],
 		["CREDENTIALS_TIMEOUT=0", { CREDENTIALS_TIMEOUT: "0" }, "CREDENTIALS_TIMEOUT"],
+		["ALLOWED_HOSTS with a port", { ALLOWED_HOSTS: "sidecar.example:3003" }, "ALLOWED_HOSTS"],
+		["ALLOWED_HOSTS with a scheme", { ALLOWED_HOSTS: "http://sidecar.example" }, "ALLOWED_HOSTS"],
+		["ALLOWED_HOSTS with a wildcard", { ALLOWED_HOSTS: "*" }, "ALLOWED_HOSTS"],
+		["ALLOWED_HOSTS with a bare dot", { ALLOWED_HOSTS: "a.example,." }, "ALLOWED_HOSTS"],
 	])("%s", (_label, env, variable) => {
 		const error = configError(env);
 		expect(error.name).toBe("ConfigError");
