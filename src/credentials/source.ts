@@ -1,3 +1,4 @@
+import { declaredLength, readAtMost } from "../lib/bounded-read";
 import type { Clock } from "../lib/clock";
 import { deadline } from "../lib/timeout";
 import type { ProviderName } from "../providers/catalogue";
@@ -40,6 +41,11 @@ export interface CredentialsSourceOptions {
 	readonly fetch?: typeof fetch;
 }
 
+/** The largest answer read (an `api_key` is a few hundred bytes); a bigger one is a failure, refused while reading. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+const TOO_LARGE = `the credentials endpoint's answer is larger than ${MAX_ANSWER_BYTES / 1024} KiB (the limit)`;
+
 /** Reads the endpoint's answer. Pure: the key, or why there is none. */
 export function readCredentialsAnswer(status: number, body: string): { apiKey: string } | { error: string } {
 	if (status !== 200) return { error: `the credentials endpoint answered HTTP ${status}` };
@@ -54,6 +60,22 @@ export function readCredentialsAnswer(status: number, body: string): { apiKey: s
 		return { error: "the credentials endpoint's answer has no api_key string" };
 	}
 	return { apiKey: key };
+}
+
+/**
+ * The answer's text: nothing is read for a status other than 200 (the status
+ * is the failure); past MAX_ANSWER_BYTES, declared or streamed, a failure.
+ */
+async function answerText(res: Response): Promise<string> {
+	const tooLarge = res.status === 200 && (declaredLength(res.headers) ?? 0) > MAX_ANSWER_BYTES;
+	if (res.status !== 200 || tooLarge) {
+		await res.body?.cancel().catch(() => undefined);
+		if (tooLarge) throw new CredentialsFetchFailed(TOO_LARGE);
+		return "";
+	}
+	const bytes = await readAtMost(res.body, MAX_ANSWER_BYTES);
+	if (bytes === undefined) throw new CredentialsFetchFailed(TOO_LARGE);
+	return new TextDecoder().decode(bytes);
 }
 
 export class CredentialsSource {
@@ -87,7 +109,7 @@ export class CredentialsSource {
 				redirect: "manual",
 				signal: limit.signal,
 			});
-			const answer = readCredentialsAnswer(res.status, await res.text());
+			const answer = readCredentialsAnswer(res.status, await answerText(res));
 			if ("error" in answer) throw new CredentialsFetchFailed(answer.error);
 			return answer.apiKey;
 		} catch (error) {

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CredentialsFetchFailed, CredentialsSource, readCredentialsAnswer } from "../../src/credentials/source";
+import {
+	CredentialsFetchFailed,
+	CredentialsSource,
+	MAX_ANSWER_BYTES,
+	readCredentialsAnswer,
+} from "../../src/credentials/source";
 import { type Clock, systemClock } from "../../src/lib/clock";
-import { type CredentialsBackend, startCredentialsBackend } from "../support/credentials-backend";
+import { type CredentialsBackend, startCredentialsBackend, startLyingEndpoint } from "../support/credentials-backend";
 import { ManualClock } from "../support/manual-clock";
 
 /** The credentials client against a local endpoint speaking the wire format (API_CONTRACT.md). */
@@ -98,6 +103,41 @@ describe("CredentialsSource", () => {
 		const url = `http://127.0.0.1:${closed.port}/credentials`;
 		await closed.stop(true);
 		expect(await failure(ask(source(url), crypto.randomUUID()))).toContain("could not be reached");
+	});
+});
+
+describe("containment: a huge credentials answer", () => {
+	test("an answer streamed past 64 KiB is a failure naming the limit, cut off while read, not read to its end", async () => {
+		expect(MAX_ANSWER_BYTES).toBe(64 * 1024);
+		const id = crypto.randomUUID();
+		const total = 64 * 1024 * 1024;
+		backend.answer(id, { kind: "huge", bytes: total });
+		expect(await failure(ask(source(backend.url, 120_000), id))).toBe(
+			"the credentials endpoint's answer is larger than 64 KiB (the limit)",
+		);
+		// The reader hung up: the endpoint made its first chunks and what the sockets' buffers took, not 64 MiB.
+		expect(backend.streamed(id)).toBeGreaterThan(MAX_ANSWER_BYTES);
+		expect(backend.streamed(id)).toBeLessThan(total / 2);
+	});
+
+	test("an answer whose Content-Length is over 64 KiB is refused before its body is read, and the connection closed", async () => {
+		// The endpoint never sends a body byte: reading it would wait for the 30 s timeout.
+		const lying = await startLyingEndpoint(400 * 1024 * 1024);
+		try {
+			expect(await failure(ask(source(lying.url, 30_000), crypto.randomUUID()))).toBe(
+				"the credentials endpoint's answer is larger than 64 KiB (the limit)",
+			);
+			await lying.hungUp;
+		} finally {
+			await lying.close();
+		}
+	});
+
+	test("an answer of exactly 64 KiB is read", async () => {
+		const id = crypto.randomUUID();
+		const text = JSON.stringify({ api_key: "sk-big-answer", padding: "" });
+		backend.answer(id, { kind: "raw", body: text.replace('""', `"${"p".repeat(MAX_ANSWER_BYTES - text.length)}"`) });
+		expect(await ask(source(), id)).toBe("sk-big-answer");
 	});
 });
 

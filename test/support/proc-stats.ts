@@ -14,6 +14,14 @@ export function vmRssKb(pid: Pid): number {
 	return Number(m[1]);
 }
 
+/** VmHWM of the process (its peak resident memory so far), in KiB. */
+export function vmHwmKb(pid: Pid): number {
+	const status = readFileSync(`/proc/${pid}/status`, "utf8");
+	const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+	if (!m) throw new Error(`no VmHWM for ${pid}`);
+	return Number(m[1]);
+}
+
 /** What each open descriptor points at (`socket:[123]`, `pipe:[4]`, a path, ...). */
 export function fdTargets(pid: Pid): string[] {
 	const dir = `/proc/${pid}/fd`;
