@@ -834,11 +834,13 @@ export function toInit(c: FuzzCase): RequestInit {
 export const CODES_BY_STATUS: Record<number, readonly string[]> = {
 	400: ["invalid_request", "malformed_json"],
 	401: ["unauthorized"],
+	403: ["cross_origin_request"],
 	404: ["session_not_found", "not_found"],
 	405: ["method_not_allowed"],
 	409: ["session_exists"],
 	413: ["body_too_large"],
 	415: ["unsupported_media_type"],
+	421: ["misdirected_request"],
 };
 
 /**
