@@ -83,7 +83,7 @@ describe("containment: requests from a web page", () => {
 		const tab = await chromium.newPage();
 		await tab.goto(`http://127.0.0.1:${attacker.port}/`, { waitUntil: "domcontentloaded" });
 		await Promise.all([tab.waitForNavigation(), tab.$eval("form", (f) => (f as HTMLFormElement).submit())]);
-		const shown = await tab.evaluate(() => document.body.innerText);
+		const shown = await tab.evaluate(() => document.body.textContent ?? "");
 		e2e.bodies.push(shown);
 		await tab.close();
 		const post = proxy.heads.findLast((h) => h.startsWith("POST /sessions "));
