@@ -1,5 +1,8 @@
 import { dirname, resolve } from "node:path";
 import { ConfigError, parseConfig } from "./config/parse";
+import { EngineVersionError } from "./engine/generation";
+import { bunSpawn } from "./engine/process";
+import { probeEngineVersion } from "./engine/version-probe";
 import { listen } from "./http/listen";
 import { systemClock } from "./lib/clock";
 import { createLogger } from "./lib/log";
@@ -26,7 +29,24 @@ try {
 delete process.env.OPENCODE_SHARED_SECRET;
 
 const log = createLogger(config.logLevel);
-const sidecar = createSidecar(config, systemClock, log, { hardening });
+// The engine's generation picks its adapter: read from the binary, never guessed from how it answers.
+let release: Awaited<ReturnType<typeof probeEngineVersion>>;
+try {
+	release = await probeEngineVersion({
+		bin: config.engineBin,
+		spawn: bunSpawn,
+		clock: systemClock,
+		timeoutMs: config.engineStartTimeoutMs,
+	});
+} catch (error) {
+	if (error instanceof EngineVersionError) {
+		process.stderr.write(`opencode-sidecar: unsupported engine: ${error.message}\n`);
+		process.exit(78); // EX_CONFIG
+	}
+	throw error;
+}
+log.info({ bin: config.engineBin, version: release.version, generation: release.generation }, "engine identified");
+const sidecar = createSidecar(config, systemClock, log, { hardening, release });
 const server = listen(config, sidecar.app);
 log.info(
 	{

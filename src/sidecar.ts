@@ -6,6 +6,7 @@ import { type App, createApp } from "./app";
 import type { Config } from "./config/parse";
 import { CredentialsSource } from "./credentials/source";
 import { buildEngineConfig } from "./engine/config";
+import type { EngineRelease } from "./engine/generation";
 import { RssWatch } from "./engine/rss-watch";
 import { EngineSupervisor } from "./engine/supervisor";
 import { type Gateway, startGateway } from "./gateway/server";
@@ -36,8 +37,10 @@ export interface Sidecar {
 	stop(): Promise<void>;
 }
 
-/** What tests may replace; production passes nothing. */
+/** What the sidecar is built with beyond its configuration; tests may replace the optional parts. */
 export interface SidecarOptions {
+	/** The engine `OPENCODE_BIN` is (engine/version-probe.ts): its generation picks the adapter. */
+	readonly release: EngineRelease;
 	readonly kubernetes?: KubernetesOverrides;
 	/** What src/main.ts achieved hardening the process (undefined in-process: not reported). */
 	readonly hardening?: Hardening;
@@ -48,7 +51,7 @@ export interface SidecarOptions {
 }
 
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
-export function createSidecar(config: Config, clock: Clock, log: Logger, options: SidecarOptions = {}): Sidecar {
+export function createSidecar(config: Config, clock: Clock, log: Logger, options: SidecarOptions): Sidecar {
 	mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
 	const stateDirProblem = restrictDirectory(config.stateDir);
 	if (stateDirProblem) log.warn(stateDirProblem);
@@ -85,6 +88,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	});
 	const engine = new EngineSupervisor({
 		bin: config.engineBin,
+		release: options.release,
 		workspaceDir: config.workspaceDir,
 		engineDir,
 		config: buildEngineConfig(gateway.url, gatewayToken),

@@ -8,6 +8,8 @@
 import { heapStats, memoryUsage as jscMemory } from "bun:jsc";
 import { resolve } from "node:path";
 import { parseConfig } from "../../src/config/parse";
+import { bunSpawn } from "../../src/engine/process";
+import { probeEngineVersion } from "../../src/engine/version-probe";
 import { listen } from "../../src/http/listen";
 import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
@@ -19,7 +21,14 @@ import { injectedText, type Reply, type Request } from "../lib/protocol";
 
 const config = parseConfig(process.env, resolve(import.meta.dir, "../.."));
 const log = createLogger(config.logLevel);
-const sidecar = createSidecar(config, systemClock, log);
+const sidecar = createSidecar(config, systemClock, log, {
+	release: await probeEngineVersion({
+		bin: config.engineBin,
+		spawn: bunSpawn,
+		clock: systemClock,
+		timeoutMs: config.engineStartTimeoutMs,
+	}),
+});
 const server = listen(config, sidecar.app);
 await sidecar.engine.whenReady();
 const engine = sidecar.engine.connection();

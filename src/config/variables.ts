@@ -131,7 +131,7 @@ export const VARIABLES = [
 		kind: engineBinary,
 		default: "",
 		description:
-			"Path of the `opencode` engine binary. Empty: the one installed with the sidecar (`node_modules/.bin/opencode`).",
+			"Path of the `opencode` engine binary. Empty: the one installed with the sidecar (`node_modules/.bin/opencode`). Its `--version` is read at start: a version outside the supported ranges (README, Engines) exits 78.",
 	}),
 	declare({
 		name: "MAX_BODY_BYTES",
@@ -254,7 +254,8 @@ export const VARIABLES = [
 		key: "engineStartTimeoutMs",
 		kind: seconds(1, 600),
 		default: "30",
-		description: "Seconds the engine may take to start listening before the attempt counts as failed.",
+		description:
+			"Seconds each step of the engine's start may take (listening; its event feed connected; its warm-up run) before the attempt fails with an error naming the step; also bounds `OPENCODE_BIN --version` at start.",
 	}),
 	declare({
 		name: "ENGINE_CALL_TIMEOUT",

@@ -76,6 +76,11 @@ export class EventFeed implements AsyncIterable<FeedItem> {
 				signal: abort.signal,
 			});
 			if (!res.ok || !res.body) return `engine /event answered ${res.status}`;
+			// An engine of another generation answers its web app's page here (200 text/html): say so, do not wait on it.
+			const type = res.headers.get("content-type") ?? "no content type";
+			if (!type.startsWith("text/event-stream")) {
+				return `engine /event answered ${res.status} ${type.split(";")[0]}, not text/event-stream`;
+			}
 			const parser = new SseParser();
 			const decoder = new TextDecoder();
 			for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

@@ -7,6 +7,7 @@
  * log). No I/O and no clock here: time comes in on the inputs.
  *
  *   stopped ─start→ starting ─listening→ warming ─warmedUp→ ready
+ *   starting|warming ─startTimedOut (a step took over ENGINE_START_TIMEOUT)→ recycling, naming the step
  *   warming|ready ─N failed health checks→ recycling ─exited→ lost ─restartDue→ starting
  *   any live phase ─exited→ lost (a crash; back-off) ─restartDue→ starting
  *   any ─drain→ draining (an exit now is the shutdown, not a crash) ─stop/exited→ stopped
@@ -23,6 +24,8 @@ export interface EngineState {
 	readonly generation: number;
 	/** The `/event` feed of the current process is connected. */
 	readonly feedConnected: boolean;
+	/** Why the feed's last connection attempt ended, while it is not connected (for `/ready`). */
+	readonly feedError: string | undefined;
 	/** Consecutive starts that did not end in a stable engine: the restart back-off's exponent. */
 	readonly failures: number;
 	/** Consecutive failed health checks of the current process. */
@@ -58,7 +61,8 @@ export type LifecycleInput =
 	| { readonly type: "start" }
 	| { readonly type: "spawnFailed"; readonly error: string }
 	| { readonly type: "listening"; readonly generation: number }
-	| { readonly type: "listenTimedOut"; readonly generation: number; readonly timeoutMs: number }
+	/** The current start step (listening, feed, warm-up: `pendingStartStep`) has taken ENGINE_START_TIMEOUT. */
+	| { readonly type: "startTimedOut"; readonly generation: number; readonly timeoutMs: number }
 	| { readonly type: "feedConnected"; readonly generation: number }
 	| { readonly type: "feedLost"; readonly generation: number; readonly reason: string }
 	| { readonly type: "warmedUp"; readonly generation: number; readonly at: number }
@@ -114,6 +118,7 @@ export const initialEngineState: EngineState = {
 	phase: "stopped",
 	generation: 0,
 	feedConnected: false,
+	feedError: undefined,
 	failures: 0,
 	healthFailures: 0,
 	readyAt: undefined,
@@ -148,21 +153,20 @@ export function engineTransition(s: EngineState, input: LifecycleInput, settings
 				state: { ...s, phase: "warming", healthFailures: 0, lastError: undefined },
 				effects: [{ type: "connectFeed" }],
 			};
-		case "listenTimedOut":
-			if (s.phase !== "starting") return same(s);
-			return recycle(s, "start_timeout", `the engine did not start listening within ${input.timeoutMs} ms`);
+		case "startTimedOut":
+			return startTimedOut(s, input.timeoutMs);
 		case "feedConnected": {
 			if (s.phase !== "warming" && s.phase !== "ready" && s.phase !== "draining") return same(s);
 			const first = s.readyAt === undefined && s.phase === "warming" && !s.feedConnected;
 			const effects: LifecycleEffect[] = [{ type: "resync" }, { type: "ready" }];
 			// Once per process (the feed may reconnect); runs wait for it, `/ready` does not.
 			if (first) effects.push({ type: "warmUp" });
-			return { state: { ...s, feedConnected: true }, effects };
+			return { state: { ...s, feedConnected: true, feedError: undefined }, effects };
 		}
 		case "feedLost":
-			if (!s.feedConnected) return same(s);
+			if (!s.feedConnected) return feedFailed(s, input.reason);
 			return {
-				state: { ...s, feedConnected: false },
+				state: { ...s, feedConnected: false, feedError: input.reason },
 				effects:
 					s.phase === "warming" || s.phase === "ready"
 						? [
@@ -228,12 +232,54 @@ function spawn(s: EngineState): Transition {
 			phase: "starting",
 			generation,
 			feedConnected: false,
+			feedError: undefined,
 			healthFailures: 0,
 			readyAt: undefined,
 			recycle: undefined,
 			signalExit: undefined,
 		},
 		effects: [{ type: "spawn", generation }],
+	};
+}
+
+/** The step of the start that has not completed, for the start timeout's error line and `/ready`. */
+export type StartStep = "listening" | "feed" | "warm-up";
+
+/** Which step a starting engine is at; undefined once it is ready (or not starting at all). */
+export function pendingStartStep(s: EngineState): StartStep | undefined {
+	if (s.phase === "starting") return "listening";
+	if (s.phase !== "warming") return undefined;
+	return s.feedConnected ? "warm-up" : "feed";
+}
+
+function startTimedOut(s: EngineState, timeoutMs: number): Transition {
+	const step = pendingStartStep(s);
+	if (!step) return same(s);
+	const detail = step === "feed" && s.feedError ? `: ${s.feedError}` : "";
+	const reason = `the engine's start step ${step} did not complete within ${timeoutMs} ms${detail}`;
+	const t = recycle({ ...s, lastError: reason }, "start_timeout", reason);
+	return {
+		state: t.state,
+		effects: [
+			{ type: "log", level: "error", msg: "engine start timed out", fields: { step, timeout_ms: timeoutMs, reason } },
+			...t.effects,
+		],
+	};
+}
+
+/**
+ * A connection attempt of the feed failed while it was not connected: kept
+ * for `/ready`, and said once per distinct reason while the engine starts
+ * (an engine that listens but whose `/event` is not an event stream is the
+ * wrong engine, not a slow one).
+ */
+function feedFailed(s: EngineState, reason: string): Transition {
+	if (s.phase !== "warming" && s.phase !== "ready") return same(s);
+	const state = { ...s, feedError: reason };
+	if (s.phase !== "warming" || s.feedError === reason) return { state, effects: [] };
+	return {
+		state,
+		effects: [{ type: "log", level: "error", msg: "engine event feed failed", fields: { reason } }],
 	};
 }
 

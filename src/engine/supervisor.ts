@@ -6,6 +6,7 @@ import { EngineCalls } from "./engine-calls";
 import type { RebuiltHome } from "./environment";
 import type { EngineEvent } from "./events";
 import { EventFeed } from "./feed";
+import type { EngineRelease } from "./generation";
 import {
 	type EngineState,
 	engineTransition,
@@ -14,6 +15,7 @@ import {
 	type LifecycleEffect,
 	type LifecycleInput,
 	type LifecycleSettings,
+	pendingStartStep,
 	type RecycleCause,
 	type WatchdogSettings,
 } from "./lifecycle";
@@ -23,6 +25,8 @@ import { WarmUp } from "./warm-up";
 
 export interface EngineSupervisorOptions {
 	readonly bin: string;
+	/** What `bin --version` said (version-probe.ts); undefined in tests that start a fake engine. */
+	readonly release?: EngineRelease;
 	readonly workspaceDir: string;
 	/** The engine's own home, config, data and cache live under here. */
 	readonly engineDir: string;
@@ -76,7 +80,8 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 	private readonly warmUp: WarmUp;
 	private cancelRestart: Cancel | undefined;
 	private cancelSettle: Cancel | undefined;
-	private cancelListen: Cancel | undefined;
+	/** The current start step's ENGINE_START_TIMEOUT (see `apply`). */
+	private cancelStartDeadline: Cancel | undefined;
 	private stopWatchdog: Cancel | undefined;
 	private checking = false;
 	private readonly gate = new ResyncGate();
@@ -114,7 +119,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		if (this.ready) return undefined;
 		const s = this.state;
 		if ((s.phase === "warming" || s.phase === "ready") && !s.feedConnected)
-			return "engine event stream is not connected";
+			return `engine event stream is not connected${s.feedError ? ` (${s.feedError})` : ""}`;
 		return `engine is ${s.phase}${s.lastError ? ` (${s.lastError})` : ""}`;
 	}
 
@@ -194,6 +199,20 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		const before = this.state;
 		const { state, effects } = engineTransition(before, input, this.settings);
 		this.state = state;
+		// Each step of a start (listening, feed, warm-up) gets ENGINE_START_TIMEOUT; ready ends the clock.
+		const step = pendingStartStep(state);
+		if (step !== pendingStartStep(before) || state.generation !== before.generation) {
+			this.cancelStartDeadline?.();
+			this.cancelStartDeadline = undefined;
+			if (step) {
+				const generation = state.generation;
+				const timeoutMs = this.options.startTimeoutMs;
+				this.cancelStartDeadline = this.options.clock.setTimeout(
+					() => this.apply({ type: "startTimedOut", generation, timeoutMs }),
+					timeoutMs,
+				);
+			}
+		}
 		if (state.phase !== before.phase)
 			this.options.log.debug({ from: before.phase, to: state.phase, input: input.type }, "engine phase");
 		for (const effect of effects) this.run(effect);
@@ -221,7 +240,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 				}
 				break;
 			case "kill":
-				this.cancelListen?.();
+				this.cancelStartDeadline?.();
 				void this.proc?.terminate(KILL_GRACE_MS);
 				break;
 			case "scheduleRestart":
@@ -282,7 +301,10 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		this.proc = proc;
 		this.starts++;
 		const started = clock.now();
-		log.info({ pid: proc.pid, attempt: this.state.failures + 1 }, "engine starting");
+		log.info(
+			{ pid: proc.pid, attempt: this.state.failures + 1, version: this.options.release?.version },
+			"engine starting",
+		);
 		void proc.exited.then(({ code, signal }) => {
 			if (this.state.generation === generation) {
 				this.feed?.close();
@@ -290,17 +312,11 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 			}
 			this.apply({ type: "exited", generation, code, signal });
 		});
-		this.cancelListen = clock.setTimeout(
-			() => this.apply({ type: "listenTimedOut", generation, timeoutMs: this.options.startTimeoutMs }),
-			this.options.startTimeoutMs,
-		);
 		let base: string;
 		try {
 			base = await proc.listening;
 		} catch {
 			return; // It exited first: `exited` tells the lifecycle.
-		} finally {
-			this.cancelListen?.();
 		}
 		if (this.state.generation !== generation) return;
 		this.client = new EngineClient(

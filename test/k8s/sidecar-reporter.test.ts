@@ -10,6 +10,7 @@ import { createLogger } from "../../src/lib/log";
 import type { LifecycleEvent } from "../../src/sessions/manager";
 import { createSidecar, type Sidecar } from "../../src/sidecar";
 import { sessionBody } from "../support/api";
+import { engineRelease } from "../support/engine-release";
 import { type ScriptedLlm, startScriptedLlm, type Turn } from "../support/scripted-llm";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
 import {
@@ -78,6 +79,7 @@ async function start(dirs: TempDirs, env: Record<string, string> = {}): Promise<
 	const logLines: string[] = [];
 	const log = createLogger(config.logLevel, { write: (line: string) => void logLines.push(line) });
 	const sidecar = createSidecar(config, systemClock, log, {
+		release: await engineRelease(),
 		kubernetes: {
 			env: { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(fake.port) },
 			serviceAccountDir: saDir,

@@ -5,6 +5,7 @@ import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { createSidecar, type Sidecar, type SidecarOptions } from "../../src/sidecar";
 import { checkResponse } from "./conformance";
+import { engineRelease } from "./engine-release";
 import { type ScriptedLlm, startScriptedLlm } from "./scripted-llm";
 import { findSecrets } from "./secrets";
 import { makeTempDirs, type TempDirs } from "./workspace";
@@ -16,7 +17,10 @@ export interface InProcess {
 	handle(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function startInProcess(env: Record<string, string>, options: SidecarOptions = {}): Promise<InProcess> {
+/** What a test may pass to the sidecar; the engine's release is probed from its binary, as src/main.ts does. */
+export type InProcessOptions = Omit<SidecarOptions, "release">;
+
+export async function startInProcess(env: Record<string, string>, options: InProcessOptions = {}): Promise<InProcess> {
 	const config = parseConfig(
 		{ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...env },
 		resolve(import.meta.dir, "../.."),
@@ -25,7 +29,7 @@ export async function startInProcess(env: Record<string, string>, options: Sidec
 	const log = createLogger(config.logLevel, {
 		write: (line: string) => void logLines.push(line),
 	});
-	const sidecar = createSidecar(config, systemClock, log, options);
+	const sidecar = createSidecar(config, systemClock, log, { ...options, release: await engineRelease(env) });
 	await sidecar.engine.whenReady();
 	return {
 		sidecar,
@@ -58,7 +62,7 @@ export interface InProcessSuite extends InProcess {
  */
 export function useInProcess(
 	env: Record<string, string> = {},
-	options: SidecarOptions = {},
+	options: InProcessOptions = {},
 	prepare?: (dirs: TempDirs) => void,
 ): InProcessSuite {
 	let llm: ScriptedLlm | undefined;

@@ -3,6 +3,7 @@ import { ConfigError, parseConfig } from "../../src/config/parse";
 import type { Cancel, Clock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { createSidecar, type Sidecar } from "../../src/sidecar";
+import { engineRelease } from "./engine-release";
 
 const REPO = resolve(import.meta.dir, "../..");
 
@@ -79,7 +80,7 @@ export async function startInstrumented(env: Record<string, string>): Promise<In
 		write: (line: string) => void logLines.push(line),
 	});
 	const clock = new CountingClock();
-	const sidecar = createSidecar(config, clock, log);
+	const sidecar = createSidecar(config, clock, log, { release: await engineRelease(env) });
 	await sidecar.engine.whenReady();
 	let listening = false;
 	return {

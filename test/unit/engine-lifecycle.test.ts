@@ -7,6 +7,7 @@ import {
 	type LifecycleEffect,
 	type LifecycleInput,
 	type LifecycleSettings,
+	pendingStartStep,
 } from "../../src/engine/lifecycle";
 
 const settings: LifecycleSettings = {
@@ -202,14 +203,73 @@ describe("engine lifecycle", () => {
 		expect(isLive(state)).toBe(true);
 	});
 
-	test("an engine that never listens is recycled as start_timeout and restarted with back-off", () => {
+	test("an engine that never listens is recycled as start_timeout, restarted with back-off, and the step is named", () => {
 		const { state, effects } = run([
 			{ type: "start" },
-			{ type: "listenTimedOut", generation: 1, timeoutMs: 30_000 },
+			{ type: "startTimedOut", generation: 1, timeoutMs: 30_000 },
 			{ type: "exited", generation: 1, code: 143, signal: "SIGTERM" },
 		]);
 		expect(effects).toContainEqual({ type: "countRecycle", cause: "start_timeout" });
 		expect(state.phase).toBe("lost");
-		expect(logs(effects, "error")).toEqual([]);
+		expect(logs(effects, "error").map((e) => e.fields)).toEqual([
+			{
+				step: "listening",
+				timeout_ms: 30_000,
+				reason: "the engine's start step listening did not complete within 30000 ms",
+			},
+		]);
+		expect(state.lastError).toContain("listening did not complete");
+	});
+});
+
+describe("the start timeout and the feed before its first connection", () => {
+	const html = "engine /event answered 200 text/html, not text/event-stream";
+	const listening = run([{ type: "start" }, { type: "listening", generation: 1 }]).state;
+
+	test("a feed that fails before its first connection is an error line once per reason, and the state keeps why", () => {
+		const { state, effects } = run(
+			[
+				{ type: "feedLost", generation: 1, reason: html },
+				{ type: "feedLost", generation: 1, reason: html },
+				{ type: "feedLost", generation: 1, reason: "event stream failed: refused" },
+			],
+			listening,
+		);
+		expect(logs(effects, "error").map((e) => [e.msg, e.fields])).toEqual([
+			["engine event feed failed", { reason: html }],
+			["engine event feed failed", { reason: "event stream failed: refused" }],
+		]);
+		expect(state.feedError).toBe("event stream failed: refused");
+		expect(isLive(state)).toBe(false);
+	});
+
+	test("the start timeout names the feed, with what the feed got, when the engine listens but its feed never connects", () => {
+		const { state, effects } = run(
+			[
+				{ type: "feedLost", generation: 1, reason: html },
+				{ type: "startTimedOut", generation: 1, timeoutMs: 5000 },
+			],
+			listening,
+		);
+		const reason = `the engine's start step feed did not complete within 5000 ms: ${html}`;
+		expect(logs(effects, "error").at(-1)).toMatchObject({
+			msg: "engine start timed out",
+			fields: { step: "feed", reason },
+		});
+		expect(kinds(effects)).toContain("kill");
+		expect(state).toMatchObject({ phase: "recycling", lastError: reason });
+	});
+
+	test("the start timeout names the warm-up when the feed connected but the warm-up never ended; a ready engine ignores it", () => {
+		const warming = run([{ type: "feedConnected", generation: 1 }], listening).state;
+		expect(pendingStartStep(warming)).toBe("warm-up");
+		const timedOut = run([{ type: "startTimedOut", generation: 1, timeoutMs: 5000 }], warming);
+		expect(logs(timedOut.effects, "error")[0]?.fields).toMatchObject({ step: "warm-up" });
+		expect(timedOut.state.phase).toBe("recycling");
+		expect(pendingStartStep(ready)).toBeUndefined();
+		expect(run([{ type: "startTimedOut", generation: 1, timeoutMs: 5000 }], ready)).toEqual({
+			state: ready,
+			effects: [],
+		});
 	});
 });

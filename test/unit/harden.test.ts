@@ -72,7 +72,7 @@ describe("a sidecar whose process could not be hardened", () => {
 		);
 		const lines: string[] = [];
 		const log = createLogger("info", { write: (l: string) => void lines.push(l) });
-		sidecar = createSidecar(config, systemClock, log, { hardening });
+		sidecar = createSidecar(config, systemClock, log, { hardening, release: { version: "1.18.33", generation: "1" } });
 		const get = (path: string) => (sidecar as Sidecar).app.handle(new Request(`http://localhost${path}`));
 		return { lines, get };
 	}
