@@ -1,11 +1,11 @@
-import type { EngineClient, EngineSessionState } from "./client";
-import type { EngineAgent, PromptInput } from "./engine";
+import type { EngineApi } from "./adapter";
+import type { EngineAgent, EngineSessionState, PromptInput } from "./engine";
 import type { EngineEvent } from "./events";
 
 /**
  * The engine's calls and notifications as the sessions see them (the
  * `Engine` interface): each call goes to the current process's client
- * (client.ts), and listeners are kept here; the supervisor supplies the
+ * (the adapter's `EngineApi`), and listeners are kept here; the supervisor supplies the
  * client and tells the listeners.
  */
 export abstract class EngineCalls {
@@ -15,7 +15,7 @@ export abstract class EngineCalls {
 	protected readonly resyncListeners = new Set<() => Promise<void>>();
 
 	/** The client of the engine process in use; throws when there is none usable. */
-	protected abstract api(): EngineClient;
+	protected abstract api(): EngineApi;
 
 	createSession(title: string): Promise<string> {
 		return this.api().createSession(title);

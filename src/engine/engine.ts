@@ -1,5 +1,23 @@
-import type { EngineSessionState } from "./client";
 import type { EngineEvent } from "./events";
+
+/**
+ * The engine port: what the sessions layer needs from an engine, whatever its
+ * generation. `Engine` is what the sessions call (the supervisor implements
+ * it); behind it, one adapter per engine generation (adapter.ts) speaks that
+ * generation's HTTP API and turns its event feed into `EngineEvent`s.
+ *
+ * The event vocabulary (events.ts) is the engine-neutral one the sessions
+ * read: `session.created|updated|status|idle|error`, `message.updated|removed`,
+ * `message.part.updated|delta|removed`, `todo.updated`, `permission.asked`,
+ * `question.asked`, each with the `properties` documented there. Its names
+ * and shapes are those of OpenCode 1.x, the first engine the sidecar drove, so
+ * the 1.x adapter passes frames through; another generation's adapter maps its
+ * frames onto them. What is per generation: the routes, the request bodies,
+ * the feed's framing and event names, tool names and arguments (all in the
+ * adapter). What is shared: everything the sessions do with the vocabulary
+ * (translate.ts, tool-part.ts, reconcile.ts, outcome.ts), because the
+ * contract's events must not depend on the engine behind them.
+ */
 
 /** The prompt of one run. */
 export interface PromptInput {
@@ -19,6 +37,15 @@ export interface EngineAgent {
 	readonly description?: string;
 	/** The agent's permission rules, as the engine lists them. */
 	readonly permission?: unknown;
+}
+
+/** What the engine holds about one session, read for reconciliation (see sessions/reconcile.ts). */
+export interface EngineSessionState {
+	/** `idle`, `busy` or `retry`; `idle` when the engine does not list the session. */
+	readonly status: string;
+	/** `{info, parts}` per message, oldest first. */
+	readonly messages: readonly unknown[];
+	readonly todos: readonly unknown[];
 }
 
 /** What the sessions need from the engine; `EngineSupervisor` is the real one. */

@@ -1,23 +1,26 @@
 import type { Cancel, Clock } from "../lib/clock";
 import { SseParser } from "../sse/parse";
-import { type EngineEvent, parseEngineEvent } from "./events";
+import type { FeedFrame } from "./adapter";
+import type { EngineEvent } from "./events";
 
 /** What the feed reports, in order. */
 export type FeedItem =
-	/** A connection is open and the engine said `server.connected`. */
+	/** A connection is open and the engine said it is connected (the adapter's `connected` frame). */
 	| { readonly kind: "connected" }
-	/** Events that arrived together (one network read), `server.*` events left out. */
+	/** Events that arrived together (one network read), in the port's vocabulary. */
 	| { readonly kind: "events"; readonly events: readonly EngineEvent[] }
 	/** The connection ended (closed, failed, or silent for longer than the limit); it reconnects. */
 	| { readonly kind: "lost"; readonly reason: string };
 
 export interface EventFeedOptions {
-	/** The engine's `/event` URL (injectable: a test puts a proxy in between). */
+	/** The engine's feed URL (injectable: a test puts a proxy in between). */
 	readonly url: string;
+	/** The adapter's reading of one frame's data (adapter.ts). */
+	readonly parse: (data: string) => FeedFrame;
 	readonly authorization: string;
 	/**
 	 * No byte for this long ends the connection (ENGINE_EVENT_IDLE_TIMEOUT):
-	 * the engine sends `server.heartbeat` every 10 s, and a connection dropped
+	 * the engine sends a heartbeat every 10-15 s, and a connection dropped
 	 * without a FIN would otherwise be waited on forever.
 	 */
 	readonly idleLimitMs: number;
@@ -27,7 +30,7 @@ export interface EventFeedOptions {
 }
 
 /**
- * The engine's `/event` stream as an async iterator that reconnects until
+ * The engine's event stream (shared by the generations; the adapter reads the frames) as an async iterator that reconnects until
  * `close()`. Read with fetch and our own parser rather than the SDK's SSE
  * client: cancelling that one leaves a rejected `reader.cancel()` promise
  * unhandled, which ends a Bun process (seen with SDK 1.18.33 on Bun 1.4.5).
@@ -88,10 +91,9 @@ export class EventFeed implements AsyncIterable<FeedItem> {
 				const events: EngineEvent[] = [];
 				let connected = false;
 				for (const frame of parser.push(decoder.decode(chunk, { stream: true }))) {
-					const event = parseEngineEvent(frame.data);
-					if (!event) continue;
-					if (event.type === "server.connected") connected = true;
-					else if (!event.type.startsWith("server.")) events.push(event);
+					const item = this.options.parse(frame.data);
+					if (item?.kind === "connected") connected = true;
+					else if (item?.kind === "event") events.push(item.event);
 				}
 				if (connected) yield { kind: "connected" };
 				if (events.length > 0) yield { kind: "events", events };

@@ -119,6 +119,8 @@ export class EngineProcess {
 
 export interface LaunchOptions {
 	readonly bin: string;
+	/** The adapter's arguments that start a foreground server on loopback (adapter.ts). */
+	readonly serveArgs: readonly string[];
 	readonly workspaceDir: string;
 	/** The engine's own home; `engine.pid` is kept here. */
 	readonly engineDir: string;
@@ -148,7 +150,7 @@ export async function launchEngine(
 	if (!wanted()) return undefined;
 	const proc = new EngineProcess({
 		spawn: o.spawn,
-		cmd: [o.bin, "serve", "--hostname", "127.0.0.1", "--port", "0"],
+		cmd: [o.bin, ...o.serveArgs],
 		cwd: o.workspaceDir,
 		env,
 		clock: o.clock,

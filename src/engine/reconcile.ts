@@ -1,4 +1,4 @@
-import type { EngineSessionState } from "./client";
+import type { EngineSessionState } from "./engine";
 import { type EngineEvent, isObject, type Json, num, str } from "./events";
 import type { PartProgress } from "./translate";
 

@@ -1,6 +1,7 @@
 import type { Cancel, Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
-import { EngineClient } from "./client";
+import type { EngineAdapter, EngineApi } from "./adapter";
+import { adapterFor } from "./adapters";
 import type { Engine } from "./engine";
 import { EngineCalls } from "./engine-calls";
 import type { RebuiltHome } from "./environment";
@@ -25,8 +26,8 @@ import { WarmUp } from "./warm-up";
 
 export interface EngineSupervisorOptions {
 	readonly bin: string;
-	/** What `bin --version` said (version-probe.ts); undefined in tests that start a fake engine. */
-	readonly release?: EngineRelease;
+	/** What `bin --version` said (version-probe.ts): its generation picks the adapter. */
+	readonly release: EngineRelease;
 	readonly workspaceDir: string;
 	/** The engine's own home, config, data and cache live under here. */
 	readonly engineDir: string;
@@ -73,7 +74,9 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 	private readonly settings: LifecycleSettings;
 	private readonly watchdog: WatchdogSettings;
 	private proc: EngineProcess | undefined;
-	private client: EngineClient | undefined;
+	private client: EngineApi | undefined;
+	/** The adapter of the engine's generation (adapter.ts). */
+	readonly adapter: EngineAdapter;
 	private feed: EventFeed | undefined;
 	/** The current engine process's warm-up (see warm-up.ts); undefined before it connects. */
 	private warming: Promise<void> | undefined;
@@ -99,8 +102,8 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 			signalSettleMs: SIGNAL_SETTLE_MS,
 		};
 		this.watchdog = options.watchdog ?? { intervalMs: 5000, timeoutMs: 3000, failures: 3 };
+		this.adapter = adapterFor(options.release.generation);
 		this.warmUp = new WarmUp({
-			workspaceDir: options.workspaceDir,
 			limitMs: options.startTimeoutMs,
 			clock: options.clock,
 			log: options.log,
@@ -235,7 +238,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 				if (this.client) {
 					const generation = this.state.generation;
 					this.warming = this.warmUp
-						.run(this.client.raw)
+						.run(this.client)
 						.then(() => this.apply({ type: "warmedUp", generation, at: clock.now() }));
 				}
 				break;
@@ -288,7 +291,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		let launched: Awaited<ReturnType<typeof launchEngine>>;
 		try {
 			launched = await launchEngine(
-				{ ...this.options, spawn: this.options.spawn ?? bunSpawn },
+				{ ...this.options, serveArgs: this.adapter.serveArgs, spawn: this.options.spawn ?? bunSpawn },
 				() => this.state.generation === generation && this.state.phase === "starting",
 			);
 		} catch (error) {
@@ -302,7 +305,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		this.starts++;
 		const started = clock.now();
 		log.info(
-			{ pid: proc.pid, attempt: this.state.failures + 1, version: this.options.release?.version },
+			{ pid: proc.pid, attempt: this.state.failures + 1, version: this.options.release.version },
 			"engine starting",
 		);
 		void proc.exited.then(({ code, signal }) => {
@@ -319,13 +322,13 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 			return; // It exited first: `exited` tells the lifecycle.
 		}
 		if (this.state.generation !== generation) return;
-		this.client = new EngineClient(
+		this.client = this.adapter.client({
 			base,
 			authorization,
-			this.options.workspaceDir,
+			directory: this.options.workspaceDir,
 			clock,
-			this.options.callTimeoutMs ?? 10_000,
-		);
+			callTimeoutMs: this.options.callTimeoutMs ?? 10_000,
+		});
 		log.info({ pid: proc.pid, start_ms: clock.now() - started }, "engine listening");
 		this.apply({ type: "listening", generation });
 	}
@@ -334,9 +337,10 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 	private async follow(generation: number): Promise<void> {
 		const client = this.client;
 		if (!client) return;
-		const url = `${client.base}/event?directory=${encodeURIComponent(this.options.workspaceDir)}`;
+		const url = this.adapter.feedUrl(client.base, this.options.workspaceDir);
 		const feed = new EventFeed({
 			url: this.options.feedUrl ? this.options.feedUrl(url) : url,
+			parse: (data) => this.adapter.parseFrame(data),
 			authorization: client.authorization,
 			idleLimitMs: this.options.feedIdleLimitMs ?? 30_000,
 			retryMs: 200,
@@ -392,7 +396,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		const { timeoutMs } = this.watchdog;
 		try {
 			const ok = await client.health(timeoutMs);
-			const detail = ok ? "healthy" : `GET /global/health failed or took over ${timeoutMs} ms`;
+			const detail = ok ? "healthy" : `${this.adapter.healthCall} failed or took over ${timeoutMs} ms`;
 			this.apply({ type: "health", generation, ok, detail, at: this.options.clock.now() });
 		} finally {
 			this.checking = false;
@@ -408,7 +412,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		this.gate.drop();
 	}
 
-	protected api(): EngineClient {
+	protected api(): EngineApi {
 		if (!this.client || !this.ready) throw new Error(this.notReadyReason ?? "engine not ready");
 		return this.client;
 	}

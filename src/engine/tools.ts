@@ -8,6 +8,10 @@
  * turns them off with a `-` entry (`"-todo"`, `"-question"`). Sub-agents
  * (`task`) stay off: a sub-agent session gets its agent's own tools, not this
  * session's restrictions. Pure.
+ *
+ * Per generation: these are OpenCode 1.x's tool ids (the 1.x adapter sends
+ * them as the prompt's `tools` switches); the capability vocabulary itself is
+ * the contract's and shared.
  */
 
 /** Tool ids the engine offers (its `GET /experimental/tool/ids` minus `invalid`); an e2e test checks the list. */

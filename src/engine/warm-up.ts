@@ -1,11 +1,10 @@
-import type { OpencodeClient } from "@opencode-ai/sdk/v2/client";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
+import type { EngineApi } from "./adapter";
 import { ENGINE_MODEL_ID } from "./config";
 import { type EngineEvent, engineSessionOf } from "./events";
 
 export interface WarmUpOptions {
-	readonly workspaceDir: string;
 	/** The warm-up gives up waiting for its prompt to end after this long. */
 	readonly limitMs: number;
 	readonly clock: Clock;
@@ -39,33 +38,20 @@ export class WarmUp {
 		return true;
 	}
 
-	async run(client: OpencodeClient): Promise<void> {
-		const { clock, log, workspaceDir } = this.options;
+	async run(api: EngineApi): Promise<void> {
+		const { clock, log } = this.options;
 		const started = clock.now();
 		try {
-			const created = await client.session.create(
-				{ title: "sidecar warm-up", directory: workspaceDir },
-				{ throwOnError: true },
-			);
-			const id = created.data.id;
+			const id = await api.createSession("sidecar warm-up");
 			let cancelLimit: (() => void) | undefined;
 			const finished = new Promise<void>((resolve) => {
 				this.session = id;
 				this.done = resolve;
 				cancelLimit = clock.setTimeout(resolve, this.options.limitMs);
 			}).finally(() => cancelLimit?.());
-			await client.session.promptAsync(
-				{
-					sessionID: id,
-					directory: workspaceDir,
-					parts: [{ type: "text", text: "warm-up" }],
-					model: { providerID: "openai", modelID: ENGINE_MODEL_ID },
-					tools: {},
-				},
-				{ throwOnError: true },
-			);
+			await api.prompt(id, { text: "warm-up", model: { providerID: "openai", modelID: ENGINE_MODEL_ID }, tools: {} });
 			await finished;
-			await client.session.delete({ sessionID: id, directory: workspaceDir }).catch(() => {});
+			await api.deleteSession(id).catch(() => {});
 		} catch (error) {
 			log.warn({ err: String(error) }, "engine warm-up failed; continuing");
 		} finally {

@@ -206,6 +206,7 @@ describe("POST /sessions", () => {
 		const config = parseConfig({ WORKSPACE_DIR: other.workspace, STATE_DIR: other.state }, process.cwd());
 		// A real supervisor that was never started: exactly the state between pod start and engine ready.
 		const engine = new EngineSupervisor({
+			release: { version: "1.18.33", generation: "1" },
 			bin: config.engineBin,
 			workspaceDir: config.workspaceDir,
 			engineDir: `${other.state}/engine`,

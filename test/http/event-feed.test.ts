@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EventFeed, type FeedItem } from "../../src/engine/feed";
+import { v1Adapter } from "../../src/engine/v1/adapter";
 import { systemClock } from "../../src/lib/clock";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
 
@@ -80,6 +81,7 @@ function reader(feed: EventFeed) {
 const feedVia = (idleLimitMs: number) =>
 	new EventFeed({
 		url: `http://127.0.0.1:${proxy.port}/event`,
+		parse: v1Adapter.parseFrame,
 		authorization: "Basic test",
 		idleLimitMs,
 		retryMs: 50,

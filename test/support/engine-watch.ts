@@ -83,8 +83,10 @@ export interface EngineWatch {
 export async function watchEngine(sidecar: Sidecar, workspaceDir: string): Promise<EngineWatch> {
 	const c = sidecar.engine.connection();
 	if (!c) throw new Error("the engine is not listening");
+	const adapter = sidecar.engine.adapter;
 	const feed = new EventFeed({
-		url: `${c.url}/event?directory=${encodeURIComponent(workspaceDir)}`,
+		url: adapter.feedUrl(c.url, workspaceDir),
+		parse: (data) => adapter.parseFrame(data),
 		authorization: c.authorization,
 		idleLimitMs: 60_000,
 		retryMs: 100,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { EngineSessionState } from "../../src/engine/client";
+import type { EngineSessionState } from "../../src/engine/engine";
 import { type EngineEvent, engineSessionOf, isObject, type Json, parseEngineEvent, str } from "../../src/engine/events";
 import { reconcileEvents } from "../../src/engine/reconcile";
 import type { RunOutcome } from "../../src/engine/translate";

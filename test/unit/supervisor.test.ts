@@ -67,6 +67,7 @@ describe("the engine supervisor (injected spawn and clock)", () => {
 		const lines: string[] = [];
 		const recycles: RecycleCause[] = [];
 		const supervisor = new EngineSupervisor({
+			release: { version: "1.18.33", generation: "1" },
 			bin: "/opt/opencode",
 			workspaceDir: "/workspace",
 			engineDir: dir,

@@ -1,31 +1,15 @@
 import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/client";
-import type { Clock } from "../lib/clock";
-import { deadline } from "../lib/timeout";
-import type { EngineAgent, PromptInput } from "./engine";
-
-/** One engine call that took longer than allowed. */
-export class EngineCallTimeout extends Error {
-	constructor(what: string, ms: number) {
-		super(`engine call ${what} timed out after ${ms} ms`);
-		this.name = "EngineCallTimeout";
-	}
-}
-
-/** What the engine holds about one session, read for reconciliation (see sessions/reconcile.ts). */
-export interface EngineSessionState {
-	/** `idle`, `busy` or `retry`; `idle` when the engine does not list the session. */
-	readonly status: string;
-	/** `{info, parts}` per message, oldest first. */
-	readonly messages: readonly unknown[];
-	readonly todos: readonly unknown[];
-}
+import type { Clock } from "../../lib/clock";
+import type { EngineApi } from "../adapter";
+import { boundedCall } from "../bounded-call";
+import type { EngineAgent, EngineSessionState, PromptInput } from "../engine";
 
 /**
- * The engine's HTTP API through the SDK, bound to one process (base URL and
+ * The 1.x engine's HTTP API through its SDK (`@opencode-ai/sdk`), bound to one process (base URL and
  * password) and the workspace directory. Every call is bounded by
  * `timeoutMs` on the injected clock and aborted when it runs out.
  */
-export class EngineClient {
+export class EngineClient implements EngineApi {
 	private readonly sdk: OpencodeClient;
 
 	constructor(
@@ -38,21 +22,8 @@ export class EngineClient {
 		this.sdk = createOpencodeClient({ baseUrl: base, headers: { authorization }, directory });
 	}
 
-	/** The raw SDK, for the warm-up. */
-	get raw(): OpencodeClient {
-		return this.sdk;
-	}
-
-	/** Runs `call` with an abort signal that fires after `ms` (default: the call timeout). */
-	private async bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>, ms = this.timeoutMs): Promise<T> {
-		const limit = deadline(this.clock, ms);
-		try {
-			return await call(limit.signal);
-		} catch (error) {
-			throw limit.signal.aborted ? new EngineCallTimeout(what, ms) : error;
-		} finally {
-			limit.cancel();
-		}
+	private bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>, ms = this.timeoutMs): Promise<T> {
+		return boundedCall(this.clock, ms, what, call);
 	}
 
 	/** GET /global/health within `ms`: true only for a `healthy: true` answer. */

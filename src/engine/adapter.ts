@@ -1,0 +1,68 @@
+import type { Clock } from "../lib/clock";
+import type { EngineAgent, EngineSessionState, PromptInput } from "./engine";
+import type { EngineEvent } from "./events";
+import type { EngineGeneration } from "./generation";
+
+/**
+ * One engine process's API, as one generation's adapter speaks it: every
+ * call of the `Engine` port that goes to the engine. Every call is bounded by
+ * the engine call timeout (bounded-call.ts).
+ */
+export interface EngineApi {
+	/** Where the process listens and the `authorization` header it wants. */
+	readonly base: string;
+	readonly authorization: string;
+	/** True for a healthy answer within `ms`; false otherwise (never throws). */
+	health(ms: number): Promise<boolean>;
+	createSession(title: string): Promise<string>;
+	prompt(engineSessionId: string, input: PromptInput): Promise<void>;
+	abort(engineSessionId: string): Promise<void>;
+	deleteSession(engineSessionId: string): Promise<void>;
+	agents(): Promise<EngineAgent[]>;
+	parentOf(engineSessionId: string): Promise<string | undefined>;
+	messages(engineSessionId: string): Promise<unknown[]>;
+	sessionState(engineSessionId: string): Promise<EngineSessionState>;
+	pendingRequests(): Promise<{ permissions: unknown[]; questions: unknown[] }>;
+	replyPermission(requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<void>;
+	replyQuestion(requestId: string, answers: string[][]): Promise<void>;
+}
+
+/** One frame of the live feed, as the adapter reads it. */
+export type FeedFrame =
+	/** The engine says the connection is established (the feed counts as connected from here). */
+	| { readonly kind: "connected" }
+	/** An event in the port's vocabulary (events.ts). */
+	| { readonly kind: "event"; readonly event: EngineEvent }
+	/** Anything else: heartbeats, server notices, events the sessions do not read. */
+	| undefined;
+
+/** Where an adapter's client lives: one engine process. */
+export interface ProcessAddress {
+	readonly base: string;
+	readonly authorization: string;
+	/** The workspace: the engine's project directory. */
+	readonly directory: string;
+	readonly clock: Clock;
+	/** ENGINE_CALL_TIMEOUT. */
+	readonly callTimeoutMs: number;
+}
+
+/**
+ * Everything that differs between engine generations, in one place: how to
+ * serve, how to call, how to read the feed. The supervisor (process,
+ * lifecycle, watchdog, warm-up, resync) and the sessions (translation,
+ * reconciliation) are shared.
+ */
+export interface EngineAdapter {
+	readonly generation: EngineGeneration;
+	/** Arguments after the binary that start a foreground server on 127.0.0.1, any free port. */
+	readonly serveArgs: readonly string[];
+	/** The health call, for the watchdog's log lines. */
+	readonly healthCall: string;
+	/** The client of one process. */
+	client(address: ProcessAddress): EngineApi;
+	/** The URL of the live event feed of the workspace. */
+	feedUrl(base: string, directory: string): string;
+	/** One SSE `data` payload of the feed. */
+	parseFrame(data: string): FeedFrame;
+}
