@@ -31,7 +31,8 @@ export class EngineVersionError extends Error {
 	}
 }
 
-const VERSION = /\b(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\b/;
+/** A semver version, alone or after a `v` (1.x prints `1.18.33`, 2.x prints `opencode v2.1.2`). */
+const VERSION = /(?<![\w.])v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)(?![\w.])/;
 
 /** The supported ranges as one phrase, for error messages. */
 export function describeSupported(ranges: readonly SupportedRange[] = SUPPORTED_RANGES): string {
