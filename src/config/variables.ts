@@ -131,7 +131,7 @@ export const VARIABLES = [
 		kind: engineBinary,
 		default: "",
 		description:
-			"Path of the `opencode` engine binary. Empty: the one installed with the sidecar (`node_modules/.bin/opencode`). Its `--version` is read at start: a version outside the supported ranges (README, Engines) exits 78.",
+			"Path of the `opencode` engine binary. Empty: the one installed with the sidecar (`node_modules/.bin/opencode`). Its `--version` is read at start: a version outside the supported ranges (README, How it works, Engines) exits 78.",
 	}),
 	declare({
 		name: "MAX_BODY_BYTES",
