@@ -39,6 +39,10 @@ try {
 		timeoutMs: config.engineStartTimeoutMs,
 	});
 } catch (error) {
+	if (error instanceof EngineVersionError && error.transient) {
+		process.stderr.write(`opencode-sidecar: engine version unknown: ${error.message}\n`);
+		process.exit(75); // EX_TEMPFAIL: an overloaded node, not a wrong engine; the restart tries again
+	}
 	if (error instanceof EngineVersionError) {
 		process.stderr.write(`opencode-sidecar: unsupported engine: ${error.message}\n`);
 		process.exit(78); // EX_CONFIG

@@ -23,9 +23,15 @@ export interface EngineRelease {
 	readonly generation: EngineGeneration;
 }
 
-/** The engine cannot be used: its version is unknown or outside every supported range. */
+/**
+ * The engine cannot be used: its version is unknown or outside every supported range (`transient`:
+ * it did not answer in time, which a restart may cure; not a configuration error).
+ */
 export class EngineVersionError extends Error {
-	constructor(message: string) {
+	constructor(
+		message: string,
+		readonly transient = false,
+	) {
 		super(message);
 		this.name = "EngineVersionError";
 	}

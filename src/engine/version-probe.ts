@@ -55,11 +55,12 @@ export async function probeEngineVersion(o: ProbeOptions): Promise<EngineRelease
 		}, o.timeoutMs);
 		try {
 			await child.exited;
-			await read;
 		} finally {
 			cancel();
 		}
-		if (timedOut) throw new EngineVersionError(`${o.bin} --version did not answer within ${o.timeoutMs} ms`);
+		// Not waiting for its output then: a process it started may hold the pipes open.
+		if (timedOut) throw new EngineVersionError(`${o.bin} --version did not answer within ${o.timeoutMs} ms`, true);
+		await read;
 		return identifyRelease(
 			o.bin,
 			{ code: child.exitCode, stdout: stdout.join("\n"), stderr: stderr.join("\n") },
