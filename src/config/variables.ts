@@ -255,7 +255,7 @@ export const VARIABLES = [
 		kind: seconds(1, 600),
 		default: "30",
 		description:
-			"Seconds each step of the engine's start may take (listening; its event feed connected; its warm-up run) before the attempt fails with an error naming the step; also bounds `OPENCODE_BIN --version` at start.",
+			"Seconds each step of the engine's start may take (listening; its event feed connected; its warm-up run) before the attempt fails with an error naming the step (a slow warm-up is only a warning); also bounds `OPENCODE_BIN --version` at start.",
 	}),
 	declare({
 		name: "ENGINE_CALL_TIMEOUT",

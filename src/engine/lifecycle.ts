@@ -255,6 +255,21 @@ export function pendingStartStep(s: EngineState): StartStep | undefined {
 function startTimedOut(s: EngineState, timeoutMs: number): Transition {
 	const step = pendingStartStep(s);
 	if (!step) return same(s);
+	if (step === "warm-up") {
+		// The engine already serves (`/ready` does not wait for the warm-up): a slow warm-up (an overloaded
+		// node) is said, not punished; the warm-up ends at its own limit and the engine counts as ready.
+		return {
+			state: s,
+			effects: [
+				{
+					type: "log",
+					level: "warn",
+					msg: "engine warm-up did not complete in time",
+					fields: { step, timeout_ms: timeoutMs },
+				},
+			],
+		};
+	}
 	const detail = step === "feed" && s.feedError ? `: ${s.feedError}` : "";
 	const reason = `the engine's start step ${step} did not complete within ${timeoutMs} ms${detail}`;
 	const t = recycle({ ...s, lastError: reason }, "start_timeout", reason);

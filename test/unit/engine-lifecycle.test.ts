@@ -260,12 +260,19 @@ describe("the start timeout and the feed before its first connection", () => {
 		expect(state).toMatchObject({ phase: "recycling", lastError: reason });
 	});
 
-	test("the start timeout names the warm-up when the feed connected but the warm-up never ended; a ready engine ignores it", () => {
+	test("a warm-up over the start timeout is a warning naming it, not a recycle (the engine already serves); a ready engine ignores it", () => {
 		const warming = run([{ type: "feedConnected", generation: 1 }], listening).state;
 		expect(pendingStartStep(warming)).toBe("warm-up");
 		const timedOut = run([{ type: "startTimedOut", generation: 1, timeoutMs: 5000 }], warming);
-		expect(logs(timedOut.effects, "error")[0]?.fields).toMatchObject({ step: "warm-up" });
-		expect(timedOut.state.phase).toBe("recycling");
+		expect(timedOut.effects).toEqual([
+			{
+				type: "log",
+				level: "warn",
+				msg: "engine warm-up did not complete in time",
+				fields: { step: "warm-up", timeout_ms: 5000 },
+			},
+		]);
+		expect(timedOut.state).toBe(warming);
 		expect(pendingStartStep(ready)).toBeUndefined();
 		expect(run([{ type: "startTimedOut", generation: 1, timeoutMs: 5000 }], ready)).toEqual({
 			state: ready,
