@@ -9,6 +9,10 @@ import { createLogger } from "./lib/log";
 import { hardenProcess } from "./security/harden";
 import { shutdownOnSignal } from "./shutdown";
 import { createSidecar } from "./sidecar";
+import { loadTracing } from "./telemetry/load";
+import type { Tracing } from "./telemetry/port";
+import { TracingConfigError } from "./telemetry/settings";
+import { VERSION } from "./version";
 
 // First, before any secret is read: other processes of our uid (the agent's tools) may not read our memory.
 const hardening = hardenProcess();
@@ -16,10 +20,13 @@ const hardening = hardenProcess();
 const installDir = resolve(dirname(new URL(import.meta.url).pathname), "..");
 
 let config: ReturnType<typeof parseConfig>;
+let tracing: Tracing;
 try {
 	config = parseConfig(process.env, installDir);
+	// Off unless an OTLP endpoint is set: then (only then) the OpenTelemetry SDK is loaded.
+	tracing = await loadTracing(process.env, config, VERSION);
 } catch (error) {
-	if (error instanceof ConfigError) {
+	if (error instanceof ConfigError || error instanceof TracingConfigError) {
 		process.stderr.write(`opencode-sidecar: invalid configuration: ${error.message}\n`);
 		process.exit(78); // EX_CONFIG
 	}
@@ -28,7 +35,7 @@ try {
 // Held in the frozen config only: nothing spawned later (engine, git, tools) may inherit it.
 delete process.env.OPENCODE_SHARED_SECRET;
 
-const log = createLogger(config.logLevel);
+const log = createLogger(config.logLevel, undefined, tracing.enabled ? tracing.traceId : undefined);
 // The engine's generation picks its adapter: read from the binary, never guessed from how it answers.
 let release: Awaited<ReturnType<typeof probeEngineVersion>>;
 try {
@@ -50,7 +57,7 @@ try {
 	throw error;
 }
 log.info({ bin: config.engineBin, version: release.version, generation: release.generation }, "engine identified");
-const sidecar = createSidecar(config, systemClock, log, { hardening, release });
+const sidecar = createSidecar(config, systemClock, log, { hardening, release, tracing });
 const server = listen(config, sidecar.app);
 log.info(
 	{
@@ -62,15 +69,22 @@ log.info(
 	"sidecar listening",
 );
 
+let shutdownStarted = systemClock.now();
 const shutdown = shutdownOnSignal({
 	clock: systemClock,
 	log,
 	delayMs: config.shutdownDelayMs,
 	timeoutMs: config.shutdownTimeoutMs,
-	drain: () => sidecar.drain(),
+	drain: () => {
+		shutdownStarted = systemClock.now();
+		sidecar.drain();
+	},
 	async stop() {
 		await sidecar.stop();
 		await server.stop(true);
+		// Last: the spans of everything above. What a slow collector has not taken a second before SHUTDOWN_TIMEOUT is lost.
+		const left = shutdownStarted + config.shutdownTimeoutMs - 1000 - systemClock.now();
+		await tracing.shutdown(Math.max(0, left));
 	},
 	exit: (code) => process.exit(code),
 });

@@ -22,6 +22,7 @@ import { describeTampering, type Tampering } from "./security/tampering";
 import { SessionManager } from "./sessions/manager";
 import { SessionStore, type SessionStoreOptions } from "./sessions/store";
 import { StreamHub } from "./sse/hub";
+import { NO_TRACING, type Tracing } from "./telemetry/port";
 import { VERSION } from "./version";
 
 export interface Sidecar {
@@ -48,6 +49,8 @@ export interface SidecarOptions {
 	readonly engineFeedUrl?: (url: string) => string;
 	/** How stored logs are opened (tests count opens) and how many stay indexed after a read. */
 	readonly store?: SessionStoreOptions;
+	/** Spans of every run (src/telemetry/load.ts); default off. The caller shuts it down. */
+	readonly tracing?: Tracing;
 }
 
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
@@ -72,12 +75,15 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	const metrics = new Metrics({ processSeries: true });
 	if (hardening) metrics.observe({ processDumpable: () => Number(hardening.dumpable) });
 	const timings = new RunTimings(metrics.runDuration, metrics.firstOutput);
+	const tracing = options.tracing ?? NO_TRACING;
+	tracing.onDropped((reason, count) => metrics.traceSpansDropped.inc({ reason }, count));
 	// Listens now (the engine's configuration needs its URL); forwards calls once `serve` names the sessions.
 	const gateway = startGateway({
 		token: gatewayToken,
 		log: log.child({ component: "gateway" }),
 		idleTimeoutMs: config.providerIdleTimeoutMs,
 		clock,
+		tracing,
 		observer: {
 			call: (provider, status, ms) => metrics.llmCall(provider, status, ms),
 			tokens: (provider, counts) => {
@@ -114,9 +120,11 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		engine,
 		clock,
 		log: log.child({ component: "sessions" }),
+		tracing,
 		onStored: (e, record) => {
 			metrics.eventsStored.inc({ event: e.event });
 			timings.stored(e, record);
+			tracing.stored(record.session_id, e);
 		},
 		onTampering: (t) => reportTampering(t),
 		...(config.credentialsUrl && config.sharedSecret
@@ -126,6 +134,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 						secret: config.sharedSecret,
 						timeoutMs: config.credentialsTimeoutMs,
 						clock,
+						tracing,
 					}),
 				}
 			: {}),

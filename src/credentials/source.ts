@@ -2,6 +2,7 @@ import { declaredLength, readAtMost } from "../lib/bounded-read";
 import type { Clock } from "../lib/clock";
 import { deadline } from "../lib/timeout";
 import type { ProviderName } from "../providers/catalogue";
+import type { Tracing } from "../telemetry/port";
 
 /**
  * The backend's credentials endpoint (CREDENTIALS_URL): where the sidecar asks
@@ -39,6 +40,8 @@ export interface CredentialsSourceOptions {
 	/** Times `timeoutMs`. */
 	readonly clock: Clock;
 	readonly fetch?: typeof fetch;
+	/** A span for each wait on the endpoint (off: none). */
+	readonly tracing?: Tracing;
 }
 
 /** The largest answer read (an `api_key` is a few hundred bytes); a bigger one is a failure, refused while reading. */
@@ -92,7 +95,13 @@ export class CredentialsSource {
 		const id = `${request.sessionId}\n${request.reason}`;
 		const pending = this.inFlight.get(id);
 		if (pending) return pending;
+		const waited = this.options.tracing?.keyWait(request.sessionId, request.reason);
 		const started = this.ask(request).finally(() => this.inFlight.delete(id));
+		if (waited)
+			started.then(
+				() => waited(),
+				(error: unknown) => waited(String(error)),
+			);
 		this.inFlight.set(id, started);
 		return started;
 	}

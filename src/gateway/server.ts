@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "../lib/clock";
 import { FORMAT_PATH, PROVIDERS, type ProviderName } from "../providers/catalogue";
+import type { LlmCallSpan, Tracing } from "../telemetry/port";
 import {
 	type CredentialResolver,
 	type GatewaySignal,
@@ -56,6 +57,8 @@ export interface GatewayOptions {
 	readonly idleTimeoutMs: number;
 	/** Times the idle watchdog and each call's latency; default the system clock. */
 	readonly clock?: Clock;
+	/** A span per forwarded call (off: nothing is traced). */
+	readonly tracing?: Tracing;
 }
 
 export interface GatewayObserver {
@@ -131,6 +134,13 @@ export function startGateway(options: GatewayOptions): Gateway {
 		}
 		const { body, notices } = rewriteBody(format, input as Record<string, unknown>, creds);
 		for (const message of notices) emit({ kind: "notice", engineSessionId, message });
+		const span = options.tracing?.llmCall(creds.sessionId, {
+			provider: creds.provider,
+			model: creds.model,
+			...(typeof body.temperature === "number" ? { temperature: body.temperature } : {}),
+			maxTokens: creds.maxTokens,
+			body,
+		});
 		const headers = new Headers();
 		for (const [k, v] of req.headers) if (!DROP_REQUEST.has(k.toLowerCase())) headers.set(k, v);
 		headers.set("content-type", "application/json");
@@ -188,6 +198,8 @@ export function startGateway(options: GatewayOptions): Gateway {
 				const renewed = await renew(engineSessionId, key);
 				if (renewed === undefined || req.signal.aborted) {
 					done();
+					span?.responded(401);
+					span?.end({ errorType: "401" });
 					emit({ kind: "upstream", engineSessionId, status: 401 });
 					const out = new Headers();
 					for (const [k, v] of refused.headers) if (!DROP_RESPONSE.has(k.toLowerCase())) out.set(k, v);
@@ -200,6 +212,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 		} catch (error) {
 			done();
 			options.observer?.call(creds.provider, 502, clock.now() - started);
+			span?.end({ errorType: stalled ? "timeout" : req.signal.aborted ? "cancelled" : "unreachable" });
 			if (stalled) return providerError(504, "gateway: the provider sent nothing in time", "timeout_error");
 			if (req.signal.aborted) return new Response(null, { status: 499 });
 			const reason = clean(error instanceof Error ? error.message : String(error));
@@ -208,17 +221,19 @@ export function startGateway(options: GatewayOptions): Gateway {
 		}
 		options.observer?.call(creds.provider, upstream.status, clock.now() - started);
 		emit({ kind: "upstream", engineSessionId, status: upstream.status });
+		span?.responded(upstream.status);
 		const out = new Headers();
 		for (const [k, v] of upstream.headers) if (!DROP_RESPONSE.has(k.toLowerCase())) out.set(k, v);
 		if (!upstream.ok || !upstream.body) {
 			// Small, and may echo the key back (some providers quote it): scrub before the engine stores it.
 			const text = clean(await upstream.text().catch(() => ""));
 			done();
+			span?.end({ errorType: upstream.ok ? "empty_body" : String(upstream.status) });
 			log.info({ session_id: creds.sessionId, provider: creds.provider, status: upstream.status }, "provider error");
 			return new Response(text, { status: upstream.status, headers: out });
 		}
 		armIdle();
-		const passthrough = relay(upstream.body, format, creds.provider, armIdle, done, (stop) => {
+		const passthrough = relay(upstream.body, format, creds.provider, armIdle, done, span, (stop) => {
 			onStall = stop;
 		});
 		return new Response(passthrough, { status: upstream.status, headers: out });
@@ -226,7 +241,8 @@ export function startGateway(options: GatewayOptions): Gateway {
 
 	/**
 	 * Passes the body through unchanged, re-arming the inactivity watchdog on
-	 * every chunk and reading the token usage the provider reports.
+	 * every chunk and reading the token usage the provider reports (and, for the
+	 * call's span, its first byte and finish reasons: read as it passes, never buffered).
 	 */
 	function relay(
 		body: ReadableStream<Uint8Array>,
@@ -234,24 +250,47 @@ export function startGateway(options: GatewayOptions): Gateway {
 		provider: string,
 		activity: () => void,
 		done: () => void,
+		span: LlmCallSpan | undefined,
 		onStall: (stop: () => void) => void,
 	): ReadableStream<Uint8Array> {
 		const observer = options.observer;
 		const sniffer = new UsageSniffer(format);
 		const decoder = new TextDecoder();
 		let reported = { input: 0, output: 0 };
+		let first = true;
+		let stalledOut = false;
+		const ended = (errorType?: string) => {
+			if (!span) return;
+			const { input, output } = sniffer.totals;
+			const { finishReasons, responseModel } = sniffer.end;
+			span.end({
+				...(errorType === undefined ? {} : { errorType }),
+				inputTokens: input,
+				outputTokens: output,
+				finishReasons,
+				...(responseModel === undefined ? {} : { responseModel }),
+			});
+			span = undefined;
+		};
 		const relayed = new TransformStream<Uint8Array, Uint8Array>({
 			start(controller) {
-				onStall(() => controller.error(new Error("provider stalled")));
+				onStall(() => {
+					stalledOut = true;
+					controller.error(new Error("provider stalled"));
+				});
 			},
 			transform(chunk, controller) {
 				activity();
 				controller.enqueue(chunk);
-				if (!observer) return;
+				if (first) {
+					first = false;
+					span?.firstByte();
+				}
+				if (!observer && !span) return;
 				sniffer.push(decoder.decode(chunk, { stream: true }));
 				const now = sniffer.totals;
 				// Reported as soon as seen: the engine may stop reading right after the last event.
-				if (now.input !== reported.input || now.output !== reported.output) {
+				if (observer && (now.input !== reported.input || now.output !== reported.output)) {
 					observer.tokens(provider, {
 						input: Math.max(0, now.input - reported.input),
 						output: Math.max(0, now.output - reported.output),
@@ -261,9 +300,14 @@ export function startGateway(options: GatewayOptions): Gateway {
 			},
 			flush() {
 				done();
+				ended();
 			},
 		});
-		void body.pipeTo(relayed.writable).catch(() => done());
+		void body.pipeTo(relayed.writable).catch(() => {
+			done();
+			// The engine may stop reading right after the last event: a stream that said why it finished is not an error.
+			ended(stalledOut ? "timeout" : sniffer.end.finishReasons.length > 0 ? undefined : "cancelled");
+		});
 		return relayed.readable;
 	}
 

@@ -21,10 +21,26 @@ export const REDACT_PATHS = [
 	"*.secret",
 ];
 
-/** JSON lines on stdout (or `destination`), with redaction applied. */
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/**
+ * JSON lines on stdout (or `destination`), with redaction applied. With `traceIdOf` (tracing on),
+ * every line about a session (`session_id`) also names the trace of its newest run (`trace_id`).
+ */
+export function createLogger(
+	level: LogLevel,
+	destination?: DestinationStream,
+	traceIdOf?: (sessionId: string) => string | undefined,
+): Logger {
 	return pino(
 		{
+			...(traceIdOf
+				? {
+						mixin: (line: object) => {
+							const id = (line as { session_id?: unknown }).session_id;
+							const traceId = typeof id === "string" ? traceIdOf(id) : undefined;
+							return traceId === undefined ? {} : { trace_id: traceId };
+						},
+					}
+				: {}),
 			level,
 			base: { service: "opencode-sidecar" },
 			timestamp: pino.stdTimeFunctions.isoTime,

@@ -46,6 +46,7 @@ export class Metrics {
 	readonly llmTokens: Counter<"provider" | "kind">;
 	readonly runDuration: Histogram<"provider" | "status">;
 	readonly firstOutput: Histogram<"provider">;
+	readonly traceSpansDropped: Counter<"reason">;
 	private sources: Partial<MetricSources> = {};
 
 	constructor(options: MetricsOptions = {}) {
@@ -155,6 +156,11 @@ export class Metrics {
 			help: "Time from POST /sessions to the session's first output event from the agent, by provider",
 			labelNames: ["provider"],
 			buckets: [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+		});
+		this.traceSpansDropped = r.counter({
+			name: `${p}trace_spans_dropped_total`,
+			help: "Trace spans not exported (tracing on), by reason (queue_full: the exporter's queue was full; export_failed: the collector did not take them)",
+			labelNames: ["reason"],
 		});
 		// Last: a merged registry holds the families registered by then.
 		this.scraped = options.processSeries ? Registry.merge([this.registry, processRegistry()]) : this.registry;

@@ -8,6 +8,7 @@ import { ValidationFailed } from "../http/errors";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
+import type { Tracing } from "../telemetry/port";
 import { QuestionNotFound } from "./errors";
 import type { LifecycleObservers } from "./observers";
 import type { SessionRegistry } from "./registry";
@@ -26,6 +27,8 @@ export interface ExecutorDeps {
 	readonly registry: SessionRegistry;
 	readonly observers: LifecycleObservers;
 	readonly workspace: WorkspaceRuns;
+	/** Told of every step (spans of the run, its waits and questions); absent: nothing. */
+	readonly tracing?: Tracing;
 }
 
 /**
@@ -82,6 +85,7 @@ export class RunExecutor {
 	): { effects: readonly RunEffect[]; waits: Promise<void>[]; reply?: Promise<void> } {
 		const { state, effects } = runTransition(session.run, input, this.settings, this.deps.clock.now());
 		session.run = state;
+		this.deps.tracing?.transition({ sessionId: session.id, run: state.run, input, effects });
 		const waits: Promise<void>[] = [];
 		let reply: Promise<void> | undefined;
 		for (const e of effects) {
@@ -99,6 +103,7 @@ export class RunExecutor {
 			case "begin":
 				// A new run (or a resumed one): its engine messages are the ones created from now on.
 				session.translator.beginRun(clock.now());
+				this.traced(session);
 				session.begin(clock.now());
 				this.deps.observers.announce(session);
 				return;
@@ -168,6 +173,12 @@ export class RunExecutor {
 				// The client is told (see `answer`).
 				return;
 		}
+	}
+
+	/** The record names the trace of its newest run (saved with it by `begin`), for its status. */
+	private traced(session: Session): void {
+		const traceId = this.deps.tracing?.traceId(session.id);
+		if (traceId) session.record.trace_id = traceId;
 	}
 
 	/**

@@ -14,6 +14,7 @@ import type { Logger } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
 import { PROVIDERS } from "../providers/catalogue";
 import type { Tampering } from "../security/tampering";
+import type { TraceHeaders, Tracing } from "../telemetry/port";
 import { AgentCatalogue, type ChosenAgent } from "./agents";
 import { type ConversationMessage, toConversation } from "./conversation";
 import { type FileChange, sessionChanges } from "./diff";
@@ -44,6 +45,8 @@ export interface SessionManagerDeps {
 	readonly credentials?: CredentialsSource;
 	/** Told about stored data that failed verification (reported as a log line, a metric and an Event). */
 	readonly onTampering?: (t: Tampering) => void;
+	/** Told of every run's requests and steps, for its spans (off: nothing). */
+	readonly tracing?: Tracing;
 }
 
 /**
@@ -187,7 +190,7 @@ export class SessionManager {
 	 * engine that is known to be down is refused here with 503; one that
 	 * refuses the run ends it `failed` with `engine_unavailable`.
 	 */
-	create(body: CreateSessionBody, agent?: ChosenAgent): SessionStatus {
+	create(body: CreateSessionBody, agent?: ChosenAgent, trace: TraceHeaders = {}): SessionStatus {
 		const { clock, log } = this.deps;
 		const mc = body.model_config;
 		const refused = refusedTool(mc.enabled_tools);
@@ -223,6 +226,7 @@ export class SessionManager {
 		const session = this.newSession(record, new EventChannel(this.deps.store.create(record), this.storedHook(record)));
 		this.registry.add(session);
 		session.credentials = this.keys.build(session, mc, endpoint);
+		this.deps.tracing?.requested(record.session_id, trace);
 		log.info({ session_id: record.session_id, provider: mc.provider, model: mc.model }, "session started");
 		void this.executor.dispatch(session, { type: "start", prompt: body.prompt });
 		return session.status();
@@ -239,11 +243,12 @@ export class SessionManager {
 		prompt: string,
 		apiKey: string | undefined,
 		agent?: ChosenAgent,
+		trace: TraceHeaders = {},
 	): Promise<{ status: SessionStatus; queued: number }> {
 		const session = this.get(id);
 		if (!this.deps.store.verified(id)) throw new SessionUnverified();
 		if (!session.ended || session.credentials || apiKey !== undefined || !this.keys.canFetch) {
-			return this.followUpNow(session, prompt, apiKey, agent);
+			return this.followUpNow(session, prompt, apiKey, agent, trace);
 		}
 		continuable(session);
 		let key: string;
@@ -253,7 +258,7 @@ export class SessionManager {
 			throw new CredentialsUnavailable(error instanceof Error ? error.message : String(error));
 		}
 		// Meanwhile another message may have started a run (this one then queues behind it).
-		return this.followUpNow(session, prompt, session.credentials ? undefined : key, agent);
+		return this.followUpNow(session, prompt, session.credentials ? undefined : key, agent, trace);
 	}
 
 	/** A follow-up whose key is at hand (held, or sent with the message). */
@@ -262,6 +267,7 @@ export class SessionManager {
 		prompt: string,
 		apiKey: string | undefined,
 		agent: ChosenAgent | undefined,
+		trace: TraceHeaders,
 	): { status: SessionStatus; queued: number } {
 		continuable(session);
 		// Nothing of a record the agent may have written steers a run: its endpoint, model, tools, agent.
@@ -270,6 +276,7 @@ export class SessionManager {
 		// From the next run on (the one this message starts, or the next queued one).
 		if (agent) Object.assign(session.record, { agent: agent.name, read_only: agent.readOnly });
 		if (!session.ended) {
+			this.deps.tracing?.requested(session.id, trace);
 			void this.executor.dispatch(session, { type: "followUp", prompt });
 			return { status: session.status(), queued: session.run.queue.length };
 		}
@@ -281,6 +288,7 @@ export class SessionManager {
 		}
 		this.admit();
 		session.credentials = credentials;
+		this.deps.tracing?.requested(session.id, trace);
 		void this.executor.dispatch(session, { type: "start", prompt });
 		return { status: session.status(), queued: 0 };
 	}

@@ -44,6 +44,8 @@ export interface SessionRecord {
 	 * written before it existed (found from the log's tail once, then kept).
 	 */
 	last_event_id?: number;
+	/** The trace of the newest run (tracing on): its W3C trace id. */
+	trace_id?: string;
 }
 
 export const isEnded = (r: Pick<SessionRecord, "status">): boolean => TERMINAL_STATUSES.has(r.status);
@@ -65,5 +67,6 @@ export function toStatus(r: SessionRecord, lastEventId: number): SessionStatus {
 		provider: r.provider,
 		model: r.model,
 		...(r.agent === undefined ? {} : { agent: r.agent }),
+		...(r.trace_id === undefined ? {} : { trace_id: r.trace_id }),
 	};
 }

@@ -4,6 +4,7 @@ import { TooManySubscribers, ValidationFailed } from "../http/errors";
 import { jsonBody } from "../http/plugin";
 import { documentedErrors, errorResponses } from "../http/responses";
 import type { StreamHub } from "../sse/hub";
+import type { TraceHeaders } from "../telemetry/port";
 import type { SessionManager } from "./manager";
 import {
 	AnswerAccepted,
@@ -74,10 +75,16 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 		)
 		.post(
 			"/:id/messages",
-			async ({ params, body, set }) => {
+			async ({ params, body, set, headers }) => {
 				sessions.get(params.id); // 404 before asking the engine about the agent
 				const agent = body.agent === undefined ? undefined : await sessions.agents.choose(body.agent);
-				const { status, queued } = await sessions.followUp(params.id, body.prompt, body.api_key, agent);
+				const { status, queued } = await sessions.followUp(
+					params.id,
+					body.prompt,
+					body.api_key,
+					agent,
+					traceHeaders(headers),
+				);
 				set.status = 202;
 				return { session_id: status.session_id, status: status.status, queued };
 			},
@@ -147,9 +154,9 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 		)
 		.post(
 			"",
-			async ({ body, set }) => {
+			async ({ body, set, headers }) => {
 				const agent = body.agent === undefined ? undefined : await sessions.agents.choose(body.agent);
-				const status = sessions.create(body, agent);
+				const status = sessions.create(body, agent, traceHeaders(headers));
 				set.status = 201;
 				return status;
 			},
@@ -230,4 +237,9 @@ export function sessionRoutes(sessions: SessionManager, streams: StreamHub, maxS
 				},
 			},
 		);
+}
+
+/** The W3C trace context a request carries (`traceparent`, `tracestate`): the run's span continues the caller's trace. */
+function traceHeaders(headers: Record<string, string | undefined>): TraceHeaders {
+	return { traceparent: headers.traceparent, tracestate: headers.tracestate };
 }

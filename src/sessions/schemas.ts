@@ -108,6 +108,12 @@ export const SessionStatus = Type.Object({
 	provider: Type.String({ description: "Addition" }),
 	model: Type.String({ description: "Addition" }),
 	agent: Type.Optional(Type.String({ description: "Addition: the agent named by the request (absent: the default)" })),
+	trace_id: Type.Optional(
+		Type.String({
+			pattern: "^[0-9a-f]{32}$",
+			description: "Addition: the OpenTelemetry trace id of the newest run (only when tracing is on)",
+		}),
+	),
 });
 export type SessionStatus = Static<typeof SessionStatus>;
 
