@@ -135,7 +135,14 @@ export class RunExecutor {
 				const r = session.record;
 				const level = e.end.status === "completed" || e.end.status === "cancelled" ? "info" : "warn";
 				log[level](
-					{ session_id: r.session_id, status: r.status, code: r.error?.code, last_event_id: session.channel.lastId },
+					{
+						session_id: r.session_id,
+						status: r.status,
+						code: r.error?.code,
+						last_event_id: session.channel.lastId,
+						// The run that ended (a queued follow-up's run may begin in the same step).
+						trace_id: r.trace_id,
+					},
 					"session ended",
 				);
 				return;

@@ -123,9 +123,10 @@ export function decodeExport(body: Uint8Array): ReceivedSpan[] {
 
 /**
  * A local OTLP/HTTP trace receiver (`POST /v1/traces`, protobuf), as a collector listens on 4318.
- * `mode` decides each answer: ok (200), fail (500), hang (never answers until stopped).
+ * `mode` decides each answer: ok (200), fail (500), hang (never answers until stopped). `port`:
+ * listen where a stopped receiver listened (a collector that went down and came back).
  */
-export function startOtlpReceiver(mode: ReceiverMode = "ok"): OtlpReceiver {
+export function startOtlpReceiver(mode: ReceiverMode = "ok", port = 0): OtlpReceiver {
 	const spans: ReceivedSpan[] = [];
 	const bodies: Uint8Array[] = [];
 	const waiters = new Set<() => void>();
@@ -133,7 +134,7 @@ export function startOtlpReceiver(mode: ReceiverMode = "ok"): OtlpReceiver {
 	let requests = 0;
 	const server = Bun.serve({
 		hostname: "127.0.0.1",
-		port: 0,
+		port,
 		idleTimeout: 0,
 		async fetch(req) {
 			const url = new URL(req.url);
