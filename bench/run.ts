@@ -5,7 +5,7 @@
  *   npm run bench                  everything (a few minutes on 2 cores)
  *   npm run bench -- relay fanout  only these groups; details go to a temp file
  *
- * Groups: start, probes, create, relay, replay, fanout, ui, memory, history, model, growth, workspace.
+ * Groups: start, probes, create, relay, replay, fanout, ui, memory, history, model, growth, workspace, tracing.
  * BENCH_PROFILE=<dir> also writes a CPU profile of every bench child (the
  * sidecar host, the bare SSE server) into <dir> (`bun --cpu-prof`).
  */
@@ -30,6 +30,7 @@ import { probeRows } from "./rows/probes";
 import { relayRows } from "./rows/relay";
 import { replayRows } from "./rows/replay";
 import { startRows } from "./rows/start";
+import { tracingRows } from "./rows/tracing";
 import { uiRows } from "./rows/ui";
 import { workspaceRows } from "./rows/workspace";
 
@@ -46,6 +47,7 @@ const GROUPS = [
 	"model",
 	"growth",
 	"workspace",
+	"tracing",
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -114,6 +116,7 @@ try {
 	await group("history", () => historyRows());
 	await group("growth", () => growthRows(llm));
 	await group("workspace", () => workspaceRows());
+	await group("tracing", () => tracingRows(llm));
 } finally {
 	await llm.close();
 }

@@ -14,14 +14,19 @@ import { listen } from "../../src/http/listen";
 import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { createSidecar } from "../../src/sidecar";
+import { loadTracing } from "../../src/telemetry/load";
+import { VERSION } from "../../src/version";
 import { now } from "../lib/clock";
 import { answerRequests } from "../lib/ipc";
 import { paced } from "../lib/pace";
 import { injectedText, type Reply, type Request } from "../lib/protocol";
 
 const config = parseConfig(process.env, resolve(import.meta.dir, "../.."));
-const log = createLogger(config.logLevel);
+// As src/main.ts: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (the tracing row sets it on one host).
+const tracing = await loadTracing(process.env, config, VERSION);
+const log = createLogger(config.logLevel, undefined, tracing.enabled ? tracing.traceId : undefined);
 const sidecar = createSidecar(config, systemClock, log, {
+	tracing,
 	release: await probeEngineVersion({
 		bin: config.engineBin,
 		spawn: bunSpawn,
@@ -89,6 +94,7 @@ async function answer(req: Request): Promise<Reply> {
 			sidecar.drain();
 			await sidecar.stop();
 			await server.stop(true);
+			await tracing.shutdown(2000);
 			setTimeout(() => process.exit(0), 10);
 			return { op: "stop" };
 		default:
