@@ -11,7 +11,8 @@ import { readStream } from "../support/sse-client";
  * without tracing; the exporter's queue stays bounded (OTEL_BSP_MAX_QUEUE_SIZE) and what it drops
  * is counted in /metrics; SIGTERM with a hanging collector still exits cleanly within SHUTDOWN_TIMEOUT.
  */
-const e2e = useE2eSidecar({ sidecar: false });
+// No warm-up run: the first run here may be slow, nothing in this file is timed.
+const e2e = useE2eSidecar({ sidecar: false, warmUp: false });
 let receiver: OtlpReceiver;
 let sidecar: SidecarProcess;
 let port: number;
