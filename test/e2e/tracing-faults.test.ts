@@ -28,6 +28,8 @@ beforeAll(async () => {
 			OTEL_BSP_MAX_QUEUE_SIZE: "3",
 			SHUTDOWN_TIMEOUT: "6",
 			KUBERNETES_REPORTER: "off",
+			// A loaded test machine can take longer than the default to start the engine.
+			ENGINE_START_TIMEOUT: "120",
 		},
 	});
 });

@@ -39,6 +39,8 @@ beforeAll(async () => {
 			POD_NAMESPACE: "agents",
 			POD_UID: "6f1c2d3e-0000-4000-8000-000000000001",
 			KUBERNETES_REPORTER: "off",
+			// A loaded test machine can take longer than the default to start the engine.
+			ENGINE_START_TIMEOUT: "120",
 		},
 	});
 });
