@@ -136,6 +136,8 @@ export class RunSpans {
 				return;
 			}
 			case "end":
+				// A run that did not complete drops the follow-ups queued behind it (run-machine.ts): their requests too.
+				if (e.end.status !== "completed") session.requested.length = 0;
 				if (!run) return;
 				this.endRun(session, run, {
 					[SIDECAR.outcome]: e.end.status,

@@ -285,3 +285,16 @@ test("UsageSniffer reads finish reasons and the answering model of each wire for
 		),
 	).toEqual({ finishReasons: ["end_turn"], responseModel: "m3" });
 });
+
+test("a follow-up dropped with a run that did not complete leaves no parent for the next run", () => {
+	const w = world();
+	w.step({ type: "start", prompt: "p" }, [{ type: "begin" }]);
+	w.spans.requested("s", { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+	w.step({ type: "followUp", prompt: "q" }, []);
+	w.step({ type: "cancel" }, [{ type: "end", end: { status: "cancelled", code: "cancelled", error: "" } } as never]);
+	w.step({ type: "start", prompt: "r" }, [{ type: "begin" }], 2);
+	w.step({ type: "engineIdle" }, [completed], 2);
+	const run2 = w.named("invoke_agent opencode")[1];
+	expect(run2?.parentSpanContext).toBeUndefined();
+	expect(run2?.spanContext().traceId).not.toBe("0af7651916cd43dd8448eb211c80319c");
+});
