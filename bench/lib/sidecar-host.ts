@@ -39,8 +39,12 @@ export function sidecarEnv(dirs: TempDirs, extra: Record<string, string> = {}): 
 	};
 }
 
-export async function startSidecarHost(dirs: TempDirs, extra: Record<string, string> = {}): Promise<SidecarHost> {
-	const child = await startChild("sidecar", sidecarEnv(dirs, extra));
+export async function startSidecarHost(
+	dirs: TempDirs,
+	extra: Record<string, string> = {},
+	startTimeoutMs?: number,
+): Promise<SidecarHost> {
+	const child = await startChild("sidecar", sidecarEnv(dirs, extra), startTimeoutMs);
 	return {
 		child,
 		base: `http://127.0.0.1:${child.hello.port}`,

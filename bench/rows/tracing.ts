@@ -77,8 +77,13 @@ export async function tracingRows(llm: ScriptedLlm): Promise<RowResult> {
 	let off: SidecarHost | undefined;
 	let on: SidecarHost | undefined;
 	try {
-		off = await startSidecarHost(offDirs);
-		on = await startSidecarHost(onDirs, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+		// Generous start timeouts: the machine this runs on may be loaded (the load average is in the report).
+		off = await startSidecarHost(offDirs, { ENGINE_START_TIMEOUT: "180" }, 240_000);
+		on = await startSidecarHost(
+			onDirs,
+			{ ENGINE_START_TIMEOUT: "180", OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+			240_000,
+		);
 		for (const h of [off, on]) await firstCall(h, llm); // the engine's project set-up is not timed
 		const rates = { off: [] as number[], on: [] as number[] };
 		for (let i = 0; i < THROUGHPUT_RUNS; i++) {

@@ -22,6 +22,8 @@ beforeAll(async () => {
 	port = Number(new URL(receiver.url).port);
 	sidecar = await e2e.start({
 		dirs: e2e.makeDirs(),
+		// A loaded test machine can take minutes to start the engine; nothing here is timed.
+		readyTimeoutMs: 150_000,
 		env: {
 			OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
 			OTEL_BSP_SCHEDULE_DELAY: "50",

@@ -29,6 +29,8 @@ beforeAll(async () => {
 	receiver = startOtlpReceiver();
 	sidecar = await e2e.start({
 		dirs: e2e.makeDirs(),
+		// A loaded test machine can take minutes to start the engine; nothing here is timed.
+		readyTimeoutMs: 150_000,
 		env: {
 			OPENCODE_SHARED_SECRET: SECRET,
 			OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,

@@ -28,6 +28,8 @@ export interface StartE2eSidecar {
 	readonly env?: Record<string, string>;
 	/** Default: the file's `warmUp`. */
 	readonly warmUp?: boolean;
+	/** How long to wait for the engine to be ready (default 60 s). */
+	readonly readyTimeoutMs?: number;
 }
 
 /** What the tests of one e2e file share; valid from `beforeAll` on. */
@@ -103,6 +105,7 @@ export function useE2eSidecar(options: E2eOptions = {}): E2e {
 				workspace: on.workspace,
 				state: on.state,
 				env: { ...options.env, ...opts.env },
+				...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }),
 				...((opts.warmUp ?? options.warmUp ?? true) ? { warmUpWith: e2e.llm } : {}),
 			});
 			sidecars.push(s);
