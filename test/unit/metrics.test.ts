@@ -101,6 +101,8 @@ describe("Metrics (the sidecar's families)", () => {
 		m.llmTokens.inc({ provider: "openai-compatible", kind: "output" }, 0);
 		m.llmTokens.inc({ provider: "openai-compatible", kind: "output" }, 33);
 		m.llmTokens.inc({ provider: "anthropic", kind: "input" }, 0.5);
+		m.traceSpansDropped.inc({ reason: "export_failed" }, 12);
+		m.traceSpansDropped.inc({ reason: "queue_full" });
 		const timings = new RunTimings(m.runDuration, m.firstOutput);
 		const a = session("a", "openai-compatible");
 		const b = session("b", "anthropic");
@@ -173,6 +175,7 @@ describe("Metrics (the sidecar's families)", () => {
 			llm_tokens_total: "counter",
 			run_duration_seconds: "histogram",
 			first_output_seconds: "histogram",
+			trace_spans_dropped_total: "counter",
 		});
 	});
 
