@@ -298,3 +298,13 @@ test("a follow-up dropped with a run that did not complete leaves no parent for 
 	expect(run2?.parentSpanContext).toBeUndefined();
 	expect(run2?.spanContext().traceId).not.toBe("0af7651916cd43dd8448eb211c80319c");
 });
+
+test("a malformed traceparent is ignored: the run starts a new trace", () => {
+	const w = world();
+	w.spans.requested("s", { traceparent: "00-not-a-trace-01", tracestate: "x" });
+	w.step({ type: "start", prompt: "p" }, [{ type: "begin" }]);
+	w.step({ type: "engineIdle" }, [completed]);
+	const run = w.named("invoke_agent opencode")[0];
+	expect(run?.parentSpanContext).toBeUndefined();
+	expect(run?.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+});
