@@ -10,9 +10,9 @@ import { type SidecarHost, startSidecarHost } from "../lib/sidecar-host";
 import { median, round, roundAll, summarize } from "../lib/stats";
 
 const TOKENS = 2000;
-const THROUGHPUT_RUNS = 5;
-const CREATES = 20;
-const LOADS = 5;
+const THROUGHPUT_RUNS = 3;
+const CREATES = 12;
+const LOADS = 3;
 const TOKEN = /w(\d{5}) /g;
 const token = (i: number) => `w${String(i).padStart(5, "0")} `;
 
@@ -23,7 +23,7 @@ async function throughput(host: SidecarHost, llm: ScriptedLlm): Promise<number> 
 	const stream = record(`${host.base}/sessions/${session.id}/stream`, {});
 	const requested = (await llm.waitForRequest((r) => r.key === session.key, 60_000)).at;
 	await stream.done;
-	await waitEnded(host.base, session.id);
+	const status = await waitEnded(host.base, session.id);
 	let last = 0;
 	const seen = new Set<number>();
 	for (const { event, at } of stream.events()) {
@@ -33,7 +33,10 @@ async function throughput(host: SidecarHost, llm: ScriptedLlm): Promise<number> 
 			last = Math.max(last, at);
 		}
 	}
-	if (seen.size !== TOKENS) throw new Error(`tracing row lost tokens: ${seen.size} of ${TOKENS}`);
+	if (seen.size !== TOKENS) {
+		const names = stream.events().map((e) => e.event.event);
+		throw new Error(`tracing row lost tokens: ${seen.size} of ${TOKENS}; run ${status}; events ${names.join(",")}`);
+	}
 	return TOKENS / ((last - requested) / 1000);
 }
 
