@@ -27,6 +27,8 @@ export interface EventFeedOptions {
 	/** Pause between a lost connection and the next attempt. */
 	readonly retryMs: number;
 	readonly clock: Clock;
+	/** Told on every read from the engine (events and heartbeats alike): the engine's proof of life. */
+	readonly onRead?: () => void;
 }
 
 /**
@@ -88,6 +90,7 @@ export class EventFeed implements AsyncIterable<FeedItem> {
 			const decoder = new TextDecoder();
 			for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
 				arm();
+				this.options.onRead?.();
 				const events: EngineEvent[] = [];
 				let connected = false;
 				for (const frame of parser.push(decoder.decode(chunk, { stream: true }))) {

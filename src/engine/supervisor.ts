@@ -66,8 +66,10 @@ const STABLE_MS = 60_000;
  * Runs `opencode serve` on loopback with a random password and keeps it
  * usable: its process (process.ts), its `/event` feed (feed.ts), its API
  * (client.ts), and its lifecycle (lifecycle.ts, a pure state machine whose
- * effects this class carries out). A watchdog checks `/global/health` on a
- * schedule and recycles an engine that stops answering.
+ * effects this class carries out). A watchdog checks `/global/health` once the
+ * engine has been silent for a check interval (its feed's bytes, a heartbeat
+ * every 10 s and every event of a run, are proof of life enough) and recycles
+ * an engine that stops answering.
  */
 export class EngineSupervisor extends EngineCalls implements Engine {
 	private state: EngineState = initialEngineState;
@@ -87,10 +89,14 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 	private cancelStartDeadline: Cancel | undefined;
 	private stopWatchdog: Cancel | undefined;
 	private checking = false;
+	/** When the current engine last showed it is alive: a byte on its feed, or a health check it passed. */
+	private aliveAt = Number.NEGATIVE_INFINITY;
 	private readonly gate = new ResyncGate();
 	private readyWaiters: (() => void)[] = [];
 	/** Engine processes started so far (1 after the first start). */
 	starts = 0;
+	/** Health checks the watchdog has sent so far (at rest: about one per engine heartbeat at most). */
+	healthChecks = 0;
 
 	constructor(private readonly options: EngineSupervisorOptions) {
 		super();
@@ -139,7 +145,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 	/** Starts the engine in the background; `whenReady` resolves once it is usable. */
 	start(): void {
 		this.apply({ type: "start" });
-		this.stopWatchdog ??= this.options.clock.setInterval(() => void this.check(), this.watchdog.intervalMs);
+		if (!this.stopWatchdog) this.armWatchdog(this.watchdog.intervalMs);
 	}
 
 	/** Resolves once the current engine has run its warm-up (at once if it has, or if there is no engine). */
@@ -345,6 +351,9 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 			idleLimitMs: this.options.feedIdleLimitMs ?? 30_000,
 			retryMs: 200,
 			clock: this.options.clock,
+			onRead: () => {
+				if (this.state.generation === generation) this.aliveAt = this.options.clock.now();
+			},
 		});
 		this.feed?.close();
 		this.feed = feed;
@@ -387,17 +396,37 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		for (const l of this.readyListeners) l();
 	}
 
-	/** One watchdog tick: a health check of a warmed-up engine, unless one is still in flight. */
+	/** The watchdog's next tick in `delayMs` (one timer, re-armed by each tick until `stop`). */
+	private armWatchdog(delayMs: number): void {
+		this.stopWatchdog = this.options.clock.setTimeout(() => void this.check(), Math.max(0, delayMs));
+	}
+
+	/**
+	 * One watchdog tick: a health check of a warmed-up engine that has shown no
+	 * sign of life for an interval, unless one is still in flight. A byte on
+	 * the feed postpones the check (it does not clear failed ones: only a
+	 * passed check does); the next tick is an interval after this one, as with
+	 * a fixed schedule, so a frozen engine is found as fast as before.
+	 */
 	private async check(): Promise<void> {
+		const { clock } = this.options;
+		const { intervalMs, timeoutMs } = this.watchdog;
+		const tick = clock.now();
+		const quiet = tick - this.aliveAt;
 		const client = this.client;
-		if (this.checking || !client || this.state.phase !== "ready") return;
+		if (this.checking || !client || this.state.phase !== "ready" || quiet < intervalMs) {
+			this.armWatchdog(quiet < intervalMs && !this.checking ? intervalMs - quiet : intervalMs);
+			return;
+		}
 		this.checking = true;
+		this.armWatchdog(intervalMs);
 		const generation = this.state.generation;
-		const { timeoutMs } = this.watchdog;
 		try {
 			const ok = await client.health(timeoutMs);
 			const detail = ok ? "healthy" : `${this.adapter.healthCall} failed or took over ${timeoutMs} ms`;
-			this.apply({ type: "health", generation, ok, detail, at: this.options.clock.now() });
+			if (ok && this.state.generation === generation) this.aliveAt = Math.max(this.aliveAt, tick);
+			this.healthChecks++;
+			this.apply({ type: "health", generation, ok, detail, at: clock.now() });
 		} finally {
 			this.checking = false;
 		}
@@ -408,6 +437,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		this.feed = undefined;
 		this.proc = undefined;
 		this.client = undefined;
+		this.aliveAt = Number.NEGATIVE_INFINITY;
 		this.warming = undefined;
 		this.gate.drop();
 	}

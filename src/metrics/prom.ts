@@ -1,4 +1,5 @@
 import type * as Prom from "prom-client";
+import { eventLoopLag } from "./event-loop";
 
 /**
  * prom-client's classes, required from its modules rather than its index:
@@ -29,6 +30,7 @@ export const WORKING_COLLECTORS: readonly Collector[] = [
 	require("prom-client/lib/metrics/osMemoryHeap"),
 	require("prom-client/lib/metrics/processOpenFileDescriptors"),
 	require("prom-client/lib/metrics/processMaxFileDescriptors"),
-	require("prom-client/lib/metrics/eventLoopLag"),
+	// prom-client's series, sampled only while a run is in progress (see event-loop.ts).
+	(registry) => eventLoopLag(registry),
 	require("prom-client/lib/metrics/heapSizeAndUsed"),
 ];

@@ -15,6 +15,7 @@ import { withTimeout } from "../lib/timeout";
 import { PROVIDERS } from "../providers/catalogue";
 import type { Tampering } from "../security/tampering";
 import type { TraceHeaders, Tracing } from "../telemetry/port";
+import { RunActivity } from "./activity";
 import { AgentCatalogue, type ChosenAgent } from "./agents";
 import { type ConversationMessage, toConversation } from "./conversation";
 import { type FileChange, sessionChanges } from "./diff";
@@ -67,6 +68,8 @@ export class SessionManager {
 	private readonly unsubscribe: (() => void)[] = [];
 	private closing = false;
 	private stopSync: (() => void) | undefined;
+	/** Whether a run is in progress; told on each change (what periodic work keys on). */
+	readonly activity = new RunActivity(() => this.runningCount);
 
 	constructor(private readonly deps: SessionManagerDeps) {
 		const { registry } = this;
@@ -74,6 +77,7 @@ export class SessionManager {
 		const tracker = workspaceTracker(deps, () => [...registry.all()].map((s) => s.id));
 		this.workspace = new WorkspaceRuns({ tracker, registry, store: deps.store, log: deps.log });
 		this.observers = new LifecycleObservers(deps.log);
+		this.observers.add(() => this.activity.update());
 		this.executor = new RunExecutor({
 			...deps,
 			registry,
@@ -119,16 +123,25 @@ export class SessionManager {
 			if (!session.ended) this.keys.afterRestart(session);
 		}
 		this.executor.prune();
-		const { engine, clock } = this.deps;
+		const { engine } = this.deps;
 		this.unsubscribe.push(engine.onEvents((batch) => this.onEngineEvents(batch)));
 		this.unsubscribe.push(engine.onLost((reason) => this.onEngineLost(reason)));
 		this.unsubscribe.push(engine.onReady(() => this.onEngineReady()));
 		// Whatever the engine did while its event feed was down (see reconcile.ts).
 		this.unsubscribe.push(engine.onResync(() => this.reconciler.run()));
-		// Events are written to the kernel at once; flush running logs to disk every second.
-		this.stopSync = clock.setInterval(() => {
-			for (const s of this.registry.all()) if (!s.ended) s.channel.log.sync();
-		}, 1000);
+		// Events are written to the kernel at once; flush running logs to disk every second while runs are in progress.
+		this.unsubscribe.push(this.activity.onChange((busy) => this.syncWhile(busy)));
+		this.activity.update();
+	}
+
+	private syncWhile(busy: boolean): void {
+		this.stopSync?.();
+		this.stopSync = undefined;
+		if (busy) {
+			this.stopSync = this.deps.clock.setInterval(() => {
+				for (const s of this.registry.all()) if (!s.ended) s.channel.log.sync();
+			}, 1000);
+		}
 	}
 
 	/** A run's translator: made when the run starts and let go when it ends (see Session.translator); one for all sessions. */
