@@ -7,14 +7,18 @@ import type { Config } from "./config/parse";
 import { CredentialsSource } from "./credentials/source";
 import { buildEngineConfig } from "./engine/config";
 import type { EngineRelease } from "./engine/generation";
+import { EngineUse } from "./engine/engine-use";
+import { recycleSettings } from "./engine/recycle-policy";
 import { RssWatch } from "./engine/rss-watch";
 import { EngineSupervisor } from "./engine/supervisor";
 import { type Gateway, startGateway } from "./gateway/server";
 import { type KubernetesOverrides, startKubernetesReporter } from "./k8s/start";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
+import { sampleEventLoop } from "./metrics/event-loop";
 import { Metrics, rssBytes } from "./metrics/metrics";
 import { RunTimings } from "./metrics/run-timings";
+import { CgroupMemory } from "./resources/cgroup";
 import { EngineHome, EngineHomeGuard } from "./security/engine-home";
 import { type Hardening, restrictDirectory } from "./security/harden";
 import { storedDataKeys } from "./security/stored-mac";
@@ -51,6 +55,8 @@ export interface SidecarOptions {
 	readonly store?: SessionStoreOptions;
 	/** Spans of every run (src/telemetry/load.ts); default off. The caller shuts it down. */
 	readonly tracing?: Tracing;
+	/** The container's memory cgroup (tests point one at a fixture directory). */
+	readonly cgroup?: CgroupMemory;
 }
 
 /** Builds the whole sidecar from its configuration; the engine starts in the background. */
@@ -226,18 +232,35 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 			},
 		},
 	});
+	const cgroup = options.cgroup ?? new CgroupMemory();
+	const recycling = recycleSettings(config, cgroup.limit(), 10 * 60_000);
+	log.info({ container_limit: cgroup.limit() ?? null, ...recycling }, "engine recycle policy");
+	const engineUse = new EngineUse(engine, sessions, () => rssBytes(engine.pid));
 	const rssWatch = new RssWatch({
-		softLimit: config.engineRssSoftLimit,
-		hardLimit: config.engineRssHardLimit,
+		...recycling,
 		intervalMs: 30_000,
-		minGapMs: 10 * 60_000,
 		clock,
 		readRss: () => rssBytes(engine.pid),
 		busy: () => sessions.runningCount > 0,
+		restRss: () => engineUse.restRss,
+		runs: () => engineUse.runs,
 		recycle: (reason) => engine.recycle(reason),
 	});
+	// Nothing samples at rest: the engine's memory and the event loop are watched while runs are in progress,
+	// and the engine's memory checked once more when the last one ends (a soft-limit recycle happens then).
+	sessions.activity.onChange((busy) => {
+		sampleEventLoop(busy);
+		if (busy) rssWatch.start();
+		else {
+			rssWatch.close();
+			if (!draining) rssWatch.check();
+		}
+	});
 	engine.start();
-	rssWatch.start();
+	if (sessions.activity.busy) {
+		sampleEventLoop(true);
+		rssWatch.start();
+	}
 	return {
 		app,
 		sessions,

@@ -50,6 +50,12 @@ export const mebibytes = (min: number, max: number): Kind<number> => ({
 	parse: (text) => numberIn(text, min, max, true) * MIB,
 });
 
+/** `auto` (undefined: derived at start, e.g. from the container's memory limit) or MiB as `mebibytes`. */
+export const mebibytesOrAuto = (min: number, max: number): Kind<number | undefined> => ({
+	accepts: `\`auto\` or MiB, ${min}-${max}`,
+	parse: (text, context) => (text.toLowerCase() === "auto" ? undefined : mebibytes(min, max).parse(text, context)),
+});
+
 /** One of `values`, in any case. */
 export const oneOf = <const T extends string>(values: readonly T[]): Kind<T> => ({
 	accepts: values.map((v) => `\`${v}\``).join(", "),

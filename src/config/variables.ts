@@ -4,7 +4,7 @@ import {
 	flag,
 	hostNames,
 	type Kind,
-	mebibytes,
+	mebibytesOrAuto,
 	oneOf,
 	optionalAbsolutePath,
 	optionalHttpUrl,
@@ -199,16 +199,34 @@ export const VARIABLES = [
 	declare({
 		name: "ENGINE_RSS_SOFT_LIMIT",
 		key: "engineRssSoftLimit",
-		kind: mebibytes(0, 1_048_576),
-		default: "700",
-		description: "MiB of engine memory above which the engine is recycled as soon as no run is in progress (0: never).",
+		kind: mebibytesOrAuto(0, 1_048_576),
+		default: "auto",
+		description:
+			"MiB of engine memory above which the engine is recycled as soon as no run is in progress (0: never). `auto`: half the container's memory limit (cgroup `memory.max`), 700 without one.",
 	}),
 	declare({
 		name: "ENGINE_RSS_HARD_LIMIT",
 		key: "engineRssHardLimit",
-		kind: mebibytes(0, 1_048_576),
-		default: "900",
-		description: "MiB of engine memory above which the engine is recycled at once; its runs resume (0: never).",
+		kind: mebibytesOrAuto(0, 1_048_576),
+		default: "auto",
+		description:
+			"MiB of engine memory above which the engine is recycled at once; its runs resume (0: never). `auto`: three quarters of the container's memory limit, 900 without one.",
+	}),
+	declare({
+		name: "ENGINE_RECYCLE_GROWTH",
+		key: "engineRecycleGrowth",
+		kind: mebibytesOrAuto(0, 1_048_576),
+		default: "auto",
+		description:
+			"MiB the engine may grow above its own size at rest (read after its warm-up) before it is recycled as soon as no run is in progress (0: never). `auto`: an eighth of the container's memory limit, 0 without one.",
+	}),
+	declare({
+		name: "ENGINE_RECYCLE_AFTER_RUNS",
+		key: "engineRecycleAfterRuns",
+		kind: wholeNumber(0, 1_000_000),
+		default: "0",
+		description:
+			"Runs an engine process serves before it is recycled as soon as no run is in progress (0: never). A recycle costs the next run the engine's start (see bench/RESULTS.md, `envelope.recycle_cost`).",
 	}),
 	declare({
 		name: "MAX_SUBSCRIBERS_PER_SESSION",

@@ -1,25 +1,28 @@
 import type { Cancel, Clock } from "../lib/clock";
+import { type RecycleSettings, recycleVerdict } from "./recycle-policy";
 
-export interface RssWatchOptions {
-	/** Bytes; 0 turns the limit off. */
-	readonly softLimit: number;
-	readonly hardLimit: number;
+export interface RssWatchOptions extends Omit<RecycleSettings, "minGapMs"> {
 	readonly intervalMs: number;
-	/** Shortest time between two recycles, so a limit below the engine's baseline cannot loop. */
+	/** Shortest time between two limit recycles, so a limit below the engine's baseline cannot loop. */
 	readonly minGapMs: number;
 	readonly clock: Clock;
 	readonly readRss: () => number | undefined;
 	readonly busy: () => boolean;
+	/** The engine's size at rest (after its warm-up), and the runs it has served; default: unknown, 0. */
+	readonly restRss?: () => number | undefined;
+	readonly runs?: () => number;
 	readonly recycle: (reason: string) => void;
 }
 
 /**
- * Watches the engine's memory (it is known to grow to GBs over days). Above
- * the soft limit it recycles the engine as soon as no run is in progress;
- * above the hard limit at once (its runs resume in the new engine).
+ * Watches the engine's memory (it is known to grow to GBs over days) and
+ * recycles it as recycle-policy.ts decides: at once above the hard limit (its
+ * runs resume in the new engine), else as soon as no run is in progress. The
+ * sidecar runs the interval only while runs are in progress and checks once
+ * more when the last one ends.
  */
 export class RssWatch {
-	private lastRecycle = Number.NEGATIVE_INFINITY;
+	private lastLimitRecycle = Number.NEGATIVE_INFINITY;
 	private stop: Cancel | undefined;
 
 	constructor(private readonly options: RssWatchOptions) {}
@@ -39,19 +42,20 @@ export class RssWatch {
 		const rss = o.readRss();
 		if (rss === undefined) return "ok";
 		const now = o.clock.now();
-		if (now - this.lastRecycle < o.minGapMs) return "ok";
-		const mib = (n: number) => `${Math.round(n / 1048576)} MiB`;
-		if (o.hardLimit > 0 && rss > o.hardLimit) {
-			this.lastRecycle = now;
-			o.recycle(`engine memory ${mib(rss)} is above ENGINE_RSS_HARD_LIMIT ${mib(o.hardLimit)}`);
-			return "recycled";
-		}
-		if (o.softLimit > 0 && rss > o.softLimit) {
-			if (o.busy()) return "waiting";
-			this.lastRecycle = now;
-			o.recycle(`engine memory ${mib(rss)} is above ENGINE_RSS_SOFT_LIMIT ${mib(o.softLimit)}`);
-			return "recycled";
-		}
-		return "ok";
+		const verdict = recycleVerdict(
+			{
+				rss,
+				restRss: o.restRss?.(),
+				runs: o.runs?.() ?? 0,
+				busy: o.busy(),
+				sinceLimitRecycleMs: now - this.lastLimitRecycle,
+			},
+			o,
+		);
+		if (verdict.kind === "keep") return "ok";
+		if (verdict.kind === "wait") return "waiting";
+		if (verdict.limit) this.lastLimitRecycle = now;
+		o.recycle(verdict.reason);
+		return "recycled";
 	}
 }

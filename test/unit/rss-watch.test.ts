@@ -11,6 +11,8 @@ function watch(over: { rss: number; busy?: boolean; soft?: number; hard?: number
 	const w = new RssWatch({
 		softLimit: (over.soft ?? 700) * MIB,
 		hardLimit: (over.hard ?? 900) * MIB,
+		growth: 0,
+		afterRuns: 0,
 		intervalMs: 30_000,
 		minGapMs: 600_000,
 		clock,
@@ -60,5 +62,31 @@ describe("RssWatch", () => {
 		expect(recycled).toEqual([]);
 		w.close();
 		expect(clock.pendingTimers).toBe(0);
+	});
+});
+
+describe("RssWatch with the engine's rest size and runs", () => {
+	test("an engine grown past its rest size is recycled when checked at idle, not while a run is in progress", () => {
+		const clock = new ManualClock(0);
+		const state = { busy: true };
+		const recycled: string[] = [];
+		const w = new RssWatch({
+			softLimit: 700 * MIB,
+			hardLimit: 900 * MIB,
+			growth: 100 * MIB,
+			afterRuns: 0,
+			intervalMs: 30_000,
+			minGapMs: 600_000,
+			clock,
+			readRss: () => 480 * MIB,
+			restRss: () => 350 * MIB,
+			runs: () => 3,
+			busy: () => state.busy,
+			recycle: (reason) => recycled.push(reason),
+		});
+		expect(w.check()).toBe("waiting");
+		state.busy = false;
+		expect(w.check()).toBe("recycled");
+		expect(recycled[0]).toContain("ENGINE_RECYCLE_GROWTH");
 	});
 });
