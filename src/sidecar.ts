@@ -17,8 +17,12 @@ import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import { sampleEventLoop } from "./metrics/event-loop";
 import { Metrics, rssBytes } from "./metrics/metrics";
+import { resourceGauges } from "./metrics/resources";
 import { RunTimings } from "./metrics/run-timings";
 import { CgroupMemory } from "./resources/cgroup";
+import { MemoryWatch } from "./resources/memory-watch";
+import { OpenTools } from "./resources/open-tools";
+import { descendants, treeMemory } from "./resources/process-tree";
 import { EngineHome, EngineHomeGuard } from "./security/engine-home";
 import { type Hardening, restrictDirectory } from "./security/harden";
 import { storedDataKeys } from "./security/stored-mac";
@@ -120,6 +124,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	});
 	engine.onLost(() => metrics.engineRestarts.inc());
 	metrics.observe({ enginePid: () => engine.pid });
+	const openTools = new OpenTools();
 	const sessions = new SessionManager({
 		config,
 		store,
@@ -131,6 +136,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 			metrics.eventsStored.inc({ event: e.event });
 			timings.stored(e, record);
 			tracing.stored(record.session_id, e);
+			openTools.stored(record.session_id, e);
 		},
 		onTampering: (t) => reportTampering(t),
 		...(config.credentialsUrl && config.sharedSecret
@@ -233,6 +239,39 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		},
 	});
 	const cgroup = options.cgroup ?? new CgroupMemory();
+	// The agent's tools are the engine's children (bash and what it starts).
+	const toolMemory = () => {
+		const pid = engine.pid;
+		return pid === undefined ? { bytes: 0, processes: 0 } : treeMemory(descendants(pid));
+	};
+	metrics.include(
+		resourceGauges({
+			tools: toolMemory,
+			containerUsage: () => cgroup.usage(),
+			containerLimit: () => cgroup.limit(),
+		}),
+	);
+	const memoryWatch = new MemoryWatch({
+		intervalMs: 5000,
+		thresholdPercent: config.memoryWarningPercent,
+		clock,
+		sample: () => {
+			// memory.current also counts page cache, so it is usually the larger; this process tree's own
+			// figure covers a cgroup whose usage cannot be read.
+			const tree = treeMemory([process.pid, ...descendants(process.pid)]).bytes;
+			return { usage: Math.max(cgroup.usage() ?? 0, tree), limit: cgroup.limit(), tools: toolMemory().bytes };
+		},
+		warn: (message) => {
+			const withTools = openTools.sessions();
+			const running = sessions
+				.list()
+				.filter((s) => !s.ended)
+				.map((s) => s.id);
+			const targets = withTools.length > 0 ? withTools : running;
+			log.warn({ sessions: targets }, message);
+			for (const id of targets) sessions.warn(id, "memory_pressure", message);
+		},
+	});
 	const recycling = recycleSettings(config, cgroup.limit(), 10 * 60_000);
 	log.info({ container_limit: cgroup.limit() ?? null, ...recycling }, "engine recycle policy");
 	const engineUse = new EngineUse(engine, sessions, () => rssBytes(engine.pid));
@@ -250,8 +289,11 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	// and the engine's memory checked once more when the last one ends (a soft-limit recycle happens then).
 	sessions.activity.onChange((busy) => {
 		sampleEventLoop(busy);
-		if (busy) rssWatch.start();
-		else {
+		if (busy) {
+			rssWatch.start();
+			memoryWatch.start();
+		} else {
+			memoryWatch.close();
 			rssWatch.close();
 			if (!draining) rssWatch.check();
 		}
@@ -260,6 +302,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	if (sessions.activity.busy) {
 		sampleEventLoop(true);
 		rssWatch.start();
+		memoryWatch.start();
 	}
 	return {
 		app,
@@ -277,6 +320,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 		async stop() {
 			draining = true;
 			rssWatch.close();
+			memoryWatch.close();
 			engine.drain();
 			sessions.close();
 			streams.closeAll();

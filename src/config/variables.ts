@@ -229,6 +229,14 @@ export const VARIABLES = [
 			"Runs an engine process serves before it is recycled as soon as no run is in progress (0: never). A recycle costs the next run the engine's start (see bench/RESULTS.md, `envelope.recycle_cost`).",
 	}),
 	declare({
+		name: "MEMORY_WARNING_PERCENT",
+		key: "memoryWarningPercent",
+		kind: wholeNumber(0, 100),
+		default: "90",
+		description:
+			"Percent of the container's memory limit (cgroup `memory.max`) above which running sessions with a tool in progress get a non-fatal `error` `memory_pressure`, sampled every 5 s while runs are in progress (0: never; no limit: never).",
+	}),
+	declare({
 		name: "MAX_SUBSCRIBERS_PER_SESSION",
 		key: "maxSubscribersPerSession",
 		kind: wholeNumber(1, 100_000),

@@ -53,6 +53,7 @@ export const ERROR_CODES = [
 	"parameter_ignored",
 	"provider_timeout",
 	"history_unverified",
+	"memory_pressure",
 ] as const;
 export const ErrorCode = literalUnion(ERROR_CODES);
 export type ErrorCode = Static<typeof ErrorCode>;

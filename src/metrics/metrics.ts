@@ -32,7 +32,7 @@ export class Metrics {
 	/** The sidecar's own series. */
 	readonly registry = new Registry();
 	/** What a scrape answers: ours, then the process series when asked for. */
-	private readonly scraped: Registry;
+	private scraped: Registry;
 	readonly eventsStored: Counter<"event">;
 	readonly eventsReplayed: Counter;
 	readonly heartbeats: Counter;
@@ -174,6 +174,11 @@ export class Metrics {
 	 */
 	observe(sources: Partial<MetricSources>): void {
 		this.sources = { ...this.sources, ...sources };
+	}
+
+	/** Adds the families of another registry to what a scrape answers (after those already there). */
+	include(registry: Registry): void {
+		this.scraped = Registry.merge([this.scraped, registry]);
 	}
 
 	/** The scrape answer in the Prometheus text format 0.0.4. */

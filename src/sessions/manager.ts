@@ -306,6 +306,16 @@ export class SessionManager {
 		return { status: session.status(), queued: 0 };
 	}
 
+	/** A non-fatal `error` on a running session: a warning from outside its run (memory pressure). */
+	warn(id: string, code: "memory_pressure", message: string): void {
+		const session = this.registry.find(id);
+		if (!session || session.ended) return;
+		session.emit({
+			event: "error",
+			data: { error: message, fatal: false, code, timestamp: isoTime(this.deps.clock.now()) },
+		});
+	}
+
 	/** DELETE: ends the run at once and aborts it in the engine. Idempotent. */
 	async cancel(id: string): Promise<CancelResponse> {
 		const session = this.get(id);
