@@ -5,7 +5,9 @@
  *   npm run bench                  everything (a few minutes on 2 cores)
  *   npm run bench -- relay fanout  only these groups; details go to a temp file
  *
- * Groups: start, probes, create, relay, replay, fanout, ui, memory, history, model, growth, workspace, tracing.
+ * Groups: start, probes, create, relay, replay, fanout, ui, memory, history, model, growth, workspace, tracing, envelope.
+ * OPENCODE_BIN=<engine> runs them on another engine (e.g. the 2.x adapter's); ENVELOPE_RUNS and
+ * ENVELOPE_CPU_SECONDS shorten the envelope row (defaults 60 runs, 60 s).
  * BENCH_PROFILE=<dir> also writes a CPU profile of every bench child (the
  * sidecar host, the bare SSE server) into <dir> (`bun --cpu-prof`).
  */
@@ -21,6 +23,7 @@ import { type Report, renderMarkdown } from "./lib/report";
 import type { Row, RowResult } from "./lib/result";
 import { type SidecarHost, startSidecarHost } from "./lib/sidecar-host";
 import { createRows } from "./rows/create";
+import { envelopeRows } from "./rows/envelope";
 import { fanoutRows } from "./rows/fanout";
 import { growthRows } from "./rows/growth";
 import { historyRows } from "./rows/history";
@@ -48,6 +51,7 @@ const GROUPS = [
 	"growth",
 	"workspace",
 	"tracing",
+	"envelope",
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -117,6 +121,7 @@ try {
 	await group("growth", () => growthRows(llm));
 	await group("workspace", () => workspaceRows());
 	await group("tracing", () => tracingRows(llm));
+	await group("envelope", () => envelopeRows(llm));
 } finally {
 	await llm.close();
 }
