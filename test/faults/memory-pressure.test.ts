@@ -60,7 +60,7 @@ describe("memory pressure", () => {
 		const at = (pred: (e: (typeof events)[number]) => boolean) => events.findIndex(pred);
 		const warning = events[at(warned)];
 		expect(warning?.data).toMatchObject({ fatal: false, code: "memory_pressure" });
-		const text = (warning?.data as { error: string }).error;
+		const text = (warning?.data as { error?: string } | undefined)?.error ?? "";
 		expect(text).toContain("MEMORY_WARNING_PERCENT");
 		const toolMib = Number(/tool processes use (\d+) MiB/.exec(text)?.[1]);
 		expect(toolMib).toBeGreaterThan(300);
