@@ -10,9 +10,9 @@ export class OpenTools {
 
 	stored(sessionId: string, e: StoredEvent): void {
 		if (e.event === "tool_call") {
-			let calls = this.open.get(sessionId);
-			if (!calls) this.open.set(sessionId, (calls = new Set()));
+			const calls = this.open.get(sessionId) ?? new Set<string>();
 			calls.add(e.data.call_id);
+			this.open.set(sessionId, calls);
 		} else if (e.event === "tool_result") this.open.get(sessionId)?.delete(e.data.call_id);
 		else if (e.event === "complete" || (e.event === "error" && e.data.fatal)) this.open.delete(sessionId);
 	}
