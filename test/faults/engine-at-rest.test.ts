@@ -44,8 +44,10 @@ async function engineReads(n: number): Promise<void> {
 	const c = it.sidecar.engine.connection();
 	if (!c) throw new Error("the engine is not listening");
 	let reads = 0;
+	const adapter = it.sidecar.engine.adapter;
 	const feed = new EventFeed({
-		url: `${c.url}/event?directory=${encodeURIComponent(dirs.workspace)}`,
+		url: adapter.feedUrl(c.url, dirs.workspace),
+		parse: (data) => adapter.parseFrame(data),
 		authorization: c.authorization,
 		idleLimitMs: 60_000,
 		retryMs: 100,
