@@ -3,11 +3,11 @@
 # machines that cannot reach a container registry (this one reaches only npm
 # and Debian's packages):
 #
-#   $STANDIN_BUN   (default localhost/stand-in/oven-bun:<bun version>-slim)
+#   $STANDIN_BUN   (default localhost/stand-in/oven-bun:<bun version>-slim-<rev>)
 #     Debian bookworm (debootstrap, minbase) + /usr/local/bin/bun from the
 #     pinned `bun` npm package, user bun (1000), like the official oven/bun
 #     slim image: the same Bun binary, a Debian userland.
-#   $STANDIN_NODE  (default localhost/stand-in/node:<node version>-bookworm-slim)
+#   $STANDIN_NODE  (default localhost/stand-in/node:<node version>-bookworm-slim-<rev>)
 #     The same Debian + this machine's node and npm in /usr/local, like the
 #     official node image. Only the build stage uses it. It also trusts this
 #     machine's CA bundle (NODE_EXTRA_CA_CERTS), because the network here may
@@ -28,15 +28,17 @@ bun_version=$("$bun_bin" --version)
 node_bin=$(command -v node)
 node_version=$(node --version | sed 's/^v//')
 npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
-debian=localhost/stand-in/debian:${suite}-minbase
-bun_image=${STANDIN_BUN:-localhost/stand-in/oven-bun:${bun_version}-slim}
-node_image=${STANDIN_NODE:-localhost/stand-in/node:${node_version}-${suite}-slim}
+# The stand-ins' revision: bumped when what they hold changes, so a cache built by an older script is not reused.
+rev=r2
+debian=localhost/stand-in/debian:${suite}-minbase-$rev
+bun_image=${STANDIN_BUN:-localhost/stand-in/oven-bun:${bun_version}-slim-$rev}
+node_image=${STANDIN_NODE:-localhost/stand-in/node:${node_version}-${suite}-slim-$rev}
 
 exists() { podman image exists "$1"; }
 
 if ! exists "$debian"; then
   mkdir -p "$cache"
-  tarball=$cache/$suite-minbase.tar
+  tarball=$cache/$suite-minbase-$rev.tar
   if [ ! -s "$tarball" ]; then
     rootfs=$(mktemp -d "$cache/rootfs.XXXXXX")
     echo "image-base: debootstrap $suite (minbase) into $rootfs"
@@ -46,8 +48,10 @@ if ! exists "$debian"; then
     }
     # An image carries no apt lists or caches, like the official slim images.
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
-    printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-      "$mirror" "$suite" "$suite" >"$rootfs/etc/apt/sources.list.d/debian.sources"
+    # The official images' sources: the release, its updates and its security suite (without the last, apt
+    # installs the release's first builds: e.g. a Firefox ESR too old for puppeteer's WebDriver BiDi commands).
+    printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$mirror" "$suite" "$suite" "${mirror%/debian}/debian-security" "$suite" >"$rootfs/etc/apt/sources.list.d/debian.sources"
     : >"$rootfs/etc/apt/sources.list"
     tar -C "$rootfs" --numeric-owner -cf "$tarball.part" .
     mv "$tarball.part" "$tarball"

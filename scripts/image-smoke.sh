@@ -259,15 +259,20 @@ fi
 
 # Nothing fetched at run time: the engine's plugin directory is the image's, no npm cache, no provider
 # package, no ripgrep download, and no install attempt in the engine's logs.
+# The engine's home is rebuilt at each engine start under TMPDIR (the pod's /tmp), out of STATE_DIR (SECURITY.md).
 engine=$work/state/engine
-link=$(readlink "$engine/home/.config/opencode/node_modules" || true)
+[ ! -e "$engine/home" ] || fail "the engine's home is in STATE_DIR ($engine/home), where the agent's writes would outlive the process"
+home=$(ls -d "$root"/tmp/opencode-sidecar-engine-home-* 2>/dev/null | head -n 1)
+[ -n "$home" ] || fail "no engine home under the container's /tmp"
+say "engine home: ${home#"$root"}"
+link=$(readlink "$home/.config/opencode/node_modules" || true)
 say "engine config node_modules -> ${link:-<not a link>}"
 [ "$link" = /opt/opencode-sidecar/engine-seed/node_modules ] || fail "engine dependencies not linked from the image"
 plugin=$(grep -o '"version": *"[^"]*"' "$root$link/@opencode-ai/plugin/package.json" | grep -o '[0-9][^"]*')
 engine_version=$(cat "$root/opt/opencode-sidecar/.engine-version")
 say "@opencode-ai/plugin $plugin pre-installed for engine $engine_version"
 [ "$plugin" = "$engine_version" ] || fail "plugin $plugin does not match engine $engine_version"
-for p in "$engine/home/.npm" "$engine/cache/opencode/packages" "$engine/cache/opencode/bin/rg"; do
+for p in "$home/.npm" "$engine/cache/opencode/packages" "$engine/cache/opencode/bin/rg"; do
   [ ! -e "$p" ] || fail "the engine fetched something at run time: $p"
 done
 if grep -rqiE 'dependency install failed|downloading ripgrep|failed to fetch' "$engine/data/opencode/log" 2>/dev/null; then
