@@ -93,9 +93,9 @@ test("a quiet stream outlives the HTTP idle timeout", async () => {
 	// Nothing is sent for 3 s (3× the idle timeout); then the run is cancelled and its terminal events must still arrive.
 	await new Promise((r) => setTimeout(r, 3000));
 	expect(
+		// A new connection: the pooled one from POST /sessions sat idle past HTTP_IDLE_TIMEOUT, and the
+		// server's close can cross a request sent on it (ECONNRESET, seen in CI).
 		(
-			// A new connection: the pooled one from POST /sessions sat idle past HTTP_IDLE_TIMEOUT, and the
-			// server's close can cross a request sent on it (ECONNRESET, seen in CI).
 			await fetch(`${e2e.sidecar.url}/sessions/${body.session_id}`, {
 				method: "DELETE",
 				headers: auth,
