@@ -5,6 +5,7 @@
 #   git               the workspaces' repositories (the sidecar runs git)
 #   ripgrep           the engine's grep and glob tools (it would try to download rg otherwise)
 #   util-linux        setpriv: the containment suite drops from root to the image's uid with it
+#   openssl           the Kubernetes suites' test certificates (test/k8s)
 #   chromium, firefox-esr, fonts-dejavu-core
 #                     the /ui browser tests (test/browser; puppeteer-core drives Debian's browsers)
 #
@@ -14,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(git ripgrep util-linux chromium firefox-esr fonts-dejavu-core "$@")
+packages=(git ripgrep util-linux openssl chromium firefox-esr fonts-dejavu-core "$@")
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
 missing=()
