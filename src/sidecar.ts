@@ -193,8 +193,13 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	function reportTampering(t: Tampering): void {
 		const message = describeTampering(t);
 		const { what, ...fields } = t;
-		if (t.what === "record" && !t.checkable) log.warn(fields, message);
-		else log.error(fields, message);
+		// Without OPENCODE_SHARED_SECRET an earlier process's records cannot be checked: expected after every
+		// restart in that phase, so a warning line only; no metric, no Event (they are for what failed a check).
+		if (t.what === "record" && !t.checkable) {
+			log.warn(fields, message);
+			return;
+		}
+		log.error(fields, message);
 		metrics.storedDataUnverified.inc({ kind: what });
 		// The Event is labelled by session; the engine's home is no session's.
 		const session_id = "session_id" in t ? t.session_id : "engine-home";
