@@ -30,6 +30,7 @@ RUN cp package-lock.json /tmp/package-lock.json \
  && node -p 'require("./package.json").dependencies["opencode-ai"]' > .engine-version \
  && rm -rf node_modules/bun node_modules/@oven node_modules/.bin/bun node_modules/.bin/bunx \
            node_modules/opencode-linux-* node_modules/opencode-darwin-* node_modules/opencode-windows-* \
+           node_modules/@opencode node_modules/.bin/opencode node_modules/.bin/opencode2 \
  && test "$(node_modules/opencode-ai/bin/opencode.exe --version)" = "$(cat .engine-version)" \
  && cd node_modules/swagger-ui-dist \
  && rm -f ./*.map swagger-ui-es-bundle*.js swagger-ui.js swagger-ui-standalone-preset.js \

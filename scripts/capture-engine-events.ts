@@ -23,7 +23,7 @@ import {
 } from "../test/support/scripted-llm/index";
 
 const REPO = resolve(import.meta.dir, "..");
-const ENGINE = join(REPO, "node_modules/.bin/opencode");
+const ENGINE = join(REPO, "node_modules/opencode-ai/bin/opencode.exe");
 const MODEL_ID = "sidecar";
 const TIMEOUT_MS = 60_000;
 /** The engine sends `server.heartbeat` every 10 s. */

@@ -29,7 +29,7 @@ export async function timeEngineAlone(
 
 	const started = now();
 	const proc = Bun.spawn(
-		[join(REPO, "node_modules/.bin/opencode"), "serve", "--hostname", "127.0.0.1", "--port", "0"],
+		[join(REPO, "node_modules/opencode-ai/bin/opencode.exe"), "serve", "--hostname", "127.0.0.1", "--port", "0"],
 		{
 			cwd: workspace,
 			env,

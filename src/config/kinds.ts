@@ -113,10 +113,14 @@ export const optionalHttpUrl: Kind<string | undefined> = {
 	},
 };
 
+/** The engine the sidecar runs when OPENCODE_BIN is empty, below the install directory: OpenCode 1.18. */
+export const DEFAULT_ENGINE_BIN = ["node_modules", "opencode-ai", "bin", "opencode.exe"] as const;
+
 /** A path to the engine binary; empty means the one installed with the sidecar. */
 export const engineBinary: Kind<string> = {
 	accepts: "path or empty",
-	parse: (value, { installDir }) => resolve(value || join(installDir, "node_modules", ".bin", "opencode")),
+	// Named by package, not `node_modules/.bin/opencode`: both engine packages install a bin of that name.
+	parse: (value, { installDir }) => resolve(value || join(installDir, ...DEFAULT_ENGINE_BIN)),
 };
 
 /** A secret of at least `minLength` characters, or undefined when empty. Never quoted in an error. */

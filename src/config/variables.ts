@@ -131,7 +131,7 @@ export const VARIABLES = [
 		kind: engineBinary,
 		default: "",
 		description:
-			"Path of the `opencode` engine binary. Empty: the one installed with the sidecar (`node_modules/.bin/opencode`). Its `--version` is read at start: a version outside the supported ranges (README, How it works, Engines) exits 78.",
+			"Path of the `opencode` engine binary. Empty: OpenCode 1.18 as installed with the sidecar (`node_modules/opencode-ai/bin/opencode.exe`; OpenCode 2.x is `node_modules/@opencode/cli/bin/opencode.exe`). Its `--version` is read at start: a version outside the supported ranges (README, How it works, Engines) exits 78.",
 	}),
 	declare({
 		name: "MAX_BODY_BYTES",

@@ -31,7 +31,7 @@ const FIELDS: Partial<Record<VariableName, [keyof Config, (text: string) => unkn
 	CREDENTIALS_TIMEOUT: ["credentialsTimeoutMs", (t) => Number(t) * 1000],
 	HEARTBEAT_INTERVAL: ["heartbeatIntervalMs", (t) => Number(t) * 1000],
 	STATE_DIR: ["stateDir", (t) => t],
-	OPENCODE_BIN: ["engineBin", (t) => t || join(INSTALL, "node_modules", ".bin", "opencode")],
+	OPENCODE_BIN: ["engineBin", (t) => t || join(INSTALL, "node_modules", "opencode-ai", "bin", "opencode.exe")],
 	MAX_BODY_BYTES: ["maxBodyBytes", Number],
 	STREAM_BUFFER_BYTES: ["streamBufferBytes", Number],
 	HTTP_IDLE_TIMEOUT: ["httpIdleTimeoutSeconds", Number],
