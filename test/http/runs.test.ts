@@ -1,74 +1,27 @@
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { EngineEvent } from "../../src/engine/events";
 import { SseParser } from "../../src/sse/parse";
 import { sessionBody } from "../support/api";
 import { useInProcess } from "../support/in-process";
+import { loggedLines, streamedEvents, withEngineFrozen } from "../support/in-process-runs";
 
 // POST /sessions answers before the engine is involved; what the engine does
 // afterwards reaches the client through the run's events.
 
+// ENGINE_CALL_TIMEOUT 1 s: a frozen engine's calls time out quickly. Tests where the engine answers late but must
+// answer are in runs-engine-late.test.ts, with the shared machine's call timeout (a loaded engine may take over 1 s).
 const suite = useInProcess({ ENGINE_CALL_TIMEOUT: "1" });
-let warm = false;
-beforeAll(() => {
-	void suite.sidecar.engine.whenWarm().then(() => {
-		warm = true;
-	});
-});
 
-/** Every event of the session's stream until the server ends it (after the terminal event). */
-async function events(id: string): Promise<{ id: number; event: string; data: Record<string, unknown> }[]> {
-	const res = await suite.handle(`/sessions/${id}/stream`);
-	expect(res.status).toBe(200);
-	const parser = new SseParser();
-	const out: { id: number; event: string; data: Record<string, unknown> }[] = [];
-	const decoder = new TextDecoder();
-	for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-		for (const e of parser.push(decoder.decode(chunk, { stream: true }))) {
-			if (e.event !== "heartbeat") out.push({ id: Number(e.id), event: e.event, data: JSON.parse(e.data) });
-		}
-	}
-	return out;
-}
-
-/** Stops the engine process as a hung engine would be, for the duration of `run`. */
-async function withEngineFrozen<T>(run: () => Promise<T>): Promise<T> {
-	const pid = suite.sidecar.engine.pid;
-	if (pid === undefined) throw new Error("no engine process");
-	process.kill(pid, "SIGSTOP");
-	try {
-		return await run();
-	} finally {
-		process.kill(pid, "SIGCONT");
-	}
-}
-
-const logged = (msg: string, sessionId?: string) =>
-	suite.logLines
-		.map((l) => JSON.parse(l) as Record<string, unknown> & { time: string })
-		.filter((l) => l.msg === msg && (sessionId === undefined || l.session_id === sessionId));
+const events = (id: string) => streamedEvents(suite, id);
+const frozen = <T>(run: () => Promise<T>) => withEngineFrozen(suite, run);
+const logged = (msg: string, sessionId?: string) => loggedLines(suite, msg, sessionId);
 
 describe("POST /sessions", () => {
-	test("the engine's warm-up does not hold /ready; a session created meanwhile is prompted after it", async () => {
-		// startInProcess returned at "engine ready"; the warm-up prompt (seconds) is still running.
-		expect(warm).toBe(false);
-		const ready = await suite.handle("/ready");
-		expect(ready.status).toBe(200);
-		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
-		suite.keys.push(body.model_config.api_key);
-		suite.llm.script(body.model_config.api_key, [{ kind: "text", text: "Warm enough." }]);
-		expect((await suite.post(body)).status).toBe(201);
-		const run = await events(body.session_id);
-		expect(run.at(-1)).toMatchObject({ event: "complete", data: { final_message: "Warm enough." } });
-		const [warmedUp] = logged("engine warmed up");
-		const request = suite.llm.requests.find((r) => r.key === body.model_config.api_key);
-		expect(warmedUp && request && request.at >= Date.parse(warmedUp.time)).toBe(true);
-	});
-
 	test("answers 201 running with the first event stored while the engine is hung, then fails the run engine_unavailable", async () => {
 		await suite.sidecar.engine.whenWarm();
 		const body = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
 		suite.keys.push(body.model_config.api_key);
-		const stream = await withEngineFrozen(async () => {
+		const stream = await frozen(async () => {
 			const res = await suite.post(body);
 			expect(res.status).toBe(201);
 			const status = (await res.json()) as Record<string, unknown>;
@@ -89,32 +42,6 @@ describe("POST /sessions", () => {
 		>;
 		expect(status).toMatchObject({ status: "failed", error: { code: "engine_unavailable" }, last_event_id: 3 });
 		expect(suite.llm.requests.filter((r) => r.key === body.model_config.api_key)).toEqual([]);
-	});
-
-	test("a session cancelled before the engine has it is never prompted; the engine then serves the next session", async () => {
-		const cancelled = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
-		suite.keys.push(cancelled.model_config.api_key);
-		await withEngineFrozen(async () => {
-			expect((await suite.post(cancelled)).status).toBe(201);
-			const res = await suite.handle(`/sessions/${cancelled.session_id}`, { method: "DELETE" });
-			expect(res.status).toBe(200);
-			expect(await res.json()).toMatchObject({ status: "cancelled" });
-		});
-
-		// The engine, running again, creates the cancelled session's engine session late; the next session runs in full.
-		const next = sessionBody({ model_config: { api_endpoint: suite.llm.url } });
-		suite.keys.push(next.model_config.api_key);
-		suite.llm.script(next.model_config.api_key, [{ kind: "text", text: "All done." }]);
-		expect((await suite.post(next)).status).toBe(201);
-		const run = await events(next.session_id);
-		expect(run.at(-1)).toMatchObject({ event: "complete", data: { final_message: "All done." } });
-
-		expect(logged("engine session created", cancelled.session_id)).toHaveLength(1);
-		expect(suite.llm.requests.filter((r) => r.key === cancelled.model_config.api_key)).toEqual([]);
-		const stream = await suite.handle(`/sessions/${cancelled.session_id}/stream`, {
-			headers: { "last-event-id": "3" },
-		});
-		expect(stream.status).toBe(204);
 	});
 });
 

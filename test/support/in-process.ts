@@ -8,6 +8,7 @@ import { checkResponse } from "./conformance";
 import { engineRelease } from "./engine-release";
 import { type ScriptedLlm, startScriptedLlm } from "./scripted-llm";
 import { findSecrets } from "./secrets";
+import { SHARED_MACHINE_TIMEOUTS } from "./shared-machine";
 import { makeTempDirs, type TempDirs } from "./workspace";
 
 /** A sidecar built in this process (real engine and gateway), driven through `app.handle`. */
@@ -22,7 +23,7 @@ export type InProcessOptions = Omit<SidecarOptions, "release">;
 
 export async function startInProcess(env: Record<string, string>, options: InProcessOptions = {}): Promise<InProcess> {
 	const config = parseConfig(
-		{ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...env },
+		{ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...SHARED_MACHINE_TIMEOUTS, ...env },
 		resolve(import.meta.dir, "../.."),
 	);
 	const logLines: string[] = [];

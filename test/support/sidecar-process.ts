@@ -1,5 +1,9 @@
 import { join, resolve } from "node:path";
 import { eachLine } from "../../src/lib/lines";
+import { SHARED_MACHINE_TIMEOUTS } from "./shared-machine";
+
+/** How long a started sidecar may take to say its engine is ready: past one slow engine start (shared-machine.ts), inside the runner's 180 s per test. */
+const READY_TIMEOUT_MS = 150_000;
 
 const REPO = resolve(import.meta.dir, "../..");
 const BUN = join(REPO, "node_modules/.bin/bun");
@@ -74,6 +78,7 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 			LOG_LEVEL: "debug",
 			// Tests stop sidecars often; the production drain delay only matters where a Service routes traffic.
 			SHUTDOWN_DELAY: "0",
+			...SHARED_MACHINE_TIMEOUTS,
 			...options.env,
 		},
 		stdout: "pipe",
@@ -132,10 +137,17 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 
 	const listening = await waitForLog((l) => l.msg === "sidecar listening");
 	const port = Number(listening.port);
-	if (options.waitReady !== false) await waitForLog((l) => l.msg === "engine ready", options.readyTimeoutMs);
+	if (options.waitReady !== false)
+		await waitForLog((l) => l.msg === "engine ready", options.readyTimeoutMs ?? READY_TIMEOUT_MS);
 	const url = `http://127.0.0.1:${port}`;
 	if (options.warmUpWith)
-		await warmUp(url, options.warmUpWith, waitForLog, options.env?.OPENCODE_SHARED_SECRET, options.readyTimeoutMs);
+		await warmUp(
+			url,
+			options.warmUpWith,
+			waitForLog,
+			options.env?.OPENCODE_SHARED_SECRET,
+			options.readyTimeoutMs ?? READY_TIMEOUT_MS,
+		);
 	return {
 		url,
 		port,
