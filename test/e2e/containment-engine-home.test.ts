@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
-import { chownTree, GID, installFor, UID } from "../support/containment/as-image";
+import { chownTree, installFor, startAsImage } from "../support/containment/as-image";
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
+import type { SidecarProcess } from "../support/sidecar-process";
 import { readStream } from "../support/sse-client";
 import { allPresent, NEEDS, testNeeding } from "../support/system";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
@@ -28,26 +28,7 @@ let home: string;
 let tmp: string;
 let sidecar: SidecarProcess;
 
-const start = () =>
-	startSidecar({
-		appDir: app,
-		workspace: dirs.workspace,
-		state: dirs.state,
-		runAs: { uid: UID, gid: GID },
-		env: {
-			NODE_ENV: "production",
-			BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0",
-			HOME: home,
-			TMPDIR: tmp,
-			OPENCODE_SHARED_SECRET: secret,
-			PERMISSION_POLICY: "allow",
-			PROVIDER_IDLE_TIMEOUT: "900",
-			// A shared, loaded machine: the engine may take long to start.
-			ENGINE_START_TIMEOUT: "180",
-		},
-		warmUpWith: llm,
-		readyTimeoutMs: 240_000,
-	});
+const start = () => startAsImage({ app, workspace: dirs.workspace, state: dirs.state, home, tmp, secret, llm });
 
 /** Runs a session whose model answers at once; returns the LLM requests it made. */
 async function laterSession(url: string) {

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
-import { chownTree, GID, installFor, UID } from "../support/containment/as-image";
+import { chownTree, installFor, startAsImage } from "../support/containment/as-image";
 import { type CredentialsBackend, startCredentialsBackend } from "../support/credentials-backend";
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
+import type { SidecarProcess } from "../support/sidecar-process";
 import { type Received, readStream } from "../support/sse-client";
 import { allPresent, NEEDS, testNeeding } from "../support/system";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
@@ -63,25 +63,15 @@ const w = { id: "", key: `sk-w-${crypto.randomUUID()}`, fetched: `sk-w-fetched-$
 const followUpKey = `sk-w-follow-up-${crypto.randomUUID()}`;
 
 const start = () =>
-	startSidecar({
-		appDir: app,
+	startAsImage({
+		app,
 		workspace: dirs.workspace,
 		state: dirs.state,
-		runAs: { uid: UID, gid: GID },
-		env: {
-			NODE_ENV: "production",
-			BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0",
-			HOME: home,
-			TMPDIR: tmp,
-			OPENCODE_SHARED_SECRET: secret,
-			CREDENTIALS_URL: backend.url,
-			PERMISSION_POLICY: "allow",
-			PROVIDER_IDLE_TIMEOUT: "900",
-			// A shared, loaded machine: the engine may take long to start.
-			ENGINE_START_TIMEOUT: "180",
-		},
-		warmUpWith: llm,
-		readyTimeoutMs: 240_000,
+		home,
+		tmp,
+		secret,
+		llm,
+		env: { CREDENTIALS_URL: backend.url },
 	});
 
 const noBeats = (events: Received[]) => events.filter((e) => e.event !== "heartbeat");

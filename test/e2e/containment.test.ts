@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
-import { chownTree, GID, installFor, UID } from "../support/containment/as-image";
+import { chownTree, installFor, startAsImage } from "../support/containment/as-image";
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm";
 import { findSecrets } from "../support/secrets";
-import { type SidecarProcess, startSidecar } from "../support/sidecar-process";
+import type { SidecarProcess } from "../support/sidecar-process";
 import { readStream } from "../support/sse-client";
 import { allPresent, NEEDS, testNeeding } from "../support/system";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
@@ -60,24 +60,7 @@ beforeAll(async () => {
 	const app = installFor(dirs.root);
 	bun = join(app, "node_modules/.bin/bun");
 	scan = join(app, "test/support/containment/proc-scan.ts");
-	sidecar = await startSidecar({
-		appDir: app,
-		workspace: dirs.workspace,
-		state: dirs.state,
-		runAs: { uid: UID, gid: GID },
-		// As the image sets them (Dockerfile ENV).
-		env: {
-			NODE_ENV: "production",
-			BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0",
-			HOME: home,
-			TMPDIR: tmp,
-			OPENCODE_SHARED_SECRET: secret,
-			// The attack reads files outside the workspace; the policy is not what stands in its way.
-			PERMISSION_POLICY: "allow",
-			PROVIDER_IDLE_TIMEOUT: "900",
-		},
-		warmUpWith: llm,
-	});
+	sidecar = await startAsImage({ app, workspace: dirs.workspace, state: dirs.state, home, tmp, secret, llm });
 });
 
 afterAll(async () => {

@@ -1,5 +1,7 @@
 import { chownSync, mkdirSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { ScriptedLlm } from "../scripted-llm";
+import { type SidecarProcess, startSidecar } from "../sidecar-process";
 
 /**
  * Running the sidecar as the image runs it, for the containment tests: Bun on src/main.ts as uid
@@ -37,3 +39,41 @@ export function chownTree(path: string): void {
 		else chownSync(p, UID, GID);
 	}
 }
+
+/** Where a sidecar run as the image runs it lives, and what it is given beyond the image's environment. */
+export interface AsImageOptions {
+	/** installFor's answer. */
+	readonly app: string;
+	readonly workspace: string;
+	readonly state: string;
+	readonly home: string;
+	readonly tmp: string;
+	readonly secret: string;
+	readonly llm: ScriptedLlm;
+	/** Merged over the image's environment (e.g. CREDENTIALS_URL). */
+	readonly env?: Record<string, string>;
+}
+
+/**
+ * Starts the sidecar as uid 10001 with the image's environment (Dockerfile ENV), the shared secret set, every
+ * permission allowed (the attacks read files outside the workspace: the policy is not what stands in their way)
+ * and the provider idle timeout long, then warms it up on `llm`.
+ */
+export const startAsImage = (o: AsImageOptions): Promise<SidecarProcess> =>
+	startSidecar({
+		appDir: o.app,
+		workspace: o.workspace,
+		state: o.state,
+		runAs: { uid: UID, gid: GID },
+		env: {
+			NODE_ENV: "production",
+			BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0",
+			HOME: o.home,
+			TMPDIR: o.tmp,
+			OPENCODE_SHARED_SECRET: o.secret,
+			PERMISSION_POLICY: "allow",
+			PROVIDER_IDLE_TIMEOUT: "900",
+			...o.env,
+		},
+		warmUpWith: o.llm,
+	});
