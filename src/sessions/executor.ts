@@ -210,6 +210,10 @@ export class RunExecutor {
 			.catch((error) => log.warn({ session_id: session.id, err: String(error) }, "workspace state not taken"));
 		try {
 			if (!(await this.usable(current))) return;
+			// A new engine's warm-up (its lazy project set-up) comes first: a create sent meanwhile competes with it
+			// for the CPU and, on a loaded node, outlasted ENGINE_CALL_TIMEOUT. Bounded by the engine's start timeout.
+			await engine.whenWarm();
+			if (!(await this.usable(current))) return;
 			if (!session.record.engine_session_id) {
 				const engineId = await withTimeout(
 					clock,
@@ -224,9 +228,6 @@ export class RunExecutor {
 			if (!current()) return;
 			// Before the engine has the prompt: everything the run changes is after this.
 			await began;
-			if (!current()) return;
-			// Bounded by the engine's start timeout; not counted in the engine call's own.
-			await engine.whenWarm();
 			if (!(await this.usable(current))) return;
 			const engineId = session.record.engine_session_id;
 			if (!engineId) throw new Error("session has no engine session");

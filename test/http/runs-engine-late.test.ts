@@ -21,7 +21,7 @@ const frozen = <T>(run: () => Promise<T>) => withEngineFrozen(suite, run);
 const logged = (msg: string, sessionId?: string) => loggedLines(suite, msg, sessionId);
 
 describe("POST /sessions when the engine answers late", () => {
-	test("the engine's warm-up does not hold /ready; a session created meanwhile is prompted after it", async () => {
+	test("the engine's warm-up does not hold /ready; a session created meanwhile is created in the engine and prompted after it", async () => {
 		// startInProcess returned at "engine ready"; the warm-up prompt (seconds) is still running.
 		expect(warm).toBe(false);
 		const ready = await suite.handle("/ready");
@@ -35,6 +35,9 @@ describe("POST /sessions when the engine answers late", () => {
 		const [warmedUp] = logged("engine warmed up");
 		const request = suite.llm.requests.find((r) => r.key === body.model_config.api_key);
 		expect(warmedUp && request && request.at >= Date.parse(warmedUp.time)).toBe(true);
+		// The engine session itself is created after the warm-up, not competing with it for the CPU.
+		const [created] = logged("engine session created", body.session_id);
+		expect(created && warmedUp && Date.parse(created.time) >= Date.parse(warmedUp.time)).toBe(true);
 	});
 
 	test("a session cancelled before the engine has it is never prompted; the engine then serves the next session", async () => {
