@@ -21,6 +21,9 @@
 #     IMAGE_TAG=...           name of the image (default localhost/opencode-sidecar:<version>)
 #     BUN_IMAGE, NODE_IMAGE   base images to build from (default: the local stand-ins)
 #     SMOKE_ENV="A=1 B=2"     extra environment for the container (e.g. ENGINE_SEED_DIR= to see the check fail)
+#     ENGINE=1|2              the engine generation of the image run here (default: the Dockerfile's); the other
+#                             generation's image is built too (tag suffix -engine<N>) and its engine checked
+#                             in its own filesystem (OTHER_ENGINE=none skips that)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -60,27 +63,50 @@ if [ "$inner" = 0 ]; then
     BUN_IMAGE=${BUN_IMAGE:-$(echo "$bases" | sed -n 1p)}
     NODE_IMAGE=${NODE_IMAGE:-$(echo "$bases" | sed -n 2p)}
   fi
-  say "building $image from BUN_IMAGE=$BUN_IMAGE NODE_IMAGE=$NODE_IMAGE"
-  started=$(date +%s)
-  previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
-  build_log=$(mktemp)
-  if ! podman build --isolation=chroot \
-    --build-arg "BUN_IMAGE=$BUN_IMAGE" --build-arg "NODE_IMAGE=$NODE_IMAGE" \
-    --build-arg "VERSION=$version" \
-    --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
-    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    -t "$image" . >"$build_log" 2>&1; then
-    tail -n 40 "$build_log" >&2
-    fail "podman build failed"
-  fi
-  grep -h "lockfile check:" "$build_log" | sed 's/^/smoke: build: /' || true
-  rm -f "$build_log"
-  # The image this tag named before is now untagged: remove it (unless still in use).
-  if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$image")" ]; then
-    podman rmi "$previous" >/dev/null 2>&1 || true
-  fi
-  size=$(podman image inspect "$image" --format '{{.Size}}')
-  say "built in $(($(date +%s) - started)) s; image size $((size / 1000 / 1000)) MB ($size bytes)"
+  engine=${ENGINE:-$(sed -n 's/^ARG ENGINE=//p' Dockerfile)}
+  case "$engine" in 1) other=2 ;; 2) other=1 ;; *) fail "ENGINE is '$engine': 1 or 2" ;; esac
+  [ "${OTHER_ENGINE:-}" != none ] || other=""
+  # build <tag> <engine generation>: the image, from the stand-ins, replacing what the tag named before.
+  build() {
+    say "building $1 (engine generation $2) from BUN_IMAGE=$BUN_IMAGE NODE_IMAGE=$NODE_IMAGE"
+    local started previous build_log size
+    started=$(date +%s)
+    previous=$(podman image inspect --format '{{.Id}}' "$1" 2>/dev/null || true)
+    build_log=$(mktemp)
+    if ! podman build --isolation=chroot \
+      --build-arg "BUN_IMAGE=$BUN_IMAGE" --build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg "ENGINE=$2" \
+      --build-arg "VERSION=$version" \
+      --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+      --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+      -t "$1" . >"$build_log" 2>&1; then
+      tail -n 40 "$build_log" >&2
+      fail "podman build failed (engine generation $2)"
+    fi
+    grep -h "lockfile check:" "$build_log" | sed 's/^/smoke: build: /' || true
+    rm -f "$build_log"
+    # The image this tag named before is now untagged: remove it (unless still in use).
+    if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$1")" ]; then
+      podman rmi "$previous" >/dev/null 2>&1 || true
+    fi
+    size=$(podman image inspect "$1" --format '{{.Size}}')
+    say "built in $(($(date +%s) - started)) s; image size $((size / 1000 / 1000)) MB ($size bytes)"
+  }
+  # check_engine <tag> <generation>: the image ships that generation's engine, at the pinned version, and not the other.
+  check_engine() {
+    local fs want got
+    fs=$(podman image mount "$1")
+    want=$(node -p "require('./package.json').dependencies['$([ "$2" = 1 ] && echo opencode-ai || echo @opencode/cli)']")
+    # The image's binary run from the host (same Debian and glibc): a chroot without /proc cannot run it.
+    got=$("$fs/opt/opencode-sidecar/node_modules/.bin/opencode" --version 2>&1 | tail -n 1 || true)
+    say "$1: .engine-generation $(cat "$fs/opt/opencode-sidecar/.engine-generation"), OPENCODE_BIN --version: $got"
+    [ "$(cat "$fs/opt/opencode-sidecar/.engine-generation")" = "$2" ] || fail "$1 does not ship engine generation $2"
+    case "$got" in *"$want") ;; *) fail "$1: the engine says '$got', package.json pins $want" ;; esac
+    if [ "$2" = 1 ]; then [ ! -e "$fs/opt/opencode-sidecar/node_modules/@opencode" ]; else [ ! -e "$fs/opt/opencode-sidecar/node_modules/opencode-ai" ]; fi ||
+      fail "$1 ships the other generation's engine too"
+    podman image unmount "$1" >/dev/null
+  }
+  build "$image" "$engine"
+  check_engine "$image" "$engine"
 
   # The image's own run-time settings, as a container runtime would apply them.
   user=$(podman image inspect "$image" --format '{{.Config.User}}')
@@ -102,6 +128,10 @@ if [ "$inner" = 0 ]; then
   IMAGE_ROOTFS=$rootfs IMAGE_USER=$user IMAGE_WORKDIR=$workdir IMAGE_ENTRYPOINT=$entrypoint IMAGE_ENVFILE=$envfile \
     SMOKE_WORK=$work unshare --mount --net bash "$0" --inner || status=$?
   [ "$status" = 0 ] || fail "the image did not pass (exit $status)"
+  if [ -n "$other" ]; then
+    build "$image-engine$other" "$other"
+    check_engine "$image-engine$other" "$other"
+  fi
   say "PASS"
   exit 0
 fi
@@ -268,10 +298,12 @@ say "engine home: ${home#"$root"}"
 link=$(readlink "$home/.config/opencode/node_modules" || true)
 say "engine config node_modules -> ${link:-<not a link>}"
 [ "$link" = /opt/opencode-sidecar/engine-seed/node_modules ] || fail "engine dependencies not linked from the image"
-plugin=$(grep -o '"version": *"[^"]*"' "$root$link/@opencode-ai/plugin/package.json" | grep -o '[0-9][^"]*')
 engine_version=$(cat "$root/opt/opencode-sidecar/.engine-version")
-say "@opencode-ai/plugin $plugin pre-installed for engine $engine_version"
-[ "$plugin" = "$engine_version" ] || fail "plugin $plugin does not match engine $engine_version"
+if [ "$(cat "$root/opt/opencode-sidecar/.engine-generation")" = 1 ]; then
+  plugin=$(grep -o '"version": *"[^"]*"' "$root$link/@opencode-ai/plugin/package.json" | grep -o '[0-9][^"]*')
+  say "@opencode-ai/plugin $plugin pre-installed for engine $engine_version"
+  [ "$plugin" = "$engine_version" ] || fail "plugin $plugin does not match engine $engine_version"
+fi
 for p in "$home/.npm" "$engine/cache/opencode/packages" "$engine/cache/opencode/bin/rg"; do
   [ ! -e "$p" ] || fail "the engine fetched something at run time: $p"
 done
