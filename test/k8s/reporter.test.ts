@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +13,7 @@ import { type SessionBrief, SUMMARY_ANNOTATION } from "../../src/k8s/summary";
 import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { ManualClock } from "../support/manual-clock";
+import { allPresent, NEEDS, testNeeding } from "../support/system";
 import {
 	type FakeApiServer,
 	makeServiceAccountDir,
@@ -34,7 +35,11 @@ let rogue: TestPki;
 let fake: FakeApiServer;
 let saDir: string;
 
+// The fake API server's certificates are made with openssl.
+const test = testNeeding(NEEDS.openssl);
+
 beforeAll(() => {
+	if (!allPresent(NEEDS.openssl)) return;
 	dir = mkdtempSync(join(tmpdir(), "k8s-reporter-"));
 	pki = makeTestPki(join(dir, "pki"), "cluster");
 	rogue = makeTestPki(join(dir, "pki"), "rogue");
@@ -43,13 +48,14 @@ beforeAll(() => {
 });
 
 afterEach(() => {
+	if (!fake) return;
 	fake.calls.length = 0;
 	fake.behaviour = "ok";
 });
 
 afterAll(async () => {
 	await fake?.close();
-	rmSync(dir, { recursive: true, force: true });
+	if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** A logger whose lines a test can wait for. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,6 +12,7 @@ import { createSidecar, type Sidecar } from "../../src/sidecar";
 import { sessionBody } from "../support/api";
 import { engineRelease } from "../support/engine-release";
 import { type ScriptedLlm, startScriptedLlm, type Turn } from "../support/scripted-llm";
+import { allPresent, NEEDS, testNeeding } from "../support/system";
 import { makeTempDirs, type TempDirs } from "../support/workspace";
 import {
 	type FakeApiServer,
@@ -37,7 +38,11 @@ let saDir: string;
 let fake: FakeApiServer;
 let llm: ScriptedLlm;
 
+// The fake API server's certificates are made with openssl.
+const test = testNeeding(NEEDS.openssl);
+
 beforeAll(async () => {
+	if (!allPresent(NEEDS.openssl)) return;
 	tmp = mkdtempSync(join(tmpdir(), "k8s-sidecar-"));
 	const pki = makeTestPki(join(tmp, "pki"));
 	saDir = makeServiceAccountDir(join(tmp, "serviceaccount"), pki.caFile, TOKEN, NS);
@@ -48,7 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
 	await fake?.close();
 	await llm?.close();
-	rmSync(tmp, { recursive: true, force: true });
+	if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 interface Running {

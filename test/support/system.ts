@@ -1,5 +1,5 @@
 /**
- * Suites that need a Debian package the tests do not install themselves (a browser, setpriv). Outside
+ * Suites that need a Debian package the tests do not install themselves (a browser, setpriv, openssl). Outside
  * CI a missing package skips the file's tests with the reason in their names (scripts/run-tests.ts counts
  * those skips, prints the install line and passes); under `CI=true` each of those tests fails instead.
  */
@@ -22,12 +22,15 @@ const onPath = (bin: string) => () => Bun.which(bin) !== null;
 
 export const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 export const FIREFOX_BIN = process.env.FIREFOX_BIN ?? "/usr/bin/firefox-esr";
+export const OPENSSL_BIN = process.env.OPENSSL_BIN ?? "openssl";
 
 export const NEEDS = {
 	chromium: { what: CHROMIUM_BIN, pkg: "chromium", present: () => existsSync(CHROMIUM_BIN) },
 	firefox: { what: FIREFOX_BIN, pkg: "firefox-esr", present: () => existsSync(FIREFOX_BIN) },
 	// Only root drops to the image's uid with it (test/e2e/containment.test.ts, sidecar-process.ts's runAs).
 	setpriv: { what: "setpriv", pkg: "util-linux", present: () => process.getuid?.() !== 0 || onPath("setpriv")() },
+	// The Kubernetes suites' test certificates (test/k8s/support/fake-apiserver.ts's makeTestPki).
+	openssl: { what: OPENSSL_BIN, pkg: "openssl", present: () => onPath(OPENSSL_BIN)() },
 } as const satisfies Record<string, SystemNeed>;
 
 /** The needs of this list that are not installed. */

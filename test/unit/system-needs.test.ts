@@ -40,3 +40,32 @@ test("under CI=true a missing package fails the suite's tests with the same line
 	expect(counts).toMatchObject({ passed: 0, failed: 1, missing: 0 });
 	expect(output).toContain("no-firefox not installed: apt-get install -y firefox-esr");
 });
+
+// The Kubernetes suites make their test certificates with openssl (missing from a fresh root): without it their
+// tests are counted skips outside CI and failures under it, and no hook breaks on the missing certificates.
+const K8S_SUITES = ["test/k8s/reporter.test.ts", "test/k8s/sidecar-reporter.test.ts"];
+const REPO = resolve(import.meta.dir, "../..");
+
+function runSuite(file: string, env: Record<string, string>) {
+	const report = join(dir, `${crypto.randomUUID()}.xml`);
+	const r = Bun.spawnSync([BUN, "test", "--reporter=junit", `--reporter-outfile=${report}`, `./${file}`], {
+		cwd: REPO,
+		env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, OPENSSL_BIN: join(dir, "no-openssl"), ...env },
+	});
+	return { code: r.exitCode, output: r.stderr.toString(), counts: countJunit(readFileSync(report, "utf8")) };
+}
+
+for (const file of K8S_SUITES) {
+	test(`${file} without openssl: skipped outside CI with the install line, failed under CI=true`, () => {
+		const outside = runSuite(file, { CI: "" });
+		expect(outside.code).toBe(0);
+		expect(outside.counts).toMatchObject({ passed: 0, failed: 0, otherSkips: [] });
+		expect(outside.counts.missing).toBeGreaterThan(0);
+		expect([...outside.counts.packages]).toEqual(["openssl"]);
+		expect(outside.output).toContain("apt-get install -y openssl");
+		const underCi = runSuite(file, { CI: "true" });
+		expect(underCi.code).not.toBe(0);
+		expect(underCi.counts).toMatchObject({ passed: 0, missing: 0, failed: outside.counts.missing });
+		expect(underCi.output).toContain("no-openssl not installed: apt-get install -y openssl");
+	});
+}

@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { OPENSSL_BIN } from "../../support/system";
 
 /**
  * A stand-in for the Kubernetes API server, as much of it as the reporter
@@ -15,12 +16,15 @@ export interface TestPki {
 	readonly keyFile: string;
 }
 
-/** A CA and a server certificate for 127.0.0.1 signed by it (openssl, P-256, valid one day). */
+/**
+ * A CA and a server certificate for 127.0.0.1 signed by it (openssl, P-256, valid one day). Suites that
+ * call it declare `NEEDS.openssl` (test/support/system.ts).
+ */
 export function makeTestPki(dir: string, name = "test"): TestPki {
 	mkdirSync(dir, { recursive: true });
 	const p = (f: string) => join(dir, `${name}-${f}`);
 	const run = (...args: string[]) => {
-		const r = Bun.spawnSync(["openssl", ...args], { stderr: "pipe" });
+		const r = Bun.spawnSync([OPENSSL_BIN, ...args], { stderr: "pipe" });
 		if (r.exitCode !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr.toString()}`);
 	};
 	const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
