@@ -31,6 +31,8 @@ const repo = resolve(import.meta.dir, "..");
 const bin = (name: string) => join(repo, "node_modules/.bin", name);
 const LAYERS = ["test/unit", "test/http", "test/k8s", "test/e2e", "test/faults", "test/browser"];
 const TIMES = join(repo, "test-artifacts/test-times.json");
+// Per-file seconds measured on a 2-core machine, committed: a fresh checkout (CI) starts the longest files first too.
+const MEASURED = join(repo, "scripts/test-runner/measured-seconds.json");
 const CI = process.env.CI === "true";
 
 // ---- arguments: existing paths, words matched against file paths, and options for bun test
@@ -84,7 +86,7 @@ let lastSeconds: Record<string, number> = {};
 try {
 	lastSeconds = JSON.parse(readFileSync(TIMES, "utf8"));
 } catch {
-	// First run here: the layers' usual weights order the files.
+	// First run here: the committed measurements (then the layers' usual weights) order the files.
 }
 const checks: Job[] = everything
 	? [
@@ -101,7 +103,8 @@ const jobs: Job[] = [
 	}),
 ];
 const byLabel = new Map(jobs.map((j) => [j.label, j]));
-const queue = order([...byLabel.keys()], lastSeconds).map((label) => byLabel.get(label) as Job);
+const measured = JSON.parse(readFileSync(MEASURED, "utf8")) as Record<string, number>;
+const queue = order([...byLabel.keys()], lastSeconds, measured).map((label) => byLabel.get(label) as Job);
 const workers = Number(process.env.TEST_WORKERS) || workerCount(availableParallelism(), freemem(), jobs.length);
 console.log(`${files.length} test files${everything ? ", typecheck and lint" : ""} on ${workers} workers`);
 

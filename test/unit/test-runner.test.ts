@@ -1,6 +1,11 @@
 import { expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { closingLine, countJunit, order, workerCount } from "../../scripts/test-runner/report";
 import { MISSING_MARK } from "../support/system";
+
+const REPO = resolve(import.meta.dir, "../..");
+const MEASURED = join(REPO, "scripts/test-runner/measured-seconds.json");
 
 // As bun test --reporter=junit writes it (1.4.5): nested suites, skipped and failed cases.
 const xml = `<?xml version="1.0" encoding="UTF-8"?>
@@ -56,6 +61,32 @@ test("files run slowest first: the last run's times, else engine layers, the che
 		"lint",
 		"test/unit/a.test.ts",
 	]);
+});
+
+test("a fresh checkout (no last run) orders by the committed measurements, then by layer; a last run wins", () => {
+	const files = ["test/unit/a.test.ts", "test/http/b.test.ts", "test/e2e/c.test.ts", "lint"];
+	const measured = { "test/http/b.test.ts": 120, "test/unit/a.test.ts": 40 };
+	expect(order(files, {}, measured)).toEqual([
+		"test/http/b.test.ts",
+		"test/e2e/c.test.ts",
+		"test/unit/a.test.ts",
+		"lint",
+	]);
+	expect(order(files, { "test/http/b.test.ts": 2 }, measured)).toEqual([
+		"test/e2e/c.test.ts",
+		"test/unit/a.test.ts",
+		"lint",
+		"test/http/b.test.ts",
+	]);
+});
+
+test("the committed measurements name only the checks and test files that exist, each with its seconds", () => {
+	const measured = JSON.parse(readFileSync(MEASURED, "utf8")) as Record<string, unknown>;
+	expect(Object.keys(measured).length).toBeGreaterThan(50);
+	for (const [file, seconds] of Object.entries(measured)) {
+		expect(file === "typecheck" || file === "lint" || existsSync(join(REPO, file)) || file).toBe(true);
+		expect(typeof seconds).toBe("number");
+	}
 });
 
 test("workers: one more than the cores, fewer when memory or the files are short, never none", () => {
