@@ -1,4 +1,7 @@
-import { resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { engineBinary } from "../../src/config/kinds";
 import type { EngineRelease } from "../../src/engine/generation";
 import { bunSpawn } from "../../src/engine/process";
@@ -7,16 +10,55 @@ import { systemClock } from "../../src/lib/clock";
 
 const REPO = resolve(import.meta.dir, "../..");
 const probed = new Map<string, Promise<EngineRelease>>();
+const CACHE = join(tmpdir(), "opencode-sidecar-tests");
+
+/**
+ * Where the release probed from this very binary file (path, inode, size, modification time) is kept for
+ * the next test process: every file runs in a process of its own, and `--version` costs ~2 s of CPU.
+ */
+function cacheFile(bin: string): string | undefined {
+	try {
+		const s = statSync(bin);
+		const key = createHash("sha256").update(`${bin}\0${s.ino}\0${s.size}\0${s.mtimeMs}`).digest("hex");
+		return join(CACHE, `release-${key.slice(0, 32)}.json`);
+	} catch {
+		return undefined; // No such binary: the probe says why.
+	}
+}
+
+function readCached(file: string | undefined): EngineRelease | undefined {
+	if (!file) return undefined;
+	try {
+		const r = JSON.parse(readFileSync(file, "utf8")) as Partial<EngineRelease>;
+		return typeof r.version === "string" && typeof r.generation === "string" ? (r as EngineRelease) : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+async function probe(bin: string): Promise<EngineRelease> {
+	const file = cacheFile(bin);
+	const known = readCached(file);
+	if (known) return known;
+	const release = await probeEngineVersion({ bin, spawn: bunSpawn, clock: systemClock, timeoutMs: 60_000 });
+	if (file) {
+		mkdirSync(CACHE, { recursive: true });
+		const partial = `${file}.${process.pid}`;
+		writeFileSync(partial, JSON.stringify(release));
+		renameSync(partial, file);
+	}
+	return release;
+}
 
 /**
  * The release of the engine a test sidecar runs (`OPENCODE_BIN` of `env`, else
- * the installed one), probed as src/main.ts does, once per binary and process.
+ * the installed one), probed as src/main.ts does, once per binary file.
  */
 export function engineRelease(env: Record<string, string | undefined> = {}): Promise<EngineRelease> {
 	const bin = engineBinary.parse(env.OPENCODE_BIN ?? "", { installDir: REPO });
 	let release = probed.get(bin);
 	if (!release) {
-		release = probeEngineVersion({ bin, spawn: bunSpawn, clock: systemClock, timeoutMs: 60_000 });
+		release = probe(bin);
 		probed.set(bin, release);
 	}
 	return release;
