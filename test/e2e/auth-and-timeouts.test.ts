@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
 import { useE2eSidecar } from "../support/e2e";
@@ -78,6 +79,17 @@ test("with OPENCODE_SHARED_SECRET every API route needs the bearer token; probes
 	).toBe(200);
 });
 
+/** Resolves when the sidecar closes a keep-alive connection that sat idle after a response: HTTP_IDLE_TIMEOUT ran out. */
+function idleConnectionClosed(port: number): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const socket = connect(port, "127.0.0.1");
+		socket.on("error", reject);
+		socket.on("close", () => resolve());
+		socket.resume();
+		socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+	});
+}
+
 test("a quiet stream outlives the HTTP idle timeout", async () => {
 	const key = e2e.newKey("sk-quiet", [{ kind: "hang" }]);
 	const body = sessionBody({
@@ -90,8 +102,10 @@ test("a quiet stream outlives the HTTP idle timeout", async () => {
 		headers: auth,
 		signal: controller.signal,
 	});
-	// Nothing is sent for 3 s (3× the idle timeout); then the run is cancelled and its terminal events must still arrive.
-	await new Promise((r) => setTimeout(r, 3000));
+	// Nothing is sent until the idle timeout has closed a connection opened after the stream (Bun checks idle
+	// connections every ~4 s: a fixed 3 s wait could end before any was closed); then the run is cancelled and
+	// its terminal events must still arrive.
+	await idleConnectionClosed(e2e.sidecar.port);
 	expect(
 		// A new connection: the pooled one from POST /sessions sat idle past HTTP_IDLE_TIMEOUT, and the
 		// server's close can cross a request sent on it (ECONNRESET, seen in CI).
