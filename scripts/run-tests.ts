@@ -27,6 +27,10 @@ import { availableParallelism, freemem, tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { closingLine, countJunit, emptyCounts, order, workerCount } from "./test-runner/report";
 
+/** Each test's bound: a test that restarts its sidecar three times (credentials-source) needs ~100 s on a quiet
+ * 2-core machine and passed 180 s at load 15-25; a bound, not a wait. */
+const TEST_TIMEOUT_MS = 300_000;
+
 const repo = resolve(import.meta.dir, "..");
 const bin = (name: string) => join(repo, "node_modules/.bin", name);
 const LAYERS = ["test/unit", "test/http", "test/k8s", "test/e2e", "test/faults", "test/browser"];
@@ -98,7 +102,14 @@ const jobs: Job[] = [
 	...checks,
 	...files.map((file, i) => {
 		const report = join(out, `${i}.xml`);
-		const cmd = [bin("bun"), "test", "--timeout", "180000", "--reporter=junit", `--reporter-outfile=${report}`];
+		const cmd = [
+			bin("bun"),
+			"test",
+			"--timeout",
+			String(TEST_TIMEOUT_MS),
+			"--reporter=junit",
+			`--reporter-outfile=${report}`,
+		];
 		return { label: file, report, cmd: [...cmd, ...bunArgs, `./${file}`] };
 	}),
 ];

@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { eachLine } from "../../src/lib/lines";
 import { SHARED_MACHINE_TIMEOUTS } from "./shared-machine";
 
-/** How long a started sidecar may take to say its engine is ready: past one slow engine start (shared-machine.ts), inside the runner's 180 s per test. */
+/** How long a started sidecar may take to say its engine is ready: past one slow engine start (shared-machine.ts), inside the runner's 300 s per test (scripts/run-tests.ts). */
 const READY_TIMEOUT_MS = 150_000;
 
 const REPO = resolve(import.meta.dir, "../..");
