@@ -1,5 +1,5 @@
 import type { Clock } from "../lib/clock";
-import type { EngineAgent, EngineSessionState, PromptInput } from "./engine";
+import type { EngineAgent, EngineSessionState, PromptInput, SessionSettings } from "./engine";
 import type { EngineEvent } from "./events";
 import type { EngineGeneration } from "./generation";
 
@@ -14,7 +14,9 @@ export interface EngineApi {
 	readonly authorization: string;
 	/** True for a healthy answer within `ms`; false otherwise (never throws). */
 	health(ms: number): Promise<boolean>;
-	createSession(title: string): Promise<string>;
+	/** `settings`: what the generation takes at creation (2.x: model, agent, tools, system prompt). */
+	createSession(title: string, settings: SessionSettings): Promise<string>;
+	/** `input`: the text, and the settings again for a generation that takes them per prompt (1.x). */
 	prompt(engineSessionId: string, input: PromptInput): Promise<void>;
 	abort(engineSessionId: string): Promise<void>;
 	deleteSession(engineSessionId: string): Promise<void>;
@@ -31,8 +33,8 @@ export interface EngineApi {
 export type FeedFrame =
 	/** The engine says the connection is established (the feed counts as connected from here). */
 	| { readonly kind: "connected" }
-	/** An event in the port's vocabulary (events.ts). */
-	| { readonly kind: "event"; readonly event: EngineEvent }
+	/** Events in the port's vocabulary (events.ts): one engine frame may stand for several. */
+	| { readonly kind: "event"; readonly events: readonly EngineEvent[] }
 	/** Anything else: heartbeats, server notices, events the sessions do not read. */
 	| undefined;
 
@@ -63,6 +65,9 @@ export interface EngineAdapter {
 	client(address: ProcessAddress): EngineApi;
 	/** The URL of the live event feed of the workspace. */
 	feedUrl(base: string, directory: string): string;
-	/** One SSE `data` payload of the feed. */
-	parseFrame(data: string): FeedFrame;
+	/**
+	 * A reader of one process's feed for the workspace `directory`: one SSE `data` payload at a
+	 * time, in order (a reader may keep state between frames, e.g. a tool call's name).
+	 */
+	feedReader(directory: string): (data: string) => FeedFrame;
 }

@@ -1,5 +1,5 @@
 import type { EngineApi } from "./adapter";
-import type { EngineAgent, EngineSessionState, PromptInput } from "./engine";
+import type { EngineAgent, EngineSessionState, PromptInput, SessionSettings } from "./engine";
 import type { EngineEvent } from "./events";
 
 /**
@@ -17,8 +17,8 @@ export abstract class EngineCalls {
 	/** The client of the engine process in use; throws when there is none usable. */
 	protected abstract api(): EngineApi;
 
-	createSession(title: string): Promise<string> {
-		return this.api().createSession(title);
+	createSession(title: string, settings: SessionSettings): Promise<string> {
+		return this.api().createSession(title, settings);
 	}
 
 	prompt(engineSessionId: string, input: PromptInput): Promise<void> {

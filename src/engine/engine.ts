@@ -19,14 +19,24 @@ import type { EngineEvent } from "./events";
  * contract's events must not depend on the engine behind them.
  */
 
-/** The prompt of one run. */
-export interface PromptInput {
-	readonly text: string;
+/**
+ * How a session's runs are set up. 1.x takes these with every prompt; 2.x only when the
+ * session is created (it has no per-prompt model, tools, agent or system prompt). The sessions
+ * give them at both (they do not change during a session), and each adapter uses them where
+ * its generation takes them.
+ */
+export interface SessionSettings {
 	readonly system?: string;
+	/** Switches named by the contract's (1.x) tool ids (engine/tools.ts); an adapter maps them to its engine's tools. */
 	readonly tools: Record<string, boolean>;
 	readonly model: { readonly providerID: string; readonly modelID: string };
 	/** The engine agent that runs the prompt (default: the engine's default agent, `build`). */
 	readonly agent?: string;
+}
+
+/** The prompt of one run. */
+export interface PromptInput extends SessionSettings {
+	readonly text: string;
 }
 
 /** An agent the engine offers (`GET /agent`). */
@@ -64,7 +74,7 @@ export interface Engine {
 	whenReady(): Promise<void>;
 	/** Asks the engine whether it is healthy; false when it does not answer within `timeoutMs`. */
 	healthy(timeoutMs?: number): Promise<boolean>;
-	createSession(title: string): Promise<string>;
+	createSession(title: string, settings: SessionSettings): Promise<string>;
 	prompt(engineSessionId: string, input: PromptInput): Promise<void>;
 	abort(engineSessionId: string): Promise<void>;
 	/** Deletes a session (and its sub-agent sessions) with its messages from the engine's database. */

@@ -96,7 +96,7 @@ export class EventFeed implements AsyncIterable<FeedItem> {
 				for (const frame of parser.push(decoder.decode(chunk, { stream: true }))) {
 					const item = this.options.parse(frame.data);
 					if (item?.kind === "connected") connected = true;
-					else if (item?.kind === "event") events.push(item.event);
+					else if (item?.kind === "event") events.push(...item.events);
 				}
 				if (connected) yield { kind: "connected" };
 				if (events.length > 0) yield { kind: "events", events };

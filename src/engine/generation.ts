@@ -6,7 +6,7 @@
  */
 
 /** An engine generation the sidecar has an adapter for. */
-export type EngineGeneration = "1";
+export type EngineGeneration = "1" | "2";
 
 /** One supported range: a generation and the versions (semver range, Bun.semver) its adapter was tested on. */
 export interface SupportedRange {
@@ -15,7 +15,10 @@ export interface SupportedRange {
 }
 
 /** The versions each adapter was tested on: the minor line of the pinned package (package.json). */
-export const SUPPORTED_RANGES: readonly SupportedRange[] = [{ generation: "1", range: ">=1.18.0 <1.19.0" }];
+export const SUPPORTED_RANGES: readonly SupportedRange[] = [
+	{ generation: "1", range: ">=1.18.0 <1.19.0" },
+	{ generation: "2", range: ">=2.1.0 <2.2.0" },
+];
 
 /** The engine the sidecar runs: its version, as it printed it, and the adapter that speaks it. */
 export interface EngineRelease {

@@ -346,7 +346,7 @@ export class EngineSupervisor extends EngineCalls implements Engine {
 		const url = this.adapter.feedUrl(client.base, this.options.workspaceDir);
 		const feed = new EventFeed({
 			url: this.options.feedUrl ? this.options.feedUrl(url) : url,
-			parse: (data) => this.adapter.parseFrame(data),
+			parse: this.adapter.feedReader(this.options.workspaceDir),
 			authorization: client.authorization,
 			idleLimitMs: this.options.feedIdleLimitMs ?? 30_000,
 			retryMs: 200,

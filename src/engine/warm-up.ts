@@ -42,14 +42,15 @@ export class WarmUp {
 		const { clock, log } = this.options;
 		const started = clock.now();
 		try {
-			const id = await api.createSession("sidecar warm-up");
+			const settings = { model: { providerID: "openai", modelID: ENGINE_MODEL_ID }, tools: {} };
+			const id = await api.createSession("sidecar warm-up", settings);
 			let cancelLimit: (() => void) | undefined;
 			const finished = new Promise<void>((resolve) => {
 				this.session = id;
 				this.done = resolve;
 				cancelLimit = clock.setTimeout(resolve, this.options.limitMs);
 			}).finally(() => cancelLimit?.());
-			await api.prompt(id, { text: "warm-up", model: { providerID: "openai", modelID: ENGINE_MODEL_ID }, tools: {} });
+			await api.prompt(id, { text: "warm-up", ...settings });
 			await finished;
 			await api.deleteSession(id).catch(() => {});
 		} catch (error) {

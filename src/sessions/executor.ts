@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/parse";
 import { engineModelFor } from "../engine/config";
-import type { Engine } from "../engine/engine";
+import type { Engine, SessionSettings } from "../engine/engine";
 import { toolSwitches } from "../engine/tools";
 import { ValidationFailed } from "../http/errors";
 import type { Clock } from "../lib/clock";
@@ -214,11 +214,12 @@ export class RunExecutor {
 			// for the CPU and, on a loaded node, outlasted ENGINE_CALL_TIMEOUT. Bounded by the engine's start timeout.
 			await engine.whenWarm();
 			if (!(await this.usable(current))) return;
+			const settings = engineSettings(session.record);
 			if (!session.record.engine_session_id) {
 				const engineId = await withTimeout(
 					clock,
 					config.engineCallTimeoutMs,
-					engine.createSession(`sidecar ${session.id}`),
+					engine.createSession(`sidecar ${session.id}`, settings),
 				);
 				session.record.engine_session_id = engineId;
 				this.deps.registry.bindEngine(engineId, session);
@@ -231,17 +232,7 @@ export class RunExecutor {
 			if (!(await this.usable(current))) return;
 			const engineId = session.record.engine_session_id;
 			if (!engineId) throw new Error("session has no engine session");
-			await withTimeout(
-				clock,
-				config.engineCallTimeoutMs,
-				engine.prompt(engineId, {
-					text: prompt,
-					...(session.record.system_prompt === undefined ? {} : { system: session.record.system_prompt }),
-					tools: toolSwitches(session.record.enabled_tools, session.record.read_only),
-					model: engineModelFor(session.record.provider),
-					...(session.record.agent === undefined ? {} : { agent: session.record.agent }),
-				}),
-			);
+			await withTimeout(clock, config.engineCallTimeoutMs, engine.prompt(engineId, { text: prompt, ...settings }));
 			await this.dispatch(session, { type: "launched", run });
 		} catch (error) {
 			// Ended meanwhile, or superseded by a relaunch (whose outcome is the one that counts).
@@ -344,4 +335,14 @@ export class RunExecutor {
 			log.warn({ session_id: sessionId, err: String(error) }, "engine copy of a removed session not deleted");
 		}
 	}
+}
+
+/** What the engine is told about the session's runs (engine/engine.ts): the same at its creation and each prompt. */
+function engineSettings(record: Session["record"]): SessionSettings {
+	return {
+		...(record.system_prompt === undefined ? {} : { system: record.system_prompt }),
+		tools: toolSwitches(record.enabled_tools, record.read_only),
+		model: engineModelFor(record.provider),
+		...(record.agent === undefined ? {} : { agent: record.agent }),
+	};
 }

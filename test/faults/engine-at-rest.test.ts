@@ -47,7 +47,7 @@ async function engineReads(n: number): Promise<void> {
 	const adapter = it.sidecar.engine.adapter;
 	const feed = new EventFeed({
 		url: adapter.feedUrl(c.url, dirs.workspace),
-		parse: (data) => adapter.parseFrame(data),
+		parse: adapter.feedReader(dirs.workspace),
 		authorization: c.authorization,
 		idleLimitMs: 60_000,
 		retryMs: 100,

@@ -275,8 +275,8 @@ describe("the engine's event feed cut or stalled during a run", () => {
 		const engine = it.sidecar.engine;
 		const create = engine.createSession.bind(engine);
 		// The real engine call, then the feed drops before the launch's next call (the prompt).
-		engine.createSession = async (title: string) => {
-			const id = await create(title);
+		engine.createSession = async (title, settings) => {
+			const id = await create(title, settings);
 			proxy.down();
 			await waitFor(() => !engine.ready, "the sidecar sees its feed lost");
 			proxy.up();

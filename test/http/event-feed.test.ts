@@ -81,7 +81,7 @@ function reader(feed: EventFeed) {
 const feedVia = (idleLimitMs: number) =>
 	new EventFeed({
 		url: `http://127.0.0.1:${proxy.port}/event`,
-		parse: v1Adapter.parseFrame,
+		parse: v1Adapter.feedReader("/"),
 		authorization: "Basic test",
 		idleLimitMs,
 		retryMs: 50,

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { engineBinary } from "../../src/config/kinds";
-import type { EngineRelease } from "../../src/engine/generation";
+import { DEFAULT_ENGINE_BIN, engineBinary } from "../../src/config/kinds";
+import type { EngineGeneration, EngineRelease } from "../../src/engine/generation";
 import { bunSpawn } from "../../src/engine/process";
 import { probeEngineVersion } from "../../src/engine/version-probe";
 import { systemClock } from "../../src/lib/clock";
@@ -50,12 +50,36 @@ async function probe(bin: string): Promise<EngineRelease> {
 	return release;
 }
 
+/** The installed binary of each generation (package.json installs both). */
+const BINARIES: Readonly<Record<EngineGeneration, string>> = {
+	"1": join(REPO, ...DEFAULT_ENGINE_BIN),
+	"2": join(REPO, "node_modules", "@opencode", "cli", "bin", "opencode.exe"),
+};
+
+/**
+ * `TEST_ENGINE=1|2` (default 1), read once: the engine generation the http, e2e and faults
+ * layers run. Every test sidecar gets its binary as OPENCODE_BIN unless the test names one.
+ */
+export const TEST_ENGINE: EngineGeneration = (() => {
+	const value = process.env.TEST_ENGINE ?? "1";
+	if (value !== "1" && value !== "2") throw new Error(`TEST_ENGINE must be 1 or 2, not ${JSON.stringify(value)}`);
+	return value;
+})();
+
+/** OPENCODE_BIN of the engine under test. */
+export const TEST_ENGINE_BIN = BINARIES[TEST_ENGINE];
+
+/** `env` with OPENCODE_BIN of the engine under test, unless it names one. */
+export function withTestEngine<T extends Record<string, string | undefined>>(env: T): T & { OPENCODE_BIN: string } {
+	return { ...env, OPENCODE_BIN: env.OPENCODE_BIN ?? TEST_ENGINE_BIN };
+}
+
 /**
  * The release of the engine a test sidecar runs (`OPENCODE_BIN` of `env`, else
- * the installed one), probed as src/main.ts does, once per binary file.
+ * the engine under test), probed as src/main.ts does, once per binary file.
  */
 export function engineRelease(env: Record<string, string | undefined> = {}): Promise<EngineRelease> {
-	const bin = engineBinary.parse(env.OPENCODE_BIN ?? "", { installDir: REPO });
+	const bin = engineBinary.parse(withTestEngine(env).OPENCODE_BIN, { installDir: REPO });
 	let release = probed.get(bin);
 	if (!release) {
 		release = probe(bin);

@@ -86,7 +86,7 @@ export async function watchEngine(sidecar: Sidecar, workspaceDir: string): Promi
 	const adapter = sidecar.engine.adapter;
 	const feed = new EventFeed({
 		url: adapter.feedUrl(c.url, workspaceDir),
-		parse: (data) => adapter.parseFrame(data),
+		parse: adapter.feedReader(workspaceDir),
 		authorization: c.authorization,
 		idleLimitMs: 60_000,
 		retryMs: 100,

@@ -5,7 +5,7 @@ import { systemClock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { createSidecar, type Sidecar, type SidecarOptions } from "../../src/sidecar";
 import { checkResponse } from "./conformance";
-import { engineRelease } from "./engine-release";
+import { engineRelease, withTestEngine } from "./engine-release";
 import { type ScriptedLlm, startScriptedLlm } from "./scripted-llm";
 import { findSecrets } from "./secrets";
 import { SHARED_MACHINE_TIMEOUTS } from "./shared-machine";
@@ -21,7 +21,11 @@ export interface InProcess {
 /** What a test may pass to the sidecar; the engine's release is probed from its binary, as src/main.ts does. */
 export type InProcessOptions = Omit<SidecarOptions, "release">;
 
-export async function startInProcess(env: Record<string, string>, options: InProcessOptions = {}): Promise<InProcess> {
+export async function startInProcess(
+	given: Record<string, string>,
+	options: InProcessOptions = {},
+): Promise<InProcess> {
+	const env = withTestEngine(given);
 	const config = parseConfig(
 		{ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...SHARED_MACHINE_TIMEOUTS, ...env },
 		resolve(import.meta.dir, "../.."),

@@ -3,7 +3,7 @@ import { ConfigError, parseConfig } from "../../src/config/parse";
 import type { Cancel, Clock } from "../../src/lib/clock";
 import { createLogger } from "../../src/lib/log";
 import { createSidecar, type Sidecar } from "../../src/sidecar";
-import { engineRelease } from "./engine-release";
+import { engineRelease, withTestEngine } from "./engine-release";
 
 const REPO = resolve(import.meta.dir, "../..");
 
@@ -73,7 +73,8 @@ export interface Instrumented {
 	stop(): Promise<void>;
 }
 
-export async function startInstrumented(env: Record<string, string>): Promise<Instrumented> {
+export async function startInstrumented(given: Record<string, string>): Promise<Instrumented> {
+	const env = withTestEngine(given);
 	const config = parseConfig({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env }, REPO);
 	const logLines: string[] = [];
 	const log = createLogger(config.logLevel, {

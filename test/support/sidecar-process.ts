@@ -5,6 +5,8 @@ import { SHARED_MACHINE_TIMEOUTS } from "./shared-machine";
 /** How long a started sidecar may take to say its engine is ready: past one slow engine start (shared-machine.ts), inside the runner's 300 s per test (scripts/run-tests.ts). */
 const READY_TIMEOUT_MS = 150_000;
 
+import { withTestEngine } from "./engine-release";
+
 const REPO = resolve(import.meta.dir, "../..");
 const BUN = join(REPO, "node_modules/.bin/bun");
 
@@ -79,7 +81,8 @@ export async function startSidecar(options: StartOptions): Promise<SidecarProces
 			// Tests stop sidecars often; the production drain delay only matters where a Service routes traffic.
 			SHUTDOWN_DELAY: "0",
 			...SHARED_MACHINE_TIMEOUTS,
-			...options.env,
+			// Another app directory (an installed copy) runs its own engine.
+			...(options.appDir ? options.env : withTestEngine(options.env ?? {})),
 		},
 		stdout: "pipe",
 		stderr: "pipe",

@@ -10,15 +10,16 @@ describe("the engine's generation, from what `--version` printed", () => {
 		expect(versionIn("no version here")).toBeUndefined();
 	});
 
-	test("OpenCode 2.x's `opencode v2.1.2` is read as 2.1.2 and refused by name while no adapter speaks it", () => {
+	test("OpenCode 2.x's `opencode v2.1.2` is read as 2.1.2: generation 2; 2.2 is refused by name", () => {
 		expect(versionIn("opencode v2.1.2\n")).toBe("2.1.2");
-		expect(() => identifyRelease("/x/opencode2", ok("opencode v2.1.2\n"))).toThrow(
-			"OPENCODE_BIN /x/opencode2 is OpenCode 2.1.2, outside the supported: >=1.18.0 <1.19.0 (generation 1)",
+		expect(identifyRelease("/x/opencode2", ok("opencode v2.1.2\n"))).toEqual({ version: "2.1.2", generation: "2" });
+		expect(() => identifyRelease("/x/opencode2", ok("opencode v2.2.0\n"))).toThrow(
+			"OPENCODE_BIN /x/opencode2 is OpenCode 2.2.0, outside the supported: >=1.18.0 <1.19.0 (generation 1), >=2.1.0 <2.2.0 (generation 2)",
 		);
 	});
 
 	test("a version outside the supported ranges is refused, naming the version and the ranges", () => {
-		for (const version of ["1.17.9", "1.19.0", "0.9.0", "3.0.0"]) {
+		for (const version of ["1.17.9", "1.19.0", "0.9.0", "2.0.9", "2.2.0", "3.0.0"]) {
 			const error = (() => {
 				try {
 					identifyRelease("/opt/opencode", ok(`${version}\n`));

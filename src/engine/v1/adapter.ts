@@ -14,11 +14,13 @@ export const v1Adapter: EngineAdapter = {
 	healthCall: "GET /global/health",
 	client: (a) => new EngineClient(a.base, a.authorization, a.directory, a.clock, a.callTimeoutMs),
 	feedUrl: (base, directory) => `${base}/event?directory=${encodeURIComponent(directory)}`,
-	parseFrame(data): FeedFrame {
-		const event = parseEngineEvent(data);
-		if (!event) return undefined;
-		if (event.type === "server.connected") return { kind: "connected" };
-		if (event.type.startsWith("server.")) return undefined;
-		return { kind: "event", event };
-	},
+	feedReader: () => (data) => parseFrame(data),
 };
+
+function parseFrame(data: string): FeedFrame {
+	const event = parseEngineEvent(data);
+	if (!event) return undefined;
+	if (event.type === "server.connected") return { kind: "connected" };
+	if (event.type.startsWith("server.")) return undefined;
+	return { kind: "event", events: [event] };
+}

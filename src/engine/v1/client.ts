@@ -36,6 +36,7 @@ export class EngineClient implements EngineApi {
 		}
 	}
 
+	/** 1.x takes the run settings with each prompt, not here. */
 	async createSession(title: string): Promise<string> {
 		const res = await this.bounded("session.create", (signal) =>
 			this.sdk.session.create({ title, directory: this.directory }, { throwOnError: true, signal }),
