@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { DEFAULT_ENGINE_BIN, engineBinary } from "../../src/config/kinds";
 import type { EngineGeneration, EngineRelease } from "../../src/engine/generation";
 import { bunSpawn } from "../../src/engine/process";
+import { engineToolsOf } from "../../src/engine/v2/tool-names";
 import { probeEngineVersion } from "../../src/engine/version-probe";
 import { systemClock } from "../../src/lib/clock";
 
@@ -86,4 +87,12 @@ export function engineRelease(env: Record<string, string | undefined> = {}): Pro
 		probed.set(bin, release);
 	}
 	return release;
+}
+
+/**
+ * The names the engine under test offers the model for one of the contract's (1.x) tool ids
+ * (2.x: `bash` is `shell` and `execute`; `todowrite` and `apply_patch` are none).
+ */
+export function offeredToolNames(tool: string): readonly string[] {
+	return TEST_ENGINE === "2" ? engineToolsOf(tool) : [tool];
 }

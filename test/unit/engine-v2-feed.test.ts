@@ -72,6 +72,11 @@ describe("the 2.x feed mapped onto the port's events, through the shared transla
 			["read", true],
 		]);
 		expect(res[0]?.result).toMatchObject({ output: "hi\nthere\n" });
+		// 2.x reports no live shell output: it is shown whole, as tool output, before the result.
+		const shown = r.events.flatMap((e) =>
+			e.event === "output" && e.data.source === "tool" && e.data.type === "stdout" ? [e.data.text] : [],
+		);
+		expect(shown).toEqual(["hi\nthere\n"]);
 	});
 
 	test("the run completes once, with its final text, the file written and the usage of every step", () => {

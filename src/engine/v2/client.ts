@@ -20,10 +20,13 @@ import {
 	sessionPermissionReply,
 	sessionPrompt,
 	sessionRemove,
+	sessionSwitchAgent,
+	sessionSwitchModel,
+	sessionUpdate,
 } from "./gen";
 import { type Client, createClient } from "./gen/client";
 import { messagesAsV1 } from "./messages";
-import { toolRules } from "./tool-names";
+import { contractToolName, toolRules } from "./tool-names";
 
 /** The instructions entry that holds a session's `system_prompt` (2.x's only per-session system text). */
 export const SYSTEM_ENTRY = "sidecar-system-prompt";
@@ -39,6 +42,8 @@ const PAGE = "200";
  */
 export class EngineClientV2 implements EngineApi {
 	private readonly client: Client;
+	/** The settings each session was last given (by this process's client), to give changed ones before a prompt. */
+	private readonly applied = new Map<string, string>();
 
 	constructor(
 		readonly base: string,
@@ -84,22 +89,19 @@ export class EngineClientV2 implements EngineApi {
 			}),
 		);
 		const id = res.data.data.id;
-		if (settings.system !== undefined) {
-			await this.bounded("session.instructions.put", (signal) =>
-				experimentalSessionInstructionsEntryPut({
-					client: this.client,
-					signal,
-					throwOnError: true,
-					path: { sessionID: id, key: SYSTEM_ENTRY },
-					body: { value: settings.system },
-				}),
-			);
-		}
+		if (settings.system !== undefined) await this.putSystem(id, settings.system);
+		this.applied.set(id, JSON.stringify(settings));
 		return id;
 	}
 
-	/** The text only: the rest of `input` was given when the session was created. */
+	/**
+	 * The text; the settings were given when the session was created. A follow-up may change them
+	 * (another agent), and a new sidecar process does not know what the engine holds: then they are
+	 * given again (agent, model, tool permissions, system prompt) before the prompt.
+	 */
 	async prompt(sessionID: string, input: PromptInput): Promise<void> {
+		const { text, ...settings } = input;
+		if (this.applied.get(sessionID) !== JSON.stringify(settings)) await this.reapply(sessionID, settings);
 		await this.bounded("session.prompt", (signal) =>
 			sessionPrompt({
 				client: this.client,
@@ -111,6 +113,36 @@ export class EngineClientV2 implements EngineApi {
 		);
 	}
 
+	private async reapply(sessionID: string, settings: SessionSettings): Promise<void> {
+		const client = this.client;
+		const path = { sessionID };
+		await this.bounded("session.agent", (signal) =>
+			sessionSwitchAgent({ client, signal, throwOnError: true, path, body: { agent: settings.agent ?? "build" } }),
+		);
+		const model = { id: settings.model.modelID, providerID: settings.model.providerID };
+		await this.bounded("session.model", (signal) =>
+			sessionSwitchModel({ client, signal, throwOnError: true, path, body: { model } }),
+		);
+		await this.bounded("session.update", (signal) =>
+			sessionUpdate({ client, signal, throwOnError: true, path, body: { permissions: toolRules(settings.tools) } }),
+		);
+		// An empty entry when there is no system prompt (any earlier one is overwritten).
+		await this.putSystem(sessionID, settings.system ?? "");
+		this.applied.set(sessionID, JSON.stringify(settings));
+	}
+
+	private async putSystem(sessionID: string, system: string): Promise<void> {
+		await this.bounded("session.instructions.put", (signal) =>
+			experimentalSessionInstructionsEntryPut({
+				client: this.client,
+				signal,
+				throwOnError: true,
+				path: { sessionID, key: SYSTEM_ENTRY },
+				body: { value: system },
+			}),
+		);
+	}
+
 	async abort(sessionID: string): Promise<void> {
 		await this.bounded("session.interrupt", (signal) =>
 			sessionInterrupt({ client: this.client, signal, throwOnError: true, path: { sessionID } }),
@@ -118,6 +150,7 @@ export class EngineClientV2 implements EngineApi {
 	}
 
 	async deleteSession(sessionID: string): Promise<void> {
+		this.applied.delete(sessionID);
 		await this.bounded("session.remove", (signal) =>
 			sessionRemove({ client: this.client, signal, throwOnError: true, path: { sessionID } }),
 		);
@@ -132,7 +165,12 @@ export class EngineClientV2 implements EngineApi {
 			mode: a.mode,
 			hidden: a.hidden,
 			...(a.description === undefined ? {} : { description: a.description }),
-			permission: a.permissions,
+			// As 1.x lists rules (`{permission, pattern, action}`), which the sessions read (sessions/agents.ts).
+			permission: a.permissions.map((r) => ({
+				permission: contractToolName(r.action),
+				pattern: r.resource,
+				action: r.effect,
+			})),
 		}));
 	}
 

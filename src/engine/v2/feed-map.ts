@@ -137,18 +137,29 @@ export class FeedMapper {
 					input: this.inputOf(call),
 					metadata: { ...(isObject(d.metadata) ? d.metadata : {}), ...liveOutput(d) },
 				}));
-			case "session.tool.success":
-				return this.toolUpdate(
-					d,
-					(call) => ({
-						status: "completed",
-						input: this.inputOf(call),
-						output: toolOutput(d.content) ?? str(d.output) ?? "",
-						title: str(d.title) ?? "",
-						metadata: isObject(d.metadata) ? d.metadata : {},
-					}),
-					true,
-				);
+			case "session.tool.success": {
+				const output = toolOutput(d.content) ?? str(d.output) ?? "";
+				const metadata = isObject(d.metadata) ? d.metadata : {};
+				// 2.1.2 reports no live output of a shell command (its progress names only a shell id): the
+				// whole output comes as the tool's output when it ends, as 1.x's last live update would have.
+				const shell = this.tools.get(str(d.id) ?? "")?.engineName === "shell";
+				return [
+					...(shell
+						? this.toolUpdate(d, (call) => ({ status: "running", input: this.inputOf(call), metadata: { output } }))
+						: []),
+					...this.toolUpdate(
+						d,
+						(call) => ({
+							status: "completed",
+							input: this.inputOf(call),
+							output,
+							title: str(d.title) ?? "",
+							metadata: shell ? { ...metadata, output } : metadata,
+						}),
+						true,
+					),
+				];
+			}
 			case "session.tool.failed":
 				return this.toolUpdate(
 					d,

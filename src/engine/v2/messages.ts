@@ -81,8 +81,12 @@ function toolState(engineName: string, state: unknown): Json {
 	const input = contractToolInput(engineName, isObject(s.input) ? s.input : {});
 	const metadata = isObject(s.metadata) ? s.metadata : {};
 	switch (str(s.status)) {
-		case "completed":
-			return { status: "completed", input, output: toolOutput(s.content) ?? "", title: str(s.title) ?? "", metadata };
+		case "completed": {
+			const output = toolOutput(s.content) ?? "";
+			// As the feed mapper shows a shell command's output (feed-map.ts): whole, when it ends.
+			const shown = engineName === "shell" ? { ...metadata, output } : metadata;
+			return { status: "completed", input, output, title: str(s.title) ?? "", metadata: shown };
+		}
 		case "error":
 			return {
 				status: "error",

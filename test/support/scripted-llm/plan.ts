@@ -1,3 +1,4 @@
+import { asOffered } from "./offered";
 import type { Turn } from "./types";
 
 export interface Usage {
@@ -67,7 +68,8 @@ export function planTurn(
 			deltas: splitText(text, turn.kind === "text" ? turn.chunks : undefined),
 		});
 	if (turn.kind === "tool") {
-		for (const call of turn.calls) {
+		for (const scripted of turn.calls) {
+			const call = asOffered(scripted, context.requestBody);
 			const args = JSON.stringify(call.args);
 			parts.push({
 				type: "tool",
