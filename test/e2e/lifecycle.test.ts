@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { postSession, sessionBody } from "../support/api";
 import { useE2eSidecar } from "../support/e2e";
+import { TEST_ENGINE } from "../support/engine-release";
 import type { Turn } from "../support/scripted-llm";
 import { followWithEventSource, type Received, readStream } from "../support/sse-client";
 
@@ -143,7 +144,8 @@ describe("ending a run", () => {
 			code: "provider_rate_limited",
 		});
 		expect(retry?.data.retry_after).toBeGreaterThanOrEqual(0);
-		expect(retry?.data.retry_after).toBeLessThanOrEqual(2);
+		// 2.1.2 waits about 2 s whatever the provider's retry-after of 1 s (its retry is scheduled at +2.02 s).
+		expect(retry?.data.retry_after).toBeLessThanOrEqual(TEST_ENGINE === "2" ? 3 : 2);
 		expect(events.at(-1)).toMatchObject({
 			event: "complete",
 			data: { final_message: "Finished after waiting." },
