@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { postSession, sessionBody } from "../support/api";
 import { useE2eSidecar } from "../support/e2e";
+import { TEST_ENGINE } from "../support/engine-release";
 import { questionCall, type Turn } from "../support/scripted-llm";
 import { readStream } from "../support/sse-client";
 
@@ -267,13 +268,16 @@ describe("progress, diff and conversation", () => {
 		const progress = events
 			.filter((e) => e.event === "status" && e.data.progress !== undefined)
 			.map((e) => e.data.progress);
-		expect(progress).toEqual([0, 50, 100]);
+		// OpenCode 2.x has no todo tool (the calls fail): no progress, no milestones (API_CONTRACT.md, Engines).
+		const v2 = TEST_ENGINE === "2";
+		expect(progress).toEqual(v2 ? [] : [0, 50, 100]);
 		const milestones = events
 			.filter((e) => e.event === "output" && e.data.source === "sidecar")
 			.map((e) => e.data.text);
-		expect(milestones).toEqual(["Done: step 1 (1/2)\n", "Done: step 2 (2/2)\n"]);
+		expect(milestones).toEqual(v2 ? [] : ["Done: step 1 (1/2)\n", "Done: step 2 (2/2)\n"]);
 		const status = await get(`/sessions/${s.id}/status`);
-		expect(status).toMatchObject({ status: "completed", progress: 100 });
+		expect(status).toMatchObject({ status: "completed", ...(v2 ? {} : { progress: 100 }) });
+		if (v2) expect(status.progress).toBeUndefined();
 		expect(status.files_modified.sort()).toEqual(["README.md", "docs/plan.md"]);
 		expect(readFileSync(join(e2e.dirs.workspace, "README.md"), "utf8")).toContain("# edited workspace");
 
