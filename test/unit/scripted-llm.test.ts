@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the streams under test are arbitrary JSON, read field by field.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { type ScriptedLlm, startScriptedLlm } from "../support/scripted-llm/index";
+import { asOffered } from "../support/scripted-llm/offered";
 import { splitText } from "../support/scripted-llm/plan";
 
 interface SseEvent {
@@ -506,5 +507,37 @@ describe("holds", () => {
 			text += decoder.decode(r.value, { stream: true });
 		}
 		expect(deltas().join("")).toBe("one two three four");
+	});
+});
+
+describe("scripted tool calls follow the tools the request offers", () => {
+	const schema = (properties: string[]) => ({
+		type: "object",
+		properties: Object.fromEntries(properties.map((p) => [p, {}])),
+	});
+
+	it("calls 2.x's shell for a scripted bash, and passes path for filePath, in each wire format", () => {
+		const chat = { tools: [{ type: "function", function: { name: "shell", parameters: schema(["command"]) } }] };
+		expect(asOffered({ name: "bash", args: { command: "ls" } }, chat)).toEqual({
+			name: "shell",
+			args: { command: "ls" },
+		});
+		const responses = { tools: [{ type: "function", name: "write", parameters: schema(["path", "content"]) }] };
+		expect(asOffered({ name: "write", args: { filePath: "a", content: "x" } }, responses)).toEqual({
+			name: "write",
+			args: { path: "a", content: "x" },
+		});
+		const anthropic = { tools: [{ name: "write", input_schema: schema(["filePath", "content"]) }] };
+		expect(asOffered({ name: "write", args: { filePath: "a", content: "x" } }, anthropic).args).toEqual({
+			filePath: "a",
+			content: "x",
+		});
+	});
+
+	it("calls a tool offered under neither name as scripted", () => {
+		expect(asOffered({ name: "bash", args: { command: "ls" } }, { tools: [] })).toEqual({
+			name: "bash",
+			args: { command: "ls" },
+		});
 	});
 });
