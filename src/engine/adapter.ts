@@ -15,9 +15,13 @@ export interface EngineApi {
 	/** True for a healthy answer within `ms`; false otherwise (never throws). */
 	health(ms: number): Promise<boolean>;
 	/** `settings`: what the generation takes at creation (2.x: model, agent, tools, system prompt). */
-	createSession(title: string, settings: SessionSettings): Promise<string>;
+	createSession(title: string, settings: SessionSettings, timeoutMs?: number): Promise<string>;
 	/** `input`: the text, and the settings again for a generation that takes them per prompt (1.x). */
-	prompt(engineSessionId: string, input: PromptInput): Promise<void>;
+	/**
+	 * `timeoutMs` (here and on `createSession`): a bound other than the call timeout, for the warm-up,
+	 * whose calls do the engine's lazy set-up of the workspace (2.x does it inside these calls).
+	 */
+	prompt(engineSessionId: string, input: PromptInput, timeoutMs?: number): Promise<void>;
 	abort(engineSessionId: string): Promise<void>;
 	deleteSession(engineSessionId: string): Promise<void>;
 	agents(): Promise<EngineAgent[]>;

@@ -43,14 +43,14 @@ export class WarmUp {
 		const started = clock.now();
 		try {
 			const settings = { model: { providerID: "openai", modelID: ENGINE_MODEL_ID }, tools: {} };
-			const id = await api.createSession("sidecar warm-up", settings);
+			const id = await api.createSession("sidecar warm-up", settings, this.options.limitMs);
 			let cancelLimit: (() => void) | undefined;
 			const finished = new Promise<void>((resolve) => {
 				this.session = id;
 				this.done = resolve;
 				cancelLimit = clock.setTimeout(resolve, this.options.limitMs);
 			}).finally(() => cancelLimit?.());
-			await api.prompt(id, { text: "warm-up", ...settings });
+			await api.prompt(id, { text: "warm-up", ...settings }, this.options.limitMs);
 			await finished;
 			await api.deleteSession(id).catch(() => {});
 		} catch (error) {

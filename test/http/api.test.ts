@@ -370,12 +370,12 @@ describe("the engine", () => {
 		expect(c).toBeDefined();
 		const url = new URL(c?.url as string);
 		expect(url.hostname).toBe("127.0.0.1");
-		expect((await fetch(`${c?.url}/global/health`)).status).toBe(401);
+		// The health call of the engine's generation (1.x: GET /global/health; 2.x: GET /api/info).
+		const health = `${c?.url}${suite.sidecar.engine.adapter.healthCall.split(" ")[1]}`;
+		expect((await fetch(health)).status).toBe(401);
 		const wrong = `Basic ${Buffer.from("opencode:guess").toString("base64")}`;
-		expect((await fetch(`${c?.url}/global/health`, { headers: { authorization: wrong } })).status).toBe(401);
-		expect(
-			(await fetch(`${c?.url}/global/health`, { headers: { authorization: c?.authorization as string } })).status,
-		).toBe(200);
+		expect((await fetch(health, { headers: { authorization: wrong } })).status).toBe(401);
+		expect((await fetch(health, { headers: { authorization: c?.authorization as string } })).status).toBe(200);
 		// And the credential gateway is on loopback too.
 		expect(new URL(suite.sidecar.gateway.url).hostname).toBe("127.0.0.1");
 	});

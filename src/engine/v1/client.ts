@@ -2,7 +2,7 @@ import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2/c
 import type { Clock } from "../../lib/clock";
 import type { EngineApi } from "../adapter";
 import { boundedCall } from "../bounded-call";
-import type { EngineAgent, EngineSessionState, PromptInput } from "../engine";
+import type { EngineAgent, EngineSessionState, PromptInput, SessionSettings } from "../engine";
 
 /**
  * The 1.x engine's HTTP API through its SDK (`@opencode-ai/sdk`), bound to one process (base URL and
@@ -37,27 +37,32 @@ export class EngineClient implements EngineApi {
 	}
 
 	/** 1.x takes the run settings with each prompt, not here. */
-	async createSession(title: string): Promise<string> {
-		const res = await this.bounded("session.create", (signal) =>
-			this.sdk.session.create({ title, directory: this.directory }, { throwOnError: true, signal }),
+	async createSession(title: string, _settings?: SessionSettings, timeoutMs = this.timeoutMs): Promise<string> {
+		const res = await this.bounded(
+			"session.create",
+			(signal) => this.sdk.session.create({ title, directory: this.directory }, { throwOnError: true, signal }),
+			timeoutMs,
 		);
 		return res.data.id;
 	}
 
-	async prompt(sessionID: string, input: PromptInput): Promise<void> {
-		await this.bounded("session.promptAsync", (signal) =>
-			this.sdk.session.promptAsync(
-				{
-					sessionID,
-					directory: this.directory,
-					parts: [{ type: "text", text: input.text }],
-					model: input.model,
-					tools: input.tools,
-					...(input.agent === undefined ? {} : { agent: input.agent }),
-					...(input.system === undefined ? {} : { system: input.system }),
-				},
-				{ throwOnError: true, signal },
-			),
+	async prompt(sessionID: string, input: PromptInput, timeoutMs = this.timeoutMs): Promise<void> {
+		await this.bounded(
+			"session.promptAsync",
+			(signal) =>
+				this.sdk.session.promptAsync(
+					{
+						sessionID,
+						directory: this.directory,
+						parts: [{ type: "text", text: input.text }],
+						model: input.model,
+						tools: input.tools,
+						...(input.agent === undefined ? {} : { agent: input.agent }),
+						...(input.system === undefined ? {} : { system: input.system }),
+					},
+					{ throwOnError: true, signal },
+				),
+			timeoutMs,
 		);
 	}
 

@@ -73,20 +73,23 @@ export class EngineClientV2 implements EngineApi {
 		}
 	}
 
-	async createSession(title: string, settings: SessionSettings): Promise<string> {
-		const res = await this.bounded("session.create", (signal) =>
-			sessionCreate({
-				client: this.client,
-				signal,
-				throwOnError: true,
-				body: {
-					title,
-					location: { directory: this.directory },
-					model: { id: settings.model.modelID, providerID: settings.model.providerID },
-					...(settings.agent === undefined ? {} : { agent: settings.agent }),
-					permissions: toolRules(settings.tools),
-				},
-			}),
+	async createSession(title: string, settings: SessionSettings, timeoutMs = this.timeoutMs): Promise<string> {
+		const res = await this.bounded(
+			"session.create",
+			(signal) =>
+				sessionCreate({
+					client: this.client,
+					signal,
+					throwOnError: true,
+					body: {
+						title,
+						location: { directory: this.directory },
+						model: { id: settings.model.modelID, providerID: settings.model.providerID },
+						...(settings.agent === undefined ? {} : { agent: settings.agent }),
+						permissions: toolRules(settings.tools),
+					},
+				}),
+			timeoutMs,
 		);
 		const id = res.data.data.id;
 		if (settings.system !== undefined) await this.putSystem(id, settings.system);
@@ -99,17 +102,15 @@ export class EngineClientV2 implements EngineApi {
 	 * (another agent), and a new sidecar process does not know what the engine holds: then they are
 	 * given again (agent, model, tool permissions, system prompt) before the prompt.
 	 */
-	async prompt(sessionID: string, input: PromptInput): Promise<void> {
+	async prompt(sessionID: string, input: PromptInput, timeoutMs = this.timeoutMs): Promise<void> {
 		const { text, ...settings } = input;
 		if (this.applied.get(sessionID) !== JSON.stringify(settings)) await this.reapply(sessionID, settings);
-		await this.bounded("session.prompt", (signal) =>
-			sessionPrompt({
-				client: this.client,
-				signal,
-				throwOnError: true,
-				path: { sessionID },
-				body: { text: input.text },
-			}),
+		// The first prompt in a location answers after 2.x's lazy set-up of it (seconds): the warm-up's prompt.
+		await this.bounded(
+			"session.prompt",
+			(signal) =>
+				sessionPrompt({ client: this.client, signal, throwOnError: true, path: { sessionID }, body: { text } }),
+			timeoutMs,
 		);
 	}
 
