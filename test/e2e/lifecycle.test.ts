@@ -7,7 +7,9 @@ import { followWithEventSource, type Received, readStream } from "../support/sse
 
 const e2e = useE2eSidecar({
 	env: {
-		SESSION_TIMEOUT: "4",
+		// Long enough for a tool turn and a 429's retry on a loaded machine (4 s timed them out in CI at load ~10);
+		// the timeout test waits it out once.
+		SESSION_TIMEOUT: "20",
 		MAX_CONCURRENT_SESSIONS: "2",
 		HEARTBEAT_INTERVAL: "0.3",
 	},
