@@ -131,7 +131,8 @@ describe("a sidecar in a cluster", () => {
 	test("records every session's lifecycle as Events on its pod and keeps the summary annotation current", async () => {
 		const dirs = makeTempDirs();
 		let second: Running | undefined;
-		const first = await start(dirs, { SESSION_TIMEOUT: "4" });
+		// 15 s: the completed run finishes well inside it on a loaded machine (4 s timed it out at load ~10).
+		const first = await start(dirs, { SESSION_TIMEOUT: "15" });
 		try {
 			const completed = scripted([{ kind: "text", text: "All done." }]);
 			const failed = scripted([{ kind: "error", status: 401, message: "invalid api key" }]);
