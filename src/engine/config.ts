@@ -1,4 +1,4 @@
-import { PROVIDERS, type ProviderName } from "../providers/catalogue";
+import { PROVIDERS, type ProviderName, type ProviderSpec } from "../providers/catalogue";
 
 /**
  * The one model id the engine knows per provider. The real model name is the
@@ -36,9 +36,9 @@ export function engineModelFor(provider: ProviderName): {
  */
 export function buildEngineConfig(gatewayUrl: string, gatewayToken: string): Record<string, unknown> {
 	const provider: Record<string, unknown> = {};
-	for (const [name, spec] of Object.entries(PROVIDERS)) {
+	for (const [name, spec] of Object.entries(PROVIDERS) as [string, ProviderSpec][]) {
 		provider[spec.engineProvider] = {
-			...(name === "openai-compatible" ? { npm: "@ai-sdk/openai-compatible", name: "OpenAI-compatible" } : {}),
+			...(spec.npm ? { npm: spec.npm.package, name: spec.npm.name } : {}),
 			options: { baseURL: `${gatewayUrl}/${name}`, apiKey: gatewayToken },
 			models: { [ENGINE_MODEL_ID]: MODEL },
 		};

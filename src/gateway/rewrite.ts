@@ -1,11 +1,8 @@
 import type { WireFormat } from "../providers/catalogue";
+import type { CallSettings } from "../providers/model-config";
 
-/** What a session asks of every LLM call made for it. */
-export interface CallParameters {
-	readonly model: string;
-	readonly temperature: number;
-	readonly maxTokens: number;
-}
+/** What a session asks of every LLM call made for it: its model and its call settings (providers/model-config.ts). */
+export type CallParameters = { readonly model: string } & Readonly<CallSettings>;
 
 export interface Rewritten {
 	readonly body: Record<string, unknown>;
@@ -44,17 +41,17 @@ export function rewriteBody(format: WireFormat, input: Record<string, unknown>, 
 				body.temperature = p.temperature;
 			}
 			if (format === "responses") {
-				body.max_output_tokens = p.maxTokens;
+				body.max_output_tokens = p.max_tokens;
 			} else if ("max_completion_tokens" in body) {
-				body.max_completion_tokens = p.maxTokens;
+				body.max_completion_tokens = p.max_tokens;
 				delete body.max_tokens;
 			} else {
-				body.max_tokens = p.maxTokens;
+				body.max_tokens = p.max_tokens;
 			}
 			break;
 		}
 		case "anthropic": {
-			body.max_tokens = p.maxTokens;
+			body.max_tokens = p.max_tokens;
 			const thinking = body.thinking;
 			const thinkingOn =
 				typeof thinking === "object" && thinking !== null && (thinking as { type?: unknown }).type === "enabled";
@@ -63,13 +60,13 @@ export function rewriteBody(format: WireFormat, input: Record<string, unknown>, 
 				notices.push(`extended thinking turned off so that temperature ${p.temperature} applies (thinking requires 1)`);
 			} else if (thinkingOn) {
 				const budget = Number((thinking as { budget_tokens?: unknown }).budget_tokens);
-				if (p.maxTokens <= ANTHROPIC_MIN_THINKING_BUDGET) {
+				if (p.max_tokens <= ANTHROPIC_MIN_THINKING_BUDGET) {
 					delete body.thinking;
-					notices.push(`extended thinking turned off: max_tokens ${p.maxTokens} leaves no room for it`);
-				} else if (!(budget < p.maxTokens)) {
+					notices.push(`extended thinking turned off: max_tokens ${p.max_tokens} leaves no room for it`);
+				} else if (!(budget < p.max_tokens)) {
 					body.thinking = {
 						...(thinking as object),
-						budget_tokens: p.maxTokens - 1,
+						budget_tokens: p.max_tokens - 1,
 					};
 				}
 			}

@@ -138,7 +138,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 			provider: creds.provider,
 			model: creds.model,
 			...(typeof body.temperature === "number" ? { temperature: body.temperature } : {}),
-			maxTokens: creds.maxTokens,
+			maxTokens: creds.max_tokens,
 			body,
 		});
 		const headers = new Headers();

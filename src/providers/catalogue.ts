@@ -2,6 +2,8 @@
  * The LLM providers a session may name, and how each is reached. The engine
  * never talks to them directly: its providers point at the credential gateway
  * (see src/gateway/), which forwards each call to the session's own endpoint.
+ * Each provider is one entry of `PROVIDERS`: the request schema, the engine's
+ * configuration and the gateway's routes are derived from it.
  */
 export type WireFormat = "responses" | "chat" | "anthropic";
 
@@ -14,6 +16,11 @@ export interface ProviderSpec {
 	readonly format: WireFormat;
 	/** How the real key is presented upstream. */
 	readonly auth: "bearer" | "x-api-key";
+	/**
+	 * The AI SDK package the engine loads for this provider, with the name it shows; absent: a
+	 * provider the engine has built in (its id is one the engine knows).
+	 */
+	readonly npm?: { readonly package: string; readonly name: string };
 }
 
 export const PROVIDERS = {
@@ -34,11 +41,13 @@ export const PROVIDERS = {
 		defaultEndpoint: undefined,
 		format: "chat",
 		auth: "bearer",
+		npm: { package: "@ai-sdk/openai-compatible", name: "OpenAI-compatible" },
 	},
 } as const satisfies Record<string, ProviderSpec>;
 
 export type ProviderName = keyof typeof PROVIDERS;
-export const PROVIDER_NAMES = ["openai", "anthropic", "openai-compatible"] as const satisfies readonly ProviderName[];
+/** The names a session may give, in declaration order (derived: an entry above is all a new provider needs). */
+export const PROVIDER_NAMES = Object.keys(PROVIDERS) as ProviderName[];
 
 /** Upstream path (under the endpoint) of the one call each format makes. */
 export const FORMAT_PATH: Record<WireFormat, string> = {

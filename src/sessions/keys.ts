@@ -3,7 +3,8 @@ import type { CredentialsSource } from "../credentials/source";
 import type { Engine } from "../engine/engine";
 import { type SessionCredentials, scrub } from "../gateway/credentials";
 import type { Logger } from "../lib/log";
-import { PROVIDERS, type ProviderName } from "../providers/catalogue";
+import { PROVIDERS } from "../providers/catalogue";
+import { type CallSettings, callSettingsOf, type ModelConfig, storedCallSettings } from "../providers/model-config";
 import type { RunExecutor } from "./executor";
 import type { SessionRegistry } from "./registry";
 import type { Session } from "./session";
@@ -21,13 +22,7 @@ export interface KeysDeps {
 }
 
 /** What a session's credentials are made of (the request's model_config, or the stored record and a key). */
-interface ModelConfig {
-	readonly provider: ProviderName;
-	readonly api_key: string;
-	readonly model: string;
-	readonly temperature: number;
-	readonly max_tokens: number;
-}
+type CredentialSource = Pick<ModelConfig, "provider" | "api_key" | "model"> & CallSettings;
 
 const RESTART = "the sidecar restarted while the run was in progress";
 
@@ -40,15 +35,14 @@ export class SessionKeys {
 	constructor(private readonly deps: KeysDeps) {}
 
 	/** The credentials of a session from its model_config. */
-	build(session: Session, mc: ModelConfig, endpoint: string): SessionCredentials {
+	build(session: Session, mc: CredentialSource, endpoint: string): SessionCredentials {
 		return {
+			...callSettingsOf(mc),
 			sessionId: session.id,
 			provider: mc.provider,
 			apiKey: mc.api_key,
 			endpoint,
 			model: mc.model,
-			temperature: mc.temperature,
-			maxTokens: mc.max_tokens,
 		};
 	}
 
@@ -60,13 +54,7 @@ export class SessionKeys {
 		// An endpoint that carries credentials is not stored.
 		const endpoint = (r.api_endpoint ?? PROVIDERS[r.provider].defaultEndpoint)?.replace(/\/+$/, "");
 		if (!endpoint) return undefined;
-		const mc = {
-			provider: r.provider,
-			api_key: apiKey,
-			model: r.model,
-			temperature: r.temperature ?? 1,
-			max_tokens: r.max_tokens ?? 4096,
-		};
+		const mc = { ...storedCallSettings(r), provider: r.provider, api_key: apiKey, model: r.model };
 		return this.build(session, mc, endpoint);
 	}
 

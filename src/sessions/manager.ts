@@ -13,6 +13,7 @@ import { isoTime } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
 import { PROVIDERS } from "../providers/catalogue";
+import { callSettingsOf } from "../providers/model-config";
 import type { Tampering } from "../security/tampering";
 import type { TraceHeaders, Tracing } from "../telemetry/port";
 import { RunActivity } from "./activity";
@@ -224,8 +225,7 @@ export class SessionManager {
 			...(mc.model_version === undefined ? {} : { model_version: mc.model_version }),
 			enabled_tools: [...mc.enabled_tools],
 			...(agent ? { agent: agent.name, read_only: agent.readOnly } : {}),
-			temperature: mc.temperature,
-			max_tokens: mc.max_tokens,
+			...callSettingsOf(mc),
 			...(mc.api_endpoint !== undefined && storableEndpoint(mc.api_endpoint) ? { api_endpoint: mc.api_endpoint } : {}),
 			...(body.system_prompt === undefined ? {} : { system_prompt: body.system_prompt }),
 			created_at: now,

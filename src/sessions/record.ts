@@ -1,13 +1,17 @@
 import type { ErrorCode, SessionStatusName, Usage } from "../events/catalogue";
 import { TERMINAL_STATUSES } from "../events/catalogue";
 import type { ProviderName } from "../providers/catalogue";
+import type { CallSettings } from "../providers/model-config";
 import type { SessionStatus } from "./schemas";
 
 /**
  * What the sidecar keeps about a session on disk (`session.json`). Never holds
- * the API key, the endpoint or the prompt.
+ * the API key, the endpoint or the prompt. Its call settings (temperature,
+ * max_tokens, ...) are kept so that a follow-up after a restart (which
+ * re-supplies only the key) calls the same way; records written before a
+ * setting existed lack it.
  */
-export interface SessionRecord {
+export interface SessionRecord extends Readonly<Partial<CallSettings>> {
 	readonly session_id: string;
 	engine_session_id: string | null;
 	status: SessionStatusName;
@@ -22,9 +26,6 @@ export interface SessionRecord {
 	read_only?: boolean;
 	/** Applied to every run of this session (not a secret; kept for follow-ups and resumes). */
 	readonly system_prompt?: string;
-	/** Kept so that a follow-up after a restart (which re-supplies only the key) calls the same way. */
-	readonly temperature?: number;
-	readonly max_tokens?: number;
 	/** The session's `api_endpoint`, unless it carries credentials (userinfo or a query string). */
 	readonly api_endpoint?: string;
 	readonly created_at: string;

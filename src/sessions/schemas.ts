@@ -1,9 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { NEVER_ON, TOOL_NAMES } from "../engine/tools";
 import { ErrorCode, SessionStatusName, Usage } from "../events/catalogue";
 import { ErrorEnvelope } from "../http/responses";
-import { literalUnion } from "../lib/schema";
-import { PROVIDER_NAMES } from "../providers/catalogue";
+import { ModelConfig } from "../providers/model-config";
 
 const UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 const Timestamp = Type.String({ format: "date-time" });
@@ -21,54 +19,6 @@ export const SessionId = Type.String({
 });
 
 export const SessionParams = Type.Object({ id: SessionId });
-
-export const ModelConfig = Type.Object(
-	{
-		provider: literalUnion(PROVIDER_NAMES, {
-			description: "`openai-compatible` needs `api_endpoint`",
-		}),
-		model: Type.String({
-			minLength: 1,
-			maxLength: 200,
-			description: "Model name as the provider knows it",
-		}),
-		api_key: Type.String({
-			minLength: 1,
-			maxLength: 4096,
-			// It goes into an HTTP header upstream: visible ASCII only.
-			pattern: "^[\\x21-\\x7E]+$",
-			description: "Used only for this session's LLM calls; never stored, logged or shown",
-		}),
-		temperature: Type.Number({ minimum: 0, maximum: 2 }),
-		max_tokens: Type.Integer({
-			minimum: 1,
-			maximum: 1_000_000,
-			description: "Output tokens per LLM call",
-		}),
-		enabled_tools: Type.Array(literalUnion([...TOOL_NAMES, ...NEVER_ON]), {
-			maxItems: 64,
-			description:
-				"Capabilities (read, edit, write, bash, web) or engine tool ids the agent may use; todo and question are on unless turned off with -todo / -question. See API_CONTRACT.md for the mapping.",
-		}),
-		model_version: Type.Optional(
-			Type.String({
-				maxLength: 100,
-				description: "Informational; recorded with the session",
-			}),
-		),
-		api_endpoint: Type.Optional(
-			Type.String({
-				pattern: "^https?://[^\\s]+$",
-				maxLength: 2048,
-				description: "Base URL of the provider API (e.g. https://api.openai.com/v1); overrides the provider default",
-			}),
-		),
-	},
-	{
-		additionalProperties: true,
-		description: "Unknown fields are ignored, for forward compatibility",
-	},
-);
 
 export const CreateSessionBody = Type.Object(
 	{

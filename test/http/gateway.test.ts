@@ -25,7 +25,7 @@ function creds(over: Partial<SessionCredentials>): SessionCredentials {
 		endpoint: llm.url,
 		model: "gw-model",
 		temperature: 0.1,
-		maxTokens: 77,
+		max_tokens: 77,
 		...over,
 	};
 }

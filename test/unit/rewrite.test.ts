@@ -6,7 +6,7 @@ import type { WireFormat } from "../../src/providers/catalogue";
 const params = (p: Partial<CallParameters> = {}): CallParameters => ({
 	model: "gpt-4o-mini",
 	temperature: 0.3,
-	maxTokens: 2000,
+	max_tokens: 2000,
 	...p,
 });
 
@@ -52,8 +52,8 @@ describe("rewriteBody: every format", () => {
 		const before = copy(input);
 		for (const temperature of [0.2, 1])
 			for (const model of ["gpt-4o", "o3", "claude-opus-4"])
-				for (const maxTokens of [500, 5000, 40000])
-					rewriteBody(format, input, params({ model, temperature, maxTokens }));
+				for (const max_tokens of [500, 5000, 40000])
+					rewriteBody(format, input, params({ model, temperature, max_tokens }));
 		expect(input).toEqual(before);
 	});
 });
@@ -63,7 +63,7 @@ describe("rewriteBody: responses", () => {
 		const { body, notices } = rewriteBody(
 			"responses",
 			engineBody({ temperature: 1, max_output_tokens: 32000 }),
-			params({ model: "gpt-4.1", temperature: 0.7, maxTokens: 1234 }),
+			params({ model: "gpt-4.1", temperature: 0.7, max_tokens: 1234 }),
 		);
 		expect(body.temperature).toBe(0.7);
 		expect(body.max_output_tokens).toBe(1234);
@@ -77,7 +77,7 @@ describe("rewriteBody: responses", () => {
 			const { body, notices } = rewriteBody(
 				"responses",
 				engineBody({ temperature: 1, top_p: 0.95 }),
-				params({ model, temperature: 0.4, maxTokens: 900 }),
+				params({ model, temperature: 0.4, max_tokens: 900 }),
 			);
 			expect(body).not.toHaveProperty("temperature");
 			expect(body).not.toHaveProperty("top_p");
@@ -94,7 +94,7 @@ describe("rewriteBody: chat", () => {
 		const { body, notices } = rewriteBody(
 			"chat",
 			engineBody({ temperature: 1, max_tokens: 32000 }),
-			params({ model: "llama-3.1-70b", temperature: 0, maxTokens: 777 }),
+			params({ model: "llama-3.1-70b", temperature: 0, max_tokens: 777 }),
 		);
 		expect(body.temperature).toBe(0);
 		expect(body.max_tokens).toBe(777);
@@ -103,7 +103,7 @@ describe("rewriteBody: chat", () => {
 	});
 
 	it("sets max_tokens when the engine sent no limit", () => {
-		const { body } = rewriteBody("chat", engineBody(), params({ maxTokens: 50 }));
+		const { body } = rewriteBody("chat", engineBody(), params({ max_tokens: 50 }));
 		expect(body.max_tokens).toBe(50);
 		expect(body).not.toHaveProperty("max_completion_tokens");
 	});
@@ -112,7 +112,7 @@ describe("rewriteBody: chat", () => {
 		const { body } = rewriteBody(
 			"chat",
 			engineBody({ max_completion_tokens: 32000, max_tokens: 32000 }),
-			params({ maxTokens: 4096 }),
+			params({ max_tokens: 4096 }),
 		);
 		expect(body.max_completion_tokens).toBe(4096);
 		expect(body).not.toHaveProperty("max_tokens");
@@ -138,7 +138,7 @@ describe("rewriteBody: anthropic", () => {
 		const { body, notices } = rewriteBody(
 			"anthropic",
 			engineBody({ max_tokens: 32000 }),
-			params({ model: "claude-haiku-4-5", temperature: 0.2, maxTokens: 3000 }),
+			params({ model: "claude-haiku-4-5", temperature: 0.2, max_tokens: 3000 }),
 		);
 		expect(body.temperature).toBe(0.2);
 		expect(body.max_tokens).toBe(3000);
@@ -160,7 +160,7 @@ describe("rewriteBody: anthropic", () => {
 		const { body, notices } = rewriteBody(
 			"anthropic",
 			engineBody({ max_tokens: 32000, ...thinking(16000) }),
-			params({ temperature: 0.3, maxTokens: 8000 }),
+			params({ temperature: 0.3, max_tokens: 8000 }),
 		);
 		expect(body).not.toHaveProperty("thinking");
 		expect(body.temperature).toBe(0.3);
@@ -174,7 +174,7 @@ describe("rewriteBody: anthropic", () => {
 		const { body, notices } = rewriteBody(
 			"anthropic",
 			engineBody({ temperature: 1, ...thinking(2000) }),
-			params({ temperature: 1, maxTokens: 8000 }),
+			params({ temperature: 1, max_tokens: 8000 }),
 		);
 		expect(body.thinking).toEqual({ type: "enabled", budget_tokens: 2000 });
 		expect(body.max_tokens).toBe(8000);
@@ -187,7 +187,7 @@ describe("rewriteBody: anthropic", () => {
 		const { body, notices } = rewriteBody(
 			"anthropic",
 			engineBody(thinking(budget)),
-			params({ temperature: 1, maxTokens: 8000 }),
+			params({ temperature: 1, max_tokens: 8000 }),
 		);
 		const kept = body.thinking as { type: string; budget_tokens: number };
 		expect(kept.type).toBe("enabled");
@@ -198,22 +198,22 @@ describe("rewriteBody: anthropic", () => {
 
 	it.each([1024, 500, 1])(
 		"turns thinking off with a notice when max_tokens is %d (no room for the minimum budget)",
-		(maxTokens) => {
+		(max_tokens) => {
 			const { body, notices } = rewriteBody(
 				"anthropic",
 				engineBody(thinking(1024)),
-				params({ temperature: 1, maxTokens }),
+				params({ temperature: 1, max_tokens }),
 			);
 			expect(body).not.toHaveProperty("thinking");
-			expect(body.max_tokens).toBe(maxTokens);
+			expect(body.max_tokens).toBe(max_tokens);
 			expect(body.temperature).toBe(1);
 			expect(notices).toHaveLength(1);
-			expect(notices[0]).toContain(String(maxTokens));
+			expect(notices[0]).toContain(String(max_tokens));
 		},
 	);
 
 	it("keeps thinking when max_tokens is just above the minimum budget", () => {
-		const { body } = rewriteBody("anthropic", engineBody(thinking(4000)), params({ temperature: 1, maxTokens: 1025 }));
+		const { body } = rewriteBody("anthropic", engineBody(thinking(4000)), params({ temperature: 1, max_tokens: 1025 }));
 		expect(body.thinking).toEqual({ type: "enabled", budget_tokens: 1024 });
 	});
 
