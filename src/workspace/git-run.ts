@@ -1,3 +1,6 @@
+/** A workspace git call that takes longer is given up (a scan then reports what it has). */
+export const GIT_TIMEOUT_MS = 120_000;
+
 /** How a git call is run (see `runGit`). */
 export interface GitRunOptions {
 	/** Working directory; default the process's. */

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runGit } from "./git-run";
-import { GIT_TIMEOUT_MS } from "./snapshot";
+import { GIT_TIMEOUT_MS, runGit } from "./git-run";
 
 /**
  * A private git repository under STATE_DIR whose work tree is the workspace:

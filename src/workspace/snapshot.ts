@@ -1,7 +1,7 @@
 import { type Dirent, existsSync } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { runGit } from "./git-run";
+import { GIT_TIMEOUT_MS, runGit } from "./git-run";
 import type { PrivateGit } from "./private-git";
 
 /**
@@ -39,9 +39,6 @@ export const SKIPPED_DIRS: ReadonlySet<string> = new Set([
 	".gradle",
 	"target",
 ]);
-
-/** A git call that takes longer is given up (the scan then reports what it has). */
-export const GIT_TIMEOUT_MS = 120_000;
 
 /** Larger files get no before-content (their diff is empty). */
 export const MAX_CONTENT_BYTES = 64 * 1024;
