@@ -28,6 +28,7 @@ import { type Hardening, restrictDirectory } from "./security/harden";
 import { storedDataKeys } from "./security/stored-mac";
 import { describeTampering, type Tampering } from "./security/tampering";
 import { SessionManager } from "./sessions/manager";
+import { sessionsSettings } from "./sessions/settings";
 import { SessionStore, type SessionStoreOptions } from "./sessions/store";
 import { StreamHub } from "./sse/hub";
 import { NO_TRACING, type Tracing } from "./telemetry/port";
@@ -126,7 +127,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	metrics.observe({ enginePid: () => engine.pid });
 	const openTools = new OpenTools();
 	const sessions = new SessionManager({
-		config,
+		settings: sessionsSettings(config),
 		store,
 		engine,
 		clock,
@@ -181,7 +182,12 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	// Subscribed before init, which ends runs cut short by a restart (`interrupted`).
 	const reporter = startKubernetesReporter(
 		{
-			config,
+			config: {
+				kubernetesReporter: config.kubernetesReporter,
+				podName: config.podName,
+				podNamespace: config.podNamespace,
+				podUid: config.podUid,
+			},
 			clock,
 			log: log.child({ component: "kubernetes" }),
 			sessions: () => sessions.list().map((s) => ({ id: s.id, status: s.record.status, active: !s.ended })),

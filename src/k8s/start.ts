@@ -20,7 +20,8 @@ export interface KubernetesOverrides {
 }
 
 export interface ReporterDeps {
-	readonly config: Config;
+	/** Its slice of the configuration: the mode and who the pod is. */
+	readonly config: Pick<Config, "kubernetesReporter" | "podName" | "podNamespace" | "podUid">;
 	readonly clock: Clock;
 	readonly log: Logger;
 	readonly sessions: () => readonly SessionBrief[];

@@ -1,6 +1,5 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "../config/parse";
 import { engineModelFor } from "../engine/config";
 import type { Engine, SessionSettings } from "../engine/engine";
 import { toolSwitches } from "../engine/tools";
@@ -12,14 +11,16 @@ import type { Tracing } from "../telemetry/port";
 import { QuestionNotFound } from "./errors";
 import type { LifecycleObservers } from "./observers";
 import type { SessionRegistry } from "./registry";
-import type { RunEffect, RunInput, RunSettings } from "./run-effects";
+import type { RunEffect, RunInput } from "./run-effects";
 import { runTransition } from "./run-machine";
 import type { Session } from "./session";
+import type { ExecutorSettings } from "./settings";
 import type { SessionStore } from "./store";
 import type { WorkspaceRuns } from "./workspace-runs";
 
 export interface ExecutorDeps {
-	readonly config: Config;
+	/** Its slice of the configuration (settings.ts). */
+	readonly settings: ExecutorSettings;
 	readonly store: SessionStore;
 	readonly engine: Engine;
 	readonly clock: Clock;
@@ -37,20 +38,10 @@ export interface ExecutorDeps {
  * asynchronously and report back as inputs.
  */
 export class RunExecutor {
-	private readonly settings: RunSettings;
 	/** Each session's newest launch: a resumed run relaunches under the same run number. */
 	private readonly launches = new WeakMap<Session, object>();
 
-	constructor(private readonly deps: ExecutorDeps) {
-		this.settings = {
-			sessionTimeoutMs: deps.config.sessionTimeoutMs,
-			maxRetries: deps.config.providerMaxRetries,
-			resumeInterrupted: deps.config.resumeInterrupted,
-			questionTimeoutMs: deps.config.questionTimeoutMs,
-			permissionPolicy: deps.config.permissionPolicy,
-			workspaceDir: deps.config.workspaceDir,
-		};
-	}
+	constructor(private readonly deps: ExecutorDeps) {}
 
 	/** One input; resolves when the engine aborts it asked for are done (a cancel waits for them). Never rejects. */
 	dispatch(session: Session, input: RunInput): Promise<void> {
@@ -83,7 +74,7 @@ export class RunExecutor {
 		session: Session,
 		input: RunInput,
 	): { effects: readonly RunEffect[]; waits: Promise<void>[]; reply?: Promise<void> } {
-		const { state, effects } = runTransition(session.run, input, this.settings, this.deps.clock.now());
+		const { state, effects } = runTransition(session.run, input, this.deps.settings, this.deps.clock.now());
 		session.run = state;
 		this.deps.tracing?.transition({ sessionId: session.id, run: state.run, input, effects });
 		const waits: Promise<void>[] = [];
@@ -193,7 +184,7 @@ export class RunExecutor {
 	 * prompt; the outcome goes back to the machine (`launched`, `launchFailed`), which decides.
 	 */
 	private async launch(session: Session, run: number, prompt: string): Promise<void> {
-		const { engine, log, store, config, clock } = this.deps;
+		const { engine, log, store, settings: slice, clock } = this.deps;
 		const attempt = {};
 		this.launches.set(session, attempt);
 		const current = () =>
@@ -218,7 +209,7 @@ export class RunExecutor {
 			if (!session.record.engine_session_id) {
 				const engineId = await withTimeout(
 					clock,
-					config.engineCallTimeoutMs,
+					slice.engineCallTimeoutMs,
 					engine.createSession(`sidecar ${session.id}`, settings),
 				);
 				session.record.engine_session_id = engineId;
@@ -232,7 +223,7 @@ export class RunExecutor {
 			if (!(await this.usable(current))) return;
 			const engineId = session.record.engine_session_id;
 			if (!engineId) throw new Error("session has no engine session");
-			await withTimeout(clock, config.engineCallTimeoutMs, engine.prompt(engineId, { text: prompt, ...settings }));
+			await withTimeout(clock, slice.engineCallTimeoutMs, engine.prompt(engineId, { text: prompt, ...settings }));
 			await this.dispatch(session, { type: "launched", run });
 		} catch (error) {
 			// Ended meanwhile, or superseded by a relaunch (whose outcome is the one that counts).
@@ -257,8 +248,8 @@ export class RunExecutor {
 	 * machine), and the launch then stops. True when the launch should go on.
 	 */
 	private async usable(current: () => boolean): Promise<boolean> {
-		const { engine, clock, config } = this.deps;
-		if (!engine.ready) await withTimeout(clock, config.engineCallTimeoutMs, engine.whenReady());
+		const { engine, clock, settings } = this.deps;
+		if (!engine.ready) await withTimeout(clock, settings.engineCallTimeoutMs, engine.whenReady());
 		return current();
 	}
 
@@ -294,17 +285,17 @@ export class RunExecutor {
 		// The feed reconnecting (or a new engine starting): abort once it is back, without holding the caller.
 		if (!this.deps.engine.ready) return void this.abortWhenReady(session, engineId);
 		try {
-			await withTimeout(this.deps.clock, this.deps.config.engineCallTimeoutMs, this.deps.engine.abort(engineId));
+			await withTimeout(this.deps.clock, this.deps.settings.engineCallTimeoutMs, this.deps.engine.abort(engineId));
 		} catch (error) {
 			this.deps.log.warn({ session_id: session.id, err: String(error) }, "engine abort failed");
 		}
 	}
 
 	private async abortWhenReady(session: Session, engineId: string): Promise<void> {
-		const { engine, clock, config, log } = this.deps;
+		const { engine, clock, settings, log } = this.deps;
 		try {
-			await withTimeout(clock, config.engineCallTimeoutMs, engine.whenReady());
-			await withTimeout(clock, config.engineCallTimeoutMs, engine.abort(engineId));
+			await withTimeout(clock, settings.engineCallTimeoutMs, engine.whenReady());
+			await withTimeout(clock, settings.engineCallTimeoutMs, engine.abort(engineId));
 		} catch (error) {
 			log.warn({ session_id: session.id, err: String(error) }, "engine abort failed");
 		}
@@ -312,7 +303,7 @@ export class RunExecutor {
 
 	/** Keeps at most MAX_STORED_SESSIONS ended sessions on disk, removing the oldest. */
 	prune(): void {
-		const removed = this.deps.registry.prune(this.deps.config.maxStoredSessions);
+		const removed = this.deps.registry.prune(this.deps.settings.maxStoredSessions);
 		for (const s of removed) {
 			void this.dispatch(s, { type: "prune" });
 			s.channel.log.close();
@@ -327,10 +318,10 @@ export class RunExecutor {
 	}
 
 	private async deleteInEngine(sessionId: string, engineId: string): Promise<void> {
-		const { engine, config, clock, log } = this.deps;
+		const { engine, settings, clock, log } = this.deps;
 		try {
 			await engine.whenWarm();
-			await withTimeout(clock, config.engineCallTimeoutMs, engine.deleteSession(engineId));
+			await withTimeout(clock, settings.engineCallTimeoutMs, engine.deleteSession(engineId));
 		} catch (error) {
 			log.warn({ session_id: sessionId, err: String(error) }, "engine copy of a removed session not deleted");
 		}

@@ -1,4 +1,3 @@
-import type { Config } from "../config/parse";
 import type { CredentialsSource } from "../credentials/source";
 import type { Engine } from "../engine/engine";
 import { type SessionCredentials, scrub } from "../gateway/credentials";
@@ -10,7 +9,8 @@ import type { SessionRegistry } from "./registry";
 import type { Session } from "./session";
 
 export interface KeysDeps {
-	readonly config: Pick<Config, "resumeInterrupted">;
+	/** RESUME_INTERRUPTED. */
+	readonly resumeInterrupted: boolean;
 	readonly engine: Pick<Engine, "parentOf" | "ready">;
 	readonly log: Logger;
 	readonly registry: SessionRegistry;
@@ -85,7 +85,7 @@ export class SessionKeys {
 	 */
 	afterRestart(session: Session): void {
 		const { credentials: source, executor, log } = this.deps;
-		const fetching = source !== undefined && this.deps.config.resumeInterrupted && !!session.record.engine_session_id;
+		const fetching = source !== undefined && this.deps.resumeInterrupted && !!session.record.engine_session_id;
 		void executor.dispatch(session, { type: "restarted", fetching });
 		if (!source || !fetching) return;
 		if (!this.deps.verified(session.id)) {

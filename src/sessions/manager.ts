@@ -1,4 +1,3 @@
-import type { Config } from "../config/parse";
 import type { CredentialsSource } from "../credentials/source";
 import type { Engine } from "../engine/engine";
 import type { EngineEvent } from "../engine/events";
@@ -30,13 +29,15 @@ import { SessionRegistry } from "./registry";
 import { EngineRouter } from "./router";
 import type { CancelResponse, CreateSessionBody, SessionStatus } from "./schemas";
 import { Session } from "./session";
+import type { SessionsSettings } from "./settings";
 import type { SessionStore } from "./store";
 import { WorkspaceRuns, workspaceTracker } from "./workspace-runs";
 
 export type { LifecycleEvent } from "./observers";
 
 export interface SessionManagerDeps {
-	readonly config: Config;
+	/** Its slice of the configuration, cut at the composition root (`sessionsSettings`). */
+	readonly settings: SessionsSettings;
 	readonly store: SessionStore;
 	readonly engine: Engine;
 	readonly clock: Clock;
@@ -74,13 +75,17 @@ export class SessionManager {
 
 	constructor(private readonly deps: SessionManagerDeps) {
 		const { registry } = this;
-		this.agents = new AgentCatalogue(deps.engine, deps.config.engineCallTimeoutMs, deps.clock);
-		const tracker = workspaceTracker(deps, () => [...registry.all()].map((s) => s.id));
+		const { settings } = deps;
+		this.agents = new AgentCatalogue(deps.engine, settings.engineCallTimeoutMs, deps.clock);
+		const tracker = workspaceTracker({ ...deps, settings: settings.workspace }, () =>
+			[...registry.all()].map((s) => s.id),
+		);
 		this.workspace = new WorkspaceRuns({ tracker, registry, store: deps.store, log: deps.log });
 		this.observers = new LifecycleObservers(deps.log);
 		this.observers.add(() => this.activity.update());
 		this.executor = new RunExecutor({
 			...deps,
+			settings: settings.executor,
 			registry,
 			observers: this.observers,
 			workspace: this.workspace,
@@ -88,6 +93,7 @@ export class SessionManager {
 		this.router = new EngineRouter({ ...deps, registry, executor: this.executor });
 		this.keys = new SessionKeys({
 			...deps,
+			resumeInterrupted: settings.resumeInterrupted,
 			registry,
 			executor: this.executor,
 			verified: (id) => deps.store.verified(id),
@@ -148,7 +154,7 @@ export class SessionManager {
 	/** A run's translator: made when the run starts and let go when it ends (see Session.translator); one for all sessions. */
 	private readonly translatorFor = (initial: NonNullable<TranslatorOptions["initial"]>) =>
 		new RunTranslator({
-			workspaceDir: this.deps.config.workspaceDir,
+			workspaceDir: this.deps.settings.workspace.workspaceDir,
 			redact: (text) => this.keys.redactAll(text),
 			initial,
 		});
@@ -191,9 +197,10 @@ export class SessionManager {
 	}
 
 	private admit(): void {
-		const { config, engine } = this.deps;
+		const { settings, engine } = this.deps;
 		if (this.closing) throw new ShuttingDown();
-		if (this.runningCount >= config.maxConcurrentSessions) throw new CapacityExceeded(config.maxConcurrentSessions, 30);
+		if (this.runningCount >= settings.maxConcurrentSessions)
+			throw new CapacityExceeded(settings.maxConcurrentSessions, 30);
 		if (!engine.ready) throw new EngineUnavailable(engine.notReadyReason ?? "not ready");
 	}
 
@@ -388,7 +395,7 @@ export class SessionManager {
 		const engineId = session.record.engine_session_id;
 		if (!engineId) return [];
 		if (!this.deps.engine.ready) throw new EngineUnavailable(this.deps.engine.notReadyReason ?? "not ready");
-		return withTimeout(this.deps.clock, this.deps.config.engineCallTimeoutMs, this.deps.engine.messages(engineId));
+		return withTimeout(this.deps.clock, this.deps.settings.engineCallTimeoutMs, this.deps.engine.messages(engineId));
 	}
 
 	/** Stops accepting sessions and runs; everything in progress goes on. */

@@ -1,4 +1,3 @@
-import type { Config } from "../config/parse";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import type { Change } from "../workspace/diff";
@@ -6,6 +5,7 @@ import { mergeChanges, WorkspaceTracker, withoutOthersEdits } from "../workspace
 import type { FileChange } from "./diff";
 import type { SessionRegistry } from "./registry";
 import type { Session } from "./session";
+import type { WorkspaceSettings } from "./settings";
 import type { SessionStore } from "./store";
 
 export interface WorkspaceRunsDeps {
@@ -20,14 +20,19 @@ export interface WorkspaceRunsDeps {
  * the private repository collected after removals (WORKSPACE_GC_INTERVAL), `stored` kept through one.
  */
 export function workspaceTracker(
-	deps: { readonly config: Config; readonly store: SessionStore; readonly clock: Clock; readonly log: Logger },
+	deps: {
+		readonly settings: WorkspaceSettings;
+		readonly store: SessionStore;
+		readonly clock: Clock;
+		readonly log: Logger;
+	},
 	stored: () => Iterable<string>,
 ): WorkspaceTracker {
-	const { config, store, clock, log } = deps;
-	return new WorkspaceTracker(config.workspaceDir, config.stateDir, {
+	const { settings, store, clock, log } = deps;
+	return new WorkspaceTracker(settings.workspaceDir, settings.stateDir, {
 		startFile: (id) => store.fileOf(id, "workspace-start.json"),
 		onError: (error) => log.warn({ err: String(error) }, "workspace snapshot failed"),
-		collectIntervalMs: config.workspaceGcIntervalMs,
+		collectIntervalMs: settings.workspaceGcIntervalMs,
 		now: () => clock.now(),
 		stored,
 		onCollected: ({ before, after, ms }) =>

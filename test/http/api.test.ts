@@ -199,6 +199,7 @@ describe("POST /sessions", () => {
 	test("503 with Retry-After while the engine is not ready", async () => {
 		const { EngineSupervisor } = await import("../../src/engine/supervisor");
 		const { SessionManager } = await import("../../src/sessions/manager");
+		const { sessionsSettings } = await import("../../src/sessions/settings");
 		const { SessionStore } = await import("../../src/sessions/store");
 		const { parseConfig } = await import("../../src/config/parse");
 		const log = createLogger("error");
@@ -216,7 +217,7 @@ describe("POST /sessions", () => {
 			clock: systemClock,
 		});
 		const sessions = new SessionManager({
-			config,
+			settings: sessionsSettings(config),
 			store: new SessionStore(other.state),
 			engine,
 			clock: systemClock,
