@@ -11,6 +11,7 @@ import type { EngineRelease } from "./engine/generation";
 import { recycleSettings } from "./engine/recycle-policy";
 import { RssWatch } from "./engine/rss-watch";
 import { EngineSupervisor } from "./engine/supervisor";
+import { KeyRing } from "./gateway/key-ring";
 import { type Gateway, startGateway } from "./gateway/server";
 import { type KubernetesOverrides, startKubernetesReporter } from "./k8s/start";
 import type { Clock } from "./lib/clock";
@@ -71,6 +72,8 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	if (stateDirProblem) log.warn(stateDirProblem);
 	// Records and logs are signed under keys derived from the shared secret (random without one): see stored-mac.ts.
 	const store = new SessionStore(config.stateDir, { keys: storedDataKeys(config.sharedSecret), ...options.store });
+	// The one holder of the sessions' keys: the sessions layer writes it, the gateway reads it.
+	const keyRing = new KeyRing();
 	const gatewayToken = randomBytes(24).toString("base64url");
 	const hardening = options.hardening;
 	const hardeningWarning = hardening?.problem
@@ -127,6 +130,7 @@ export function createSidecar(config: Config, clock: Clock, log: Logger, options
 	metrics.observe({ enginePid: () => engine.pid });
 	const openTools = new OpenTools();
 	const sessions = new SessionManager({
+		keyRing,
 		settings: sessionsSettings(config),
 		store,
 		engine,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { engineModelFor } from "../engine/config";
 import type { Engine, SessionSettings } from "../engine/engine";
 import { toolSwitches } from "../engine/tools";
+import type { KeyRing } from "../gateway/key-ring";
 import { ValidationFailed } from "../http/errors";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
@@ -26,6 +27,8 @@ export interface ExecutorDeps {
 	readonly clock: Clock;
 	readonly log: Logger;
 	readonly registry: SessionRegistry;
+	/** Where the run machine's `dropKey` lets a key go. */
+	readonly keyRing: KeyRing;
 	readonly observers: LifecycleObservers;
 	readonly workspace: WorkspaceRuns;
 	/** Told of every step (spans of the run, its waits and questions); absent: nothing. */
@@ -139,7 +142,7 @@ export class RunExecutor {
 				return;
 			}
 			case "dropKey":
-				session.credentials = undefined;
+				this.deps.keyRing.drop(session.id);
 				return;
 			case "finish":
 				void this.finishCompleted(session, e.run);

@@ -1,6 +1,7 @@
 import type { CredentialsSource } from "../credentials/source";
 import type { Engine } from "../engine/engine";
-import { type SessionCredentials, scrub } from "../gateway/credentials";
+import type { SessionCredentials } from "../gateway/credentials";
+import type { KeyRing } from "../gateway/key-ring";
 import type { Logger } from "../lib/log";
 import { PROVIDERS } from "../providers/catalogue";
 import { type CallSettings, callSettingsOf, type ModelConfig, storedCallSettings } from "../providers/model-config";
@@ -14,6 +15,8 @@ export interface KeysDeps {
 	readonly engine: Pick<Engine, "parentOf" | "ready">;
 	readonly log: Logger;
 	readonly registry: SessionRegistry;
+	/** The one holder of keys: every key this class brings in is written there. */
+	readonly keyRing: KeyRing;
 	readonly executor: RunExecutor;
 	/** CREDENTIALS_URL: where keys this process does not hold are fetched (after a restart, after a 401). */
 	readonly credentials?: CredentialsSource;
@@ -60,9 +63,22 @@ export class SessionKeys {
 
 	/** Removes every key held in memory from a text that came from outside. */
 	redactAll(text: string): string {
-		let out = text;
-		for (const s of this.deps.registry.all()) if (s.credentials) out = scrub(out, s.credentials.apiKey);
-		return out;
+		return this.deps.keyRing.redact(text);
+	}
+
+	/** The credentials held for a session, if any. */
+	held(session: Session): SessionCredentials | undefined {
+		return this.deps.keyRing.get(session.id);
+	}
+
+	/** Holds a session's credentials: a run starts with its key at hand. */
+	hold(credentials: SessionCredentials): void {
+		this.deps.keyRing.hold(credentials);
+	}
+
+	/** A key re-sent with a follow-up replaces the one held. */
+	resent(session: Session, apiKey: string): void {
+		this.deps.keyRing.rotate(session.id, apiKey);
 	}
 
 	/** For the gateway: the credentials of the live session an engine call belongs to. */
@@ -75,7 +91,7 @@ export class SessionKeys {
 			session = parent ? registry.forEngine(parent) : undefined;
 			if (session) registry.bindEngine(engineSessionId, session);
 		}
-		return session && !session.ended ? session.credentials : undefined;
+		return session && !session.ended ? this.deps.keyRing.get(session.id) : undefined;
 	}
 
 	/**
@@ -103,7 +119,7 @@ export class SessionKeys {
 					void executor.dispatch(session, { type: "keyLost", error: `${RESTART}; its endpoint was not stored` });
 					return;
 				}
-				session.credentials = credentials;
+				this.deps.keyRing.hold(credentials);
 				void executor.dispatch(session, { type: "keyFetched", engineReady: this.deps.engine.ready });
 			},
 			(error: unknown) => {
@@ -127,8 +143,7 @@ export class SessionKeys {
 		try {
 			const key = await source.fetchKey({ sessionId: session_id, provider, reason: "unauthorized" });
 			// The same key again: the backend has nothing newer, and the 401 stands.
-			if (session.ended || key === rejected || !session.credentials) return undefined;
-			session.credentials = { ...session.credentials, apiKey: key };
+			if (session.ended || key === rejected || !this.deps.keyRing.rotate(session.id, key)) return undefined;
 			log.info({ session_id }, "new key fetched after a provider 401");
 			return key;
 		} catch (error) {

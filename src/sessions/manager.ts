@@ -6,6 +6,7 @@ import { RunTranslator, type TranslatorOptions } from "../engine/translate";
 import type { StoredEvent } from "../events/catalogue";
 import { EventChannel } from "../events/channel";
 import type { GatewaySignal, SessionCredentials } from "../gateway/credentials";
+import type { KeyRing } from "../gateway/key-ring";
 import { CapacityExceeded, EngineUnavailable, SessionExists, ShuttingDown, ValidationFailed } from "../http/errors";
 import type { Clock } from "../lib/clock";
 import { isoTime } from "../lib/clock";
@@ -50,6 +51,8 @@ export interface SessionManagerDeps {
 	readonly onTampering?: (t: Tampering) => void;
 	/** Told of every run's requests and steps, for its spans (off: nothing). */
 	readonly tracing?: Tracing;
+	/** The one holder of the sessions' keys (made at the composition root; the gateway reads it). */
+	readonly keyRing: KeyRing;
 }
 
 /**
@@ -245,7 +248,7 @@ export class SessionManager {
 		// Registered at once, so a concurrent duplicate gets 409 and capacity holds.
 		const session = this.newSession(record, new EventChannel(this.deps.store.create(record), this.storedHook(record)));
 		this.registry.add(session);
-		session.credentials = this.keys.build(session, mc, endpoint);
+		this.keys.hold(this.keys.build(session, mc, endpoint));
 		this.deps.tracing?.requested(record.session_id, trace);
 		log.info({ session_id: record.session_id, provider: mc.provider, model: mc.model }, "session started");
 		void this.executor.dispatch(session, { type: "start", prompt: body.prompt });
@@ -267,7 +270,7 @@ export class SessionManager {
 	): Promise<{ status: SessionStatus; queued: number }> {
 		const session = this.get(id);
 		if (!this.deps.store.verified(id)) throw new SessionUnverified();
-		if (!session.ended || session.credentials || apiKey !== undefined || !this.keys.canFetch) {
+		if (!session.ended || this.keys.held(session) || apiKey !== undefined || !this.keys.canFetch) {
 			return this.followUpNow(session, prompt, apiKey, agent, trace);
 		}
 		continuable(session);
@@ -278,7 +281,7 @@ export class SessionManager {
 			throw new CredentialsUnavailable(error instanceof Error ? error.message : String(error));
 		}
 		// Meanwhile another message may have started a run (this one then queues behind it).
-		return this.followUpNow(session, prompt, session.credentials ? undefined : key, agent, trace);
+		return this.followUpNow(session, prompt, this.keys.held(session) ? undefined : key, agent, trace);
 	}
 
 	/** A follow-up whose key is at hand (held, or sent with the message). */
@@ -292,7 +295,7 @@ export class SessionManager {
 		continuable(session);
 		// Nothing of a record the agent may have written steers a run: its endpoint, model, tools, agent.
 		if (!this.deps.store.verified(session.id)) throw new SessionUnverified();
-		if (apiKey !== undefined && session.credentials) session.credentials = { ...session.credentials, apiKey };
+		if (apiKey !== undefined) this.keys.resent(session, apiKey);
 		// From the next run on (the one this message starts, or the next queued one).
 		if (agent) Object.assign(session.record, { agent: agent.name, read_only: agent.readOnly });
 		if (!session.ended) {
@@ -300,14 +303,14 @@ export class SessionManager {
 			void this.executor.dispatch(session, { type: "followUp", prompt });
 			return { status: session.status(), queued: session.run.queue.length };
 		}
-		let credentials: SessionCredentials | undefined = session.credentials;
+		let credentials: SessionCredentials | undefined = this.keys.held(session);
 		if (!credentials) {
 			if (apiKey === undefined) throw new CredentialsUnavailable();
 			credentials = this.keys.fromRecord(session, apiKey);
 			if (!credentials) throw new CredentialsUnavailable();
 		}
 		this.admit();
-		session.credentials = credentials;
+		this.keys.hold(credentials);
 		this.deps.tracing?.requested(session.id, trace);
 		void this.executor.dispatch(session, { type: "start", prompt });
 		return { status: session.status(), queued: 0 };

@@ -2,7 +2,6 @@ import type { RunCarry, RunTranslator, TranslatorOptions } from "../engine/trans
 import type { LoggedEvent, StoredEvent } from "../events/catalogue";
 import type { EventChannel } from "../events/channel";
 import { joinOutputs } from "../events/coalesce";
-import type { SessionCredentials } from "../gateway/credentials";
 import type { Cancel } from "../lib/clock";
 import { isoTime } from "../lib/clock";
 import { type RunEnd, terminalEvents } from "./lifecycle";
@@ -15,17 +14,15 @@ import type { SessionStore } from "./store";
 export type TranslatorFactory = (initial: NonNullable<TranslatorOptions["initial"]>) => RunTranslator;
 
 /**
- * One session: its record, its event channel, (while a run is live) the
- * translator of its engine events and its credentials, which exist only
- * here, in memory.
+ * One session: its record, its event channel and (while a run is live) the
+ * translator of its engine events. Its key is held by the key ring
+ * (gateway/key-ring.ts), not here.
  *
  * An ended session, stored for as long as MAX_STORED_SESSIONS allows, holds
  * its record, its (sealed) log and its channel, and of its runs only what the
  * next one needs (`RunCarry`): no translator, no timers (issue 13).
  */
 export class Session {
-	/** The key and call parameters; held or dropped as the run machine says (`dropKey`). */
-	credentials: SessionCredentials | undefined;
 	/** The executor's handle on the run's SESSION_TIMEOUT timer. */
 	timer: Cancel | undefined;
 	/** The executor's handles on the QUESTION_TIMEOUT timers of the run's open questions (by question id); made when needed. */

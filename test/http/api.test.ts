@@ -200,6 +200,7 @@ describe("POST /sessions", () => {
 		const { EngineSupervisor } = await import("../../src/engine/supervisor");
 		const { SessionManager } = await import("../../src/sessions/manager");
 		const { sessionsSettings } = await import("../../src/sessions/settings");
+		const { KeyRing } = await import("../../src/gateway/key-ring");
 		const { SessionStore } = await import("../../src/sessions/store");
 		const { parseConfig } = await import("../../src/config/parse");
 		const log = createLogger("error");
@@ -218,6 +219,7 @@ describe("POST /sessions", () => {
 		});
 		const sessions = new SessionManager({
 			settings: sessionsSettings(config),
+			keyRing: new KeyRing(),
 			store: new SessionStore(other.state),
 			engine,
 			clock: systemClock,
