@@ -179,7 +179,7 @@ export class RunExecutor {
 	/** The record names the trace of its newest run (saved with it by `begin`), for its status. */
 	private traced(session: Session): void {
 		const traceId = this.deps.tracing?.traceId(session.id);
-		if (traceId) session.record.trace_id = traceId;
+		if (traceId) session.traced(traceId);
 	}
 
 	/**
@@ -187,7 +187,7 @@ export class RunExecutor {
 	 * prompt; the outcome goes back to the machine (`launched`, `launchFailed`), which decides.
 	 */
 	private async launch(session: Session, run: number, prompt: string): Promise<void> {
-		const { engine, log, store, settings: slice, clock } = this.deps;
+		const { engine, log, settings: slice, clock } = this.deps;
 		const attempt = {};
 		this.launches.set(session, attempt);
 		const current = () =>
@@ -215,9 +215,8 @@ export class RunExecutor {
 					slice.engineCallTimeoutMs,
 					engine.createSession(`sidecar ${session.id}`, settings),
 				);
-				session.record.engine_session_id = engineId;
+				session.bindEngine(engineId);
 				this.deps.registry.bindEngine(engineId, session);
-				store.save(session.record);
 				log.info({ session_id: session.id, engine_session_id: engineId }, "engine session created");
 			}
 			if (!current()) return;

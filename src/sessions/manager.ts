@@ -83,7 +83,7 @@ export class SessionManager {
 		const tracker = workspaceTracker({ ...deps, settings: settings.workspace }, () =>
 			[...registry.all()].map((s) => s.id),
 		);
-		this.workspace = new WorkspaceRuns({ tracker, registry, store: deps.store, log: deps.log });
+		this.workspace = new WorkspaceRuns({ tracker, registry, log: deps.log });
 		this.observers = new LifecycleObservers(deps.log);
 		this.observers.add(() => this.activity.update());
 		this.executor = new RunExecutor({
@@ -297,7 +297,7 @@ export class SessionManager {
 		if (!this.deps.store.verified(session.id)) throw new SessionUnverified();
 		if (apiKey !== undefined) this.keys.resent(session, apiKey);
 		// From the next run on (the one this message starts, or the next queued one).
-		if (agent) Object.assign(session.record, { agent: agent.name, read_only: agent.readOnly });
+		if (agent) session.chooseAgent(agent.name, agent.readOnly);
 		if (!session.ended) {
 			this.deps.tracing?.requested(session.id, trace);
 			void this.executor.dispatch(session, { type: "followUp", prompt });

@@ -39,11 +39,45 @@ export class Session {
 	private carried: RunCarry | undefined;
 
 	constructor(
-		readonly record: SessionRecord,
+		private readonly stored: SessionRecord,
 		readonly channel: EventChannel,
 		private readonly makeTranslator: TranslatorFactory,
 		private readonly store: SessionStore,
 	) {}
+
+	/** What is kept on disk about the session: written and saved only here, read everywhere. */
+	get record(): Readonly<SessionRecord> {
+		return this.stored;
+	}
+
+	/** The engine took a session for this one: kept at once, so a restart finds it. */
+	bindEngine(engineSessionId: string): void {
+		this.stored.engine_session_id = engineSessionId;
+		this.store.save(this.stored);
+	}
+
+	/** The trace of the newest run (tracing on), saved with the record by `begin`. */
+	traced(traceId: string): void {
+		this.stored.trace_id = traceId;
+	}
+
+	/** The agent of the runs from the next one on (a follow-up named another). */
+	chooseAgent(name: string, readOnly: boolean): void {
+		Object.assign(this.stored, { agent: name, read_only: readOnly });
+	}
+
+	/**
+	 * What a run changed in the workspace (the tracker's scan), by path; an ended session's list of
+	 * modified files takes the paths too, and is saved.
+	 */
+	workspaceChanged(changes: Record<string, "added" | "modified" | "deleted">, paths: readonly string[]): void {
+		const r = this.stored;
+		r.workspace_changes = changes;
+		if (this.ended && paths.length > 0) {
+			r.files_modified = [...new Set([...r.files_modified, ...paths])];
+			this.store.save(r);
+		}
+	}
 
 	/** The run's state: written only by the executor, from the run machine (run-machine.ts). */
 	get run(): RunState {
@@ -148,20 +182,20 @@ export class Session {
 
 	private publish(event: LoggedEvent): StoredEvent {
 		const stored = this.channel.publish(event);
-		this.record.updated_at = event.data.timestamp;
-		if (event.event === "status" && event.data.progress !== undefined) this.record.progress = event.data.progress;
+		this.stored.updated_at = event.data.timestamp;
+		if (event.event === "status" && event.data.progress !== undefined) this.stored.progress = event.data.progress;
 		return stored;
 	}
 
 	/** A run is starting: the record says so and the stream gets a `status` event. */
 	begin(nowMs: number): void {
 		const timestamp = isoTime(nowMs);
-		this.record.status = "running";
-		delete this.record.error;
-		this.record.started_at ??= timestamp;
-		this.record.ended_at = null;
-		this.record.updated_at = timestamp;
-		this.store.save(this.record);
+		this.stored.status = "running";
+		delete this.stored.error;
+		this.stored.started_at ??= timestamp;
+		this.stored.ended_at = null;
+		this.stored.updated_at = timestamp;
+		this.store.save(this.stored);
 		this.emit({ event: "status", data: { status: "running", timestamp } });
 	}
 
@@ -189,7 +223,7 @@ export class Session {
 	end(end: RunEnd, nowMs: number): boolean {
 		if (this.ended) return false;
 		const timestamp = isoTime(nowMs);
-		const r = this.record;
+		const r = this.stored;
 		r.status = end.status;
 		r.ended_at = timestamp;
 		r.updated_at = timestamp;

@@ -11,7 +11,6 @@ import type { SessionStore } from "./store";
 export interface WorkspaceRunsDeps {
 	readonly tracker: WorkspaceTracker;
 	readonly registry: SessionRegistry;
-	readonly store: SessionStore;
 	readonly log: Logger;
 }
 
@@ -82,13 +81,8 @@ export class WorkspaceRuns {
 		try {
 			const all = await this.deps.tracker.end(session.id);
 			const changes = withoutOthersEdits(all, this.othersEdits(session));
-			const r = session.record;
-			r.workspace_changes = mergeChanges(r.workspace_changes ?? {}, changes);
 			const paths = [...changes.added, ...changes.modified, ...changes.deleted];
-			if (session.ended && paths.length > 0) {
-				r.files_modified = [...new Set([...r.files_modified, ...paths])];
-				this.deps.store.save(r);
-			}
+			session.workspaceChanged(mergeChanges(session.record.workspace_changes ?? {}, changes), paths);
 			return paths;
 		} catch (error) {
 			this.deps.log.warn({ session_id: session.id, err: String(error) }, "workspace scan failed");
